@@ -1,0 +1,100 @@
+"""Every error the scraper raises on purpose, in one hierarchy.
+
+    ScraperError                 base: the CLI prints str(exc) as one line and exits non-zero
+    ├── FetchError               a URL could not be turned into a Page (.url, .retryable)
+    │   ├── UnsupportedURL       not http(s) and not an existing local file
+    │   ├── NetworkError         DNS, refused, reset, truncated body (retryable)
+    │   │   └── FetchTimeout     connect/read timeout or the total time budget ran out (retryable)
+    │   ├── HTTPStatusError      a non-2xx answer after retries (.status, .retry_after)
+    │   ├── TooManyRedirects     a redirect loop or a chain longer than allowed
+    │   ├── NotHTML              content type or bytes say this is not an HTML page
+    │   └── TooLarge             more (decompressed) bytes than the size cap
+    ├── ExtractionError          the page has no article we can find
+    ├── StoreError               the archive database could not be used
+    │   ├── NotADatabase         the file exists but is not SQLite (never overwritten)
+    │   ├── DatabaseBusy         another process held the write lock past the busy timeout
+    │   ├── DiskFull             the disk or a file-size limit stopped a write (nothing half-written)
+    │   └── ArchiveLocked        another `scraper archive` run holds the run lock
+    ├── NotArchived              the archive has no record for that URL
+    └── ConfigError              a site profile or sites.toml is invalid
+
+Exceptions, never silent ``None``: callers decide whether a failure skips a URL or stops the run.
+"""
+from __future__ import annotations
+
+
+class ScraperError(Exception):
+    """Base class; ``str(exc)`` is a complete one-line message for the user."""
+
+
+class FetchError(ScraperError):
+    retryable = False
+
+    def __init__(self, url: str, message: str):
+        self.url = url
+        super().__init__(f"{url}: {message}")
+
+
+class UnsupportedURL(FetchError):
+    pass
+
+
+class NetworkError(FetchError):
+    retryable = True
+
+
+class FetchTimeout(NetworkError):
+    pass
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, url: str, status: int, reason: str = "", retry_after: float | None = None):
+        self.status = status
+        self.retry_after = retry_after
+        # 429 and 5xx are worth another try later; 404, 410 and other 4xx are not.
+        self.retryable = status == 429 or status >= 500
+        super().__init__(url, f"HTTP {status}{' ' + reason if reason else ''}")
+
+
+class TooManyRedirects(FetchError):
+    pass
+
+
+class NotHTML(FetchError):
+    pass
+
+
+class TooLarge(FetchError):
+    pass
+
+
+class ExtractionError(ScraperError):
+    pass
+
+
+class StoreError(ScraperError):
+    pass
+
+
+class NotADatabase(StoreError):
+    pass
+
+
+class DatabaseBusy(StoreError):
+    pass
+
+
+class DiskFull(StoreError):
+    pass
+
+
+class ArchiveLocked(StoreError):
+    pass
+
+
+class NotArchived(ScraperError):
+    pass
+
+
+class ConfigError(ScraperError):
+    pass

@@ -1,0 +1,87 @@
+"""The data that flows through the pipeline: URL -> Page -> Article -> row.
+
+Plain frozen dataclasses with no behaviour beyond conversion, so every arrow between them is a
+plain function that can be tested on files.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP answer (or a saved file), decoded.
+
+    ``body`` is the raw (decompressed) bytes as received, kept so records can be rebuilt later;
+    ``html`` is the same page decoded with ``encoding``.
+    """
+
+    url: str                      # what was asked for
+    final_url: str                # after redirects (== url for files)
+    status: int                   # HTTP status; 200 for local files; 304 when not modified
+    headers: Mapping[str, str]    # response headers (case-insensitive mapping when from HTTP)
+    body: bytes
+    html: str
+    encoding: str                 # the codec used to decode body, e.g. "utf-8", "windows-1256"
+    fetched_at: datetime          # timezone-aware UTC
+    elapsed: float = 0.0          # seconds, all attempts included
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("ETag") or self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("Last-Modified") or self.headers.get("last-modified")
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+# The record's fields, in the order they are shown, exported and stored.
+ARTICLE_FIELDS = (
+    "url", "final_url", "canonical_url", "site", "title", "published", "modified", "author",
+    "section", "tags", "summary", "text", "language", "image", "word_count", "content_hash",
+    "extractor",
+)
+
+
+@dataclass(frozen=True)
+class Article:
+    """The clean record of one article page.
+
+    ``published``/``modified`` are ISO 8601 strings with their UTC offset
+    (``2015-09-27T18:32:00+04:00``) or ``None`` when the page does not say.
+    ``text`` is the body paragraphs in order, separated by one blank line.
+    """
+
+    url: str | None
+    final_url: str | None = None
+    canonical_url: str | None = None
+    site: str | None = None
+    title: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    author: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    summary: str | None = None
+    text: str = ""
+    language: str | None = None
+    image: str | None = None
+    word_count: int = 0
+    content_hash: str = ""
+    extractor: str = ""
+    # Not part of the record: how each field was found (for --explain); never stored.
+    provenance: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (list(v) if isinstance(v := getattr(self, name), list) else v)
+                for name in ARTICLE_FIELDS}
+
+    def replace(self, **changes: Any) -> "Article":
+        return dataclasses.replace(self, **changes)
