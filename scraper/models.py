@@ -28,6 +28,7 @@ class Page:
     encoding: str                 # the codec used to decode body, e.g. "utf-8", "windows-1256"
     fetched_at: datetime          # timezone-aware UTC
     elapsed: float = 0.0          # seconds, all attempts included
+    request_headers: Mapping[str, str] = field(default_factory=dict)  # as sent (for WARC records)
 
     @property
     def etag(self) -> str | None:
