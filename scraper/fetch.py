@@ -1,0 +1,335 @@
+"""URL -> Page: the network end of the pipeline (requests), and saved pages from disk.
+
+One ``fetch`` call makes one or more HTTP requests (redirect hops and retries), each reported to
+``on_attempt`` so the archive can log every one. The body is streamed and decompressed here, in
+bounded pieces, so the size cap counts decompressed bytes and a gzip bomb never expands in memory.
+"""
+from __future__ import annotations
+
+import gzip
+import http.client
+import random
+import socket
+import ssl
+import time
+import zlib
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import requests
+import urllib3
+
+from . import PROJECT_URL, __version__
+from .charset import decode_html, looks_binary
+from .errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
+                     TooManyRedirects, UnsupportedURL)
+from .models import Page
+
+DEFAULT_USER_AGENT = f"scraper/{__version__} (+{PROJECT_URL})"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_CHUNK = 64 * 1024  # bytes read from the socket, and bytes inflated, per step
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    timeout: float = 20.0            # seconds, to connect and for each read
+    total_timeout: float = 90.0      # seconds for the whole page, retries and waits included
+    user_agent: str = DEFAULT_USER_AGENT
+    max_bytes: int = 10 * 1024 * 1024  # decompressed
+    max_redirects: int = 5
+    retries: int = 3                 # further attempts after the first failure
+    backoff: float = 1.0             # base of the exponential backoff, seconds
+    retry_after_cap: float = 120.0   # a longer Retry-After means "not today": give up at once
+    expect_html: bool = True         # False for feeds, sitemaps, robots.txt: no HTML check
+
+
+def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests.Session | None = None,
+          etag: str | None = None, last_modified: str | None = None,
+          sleep: Callable[[float], None] = time.sleep,
+          on_attempt: Callable[[dict], None] | None = None) -> Page:
+    """Fetch one page over http(s); raise a FetchError subclass when it cannot be had.
+
+    ``etag``/``last_modified`` (from the archive) make the request conditional: a 304 answer
+    comes back as a Page with status 304 and no body. ``sleep`` is what waits between retries.
+    """
+    _check_http(url, url)
+    conditional = {"If-None-Match": etag, "If-Modified-Since": last_modified}
+    headers = {
+        "User-Agent": options.user_agent,
+        "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8" if options.expect_html else "*/*",
+        "Accept-Encoding": "gzip, deflate",  # only what _Inflater can decode with a bounded memory
+        **{name: value for name, value in conditional.items() if value},
+    }
+    with nullcontext(session) if session else requests.Session() as session:
+        return _Fetch(url, options, session, headers, sleep, on_attempt).run()
+
+
+class _Fetch:
+    """The state of one fetch: where we are in the redirect chain, how many failures so far."""
+
+    def __init__(self, url, options, session, headers, sleep, on_attempt):
+        self.url, self.options, self.session, self.headers = url, options, session, headers
+        self.sleep, self.on_attempt = sleep, on_attempt
+        self.start = time.monotonic()
+        self.deadline = self.start + options.total_timeout
+
+    def run(self) -> Page:
+        current, hops, failures = self.url, 0, 0
+        seen = {self._loop_key(current)}
+        while True:
+            record = dict.fromkeys(("status", "error", "etag", "last_modified")) | {
+                "url": current, "bytes": 0, "elapsed": 0.0}
+            began = time.monotonic()
+            try:
+                response, body = self._attempt(current, record)
+            except FetchError as exc:
+                record["error"] = str(exc)
+                failure, retry_after = exc, None
+            else:
+                failure = retry_after = None
+            finally:
+                record["elapsed"] = round(time.monotonic() - began, 3)
+                if self.on_attempt:
+                    self.on_attempt(record)
+            if failure is None:
+                status = response.status_code
+                if body is not None or (status == 304 and self._conditional):
+                    return self._page(response, body or b"")
+                if response.is_redirect:
+                    current, hops = self._redirect(response, current, hops, seen)
+                    continue
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                where = f" (at {current})" if current != self.url else ""
+                failure = HTTPStatusError(self.url, status, f"{response.reason or ''}{where}".strip(),
+                                          retry_after)
+            failures += 1
+            if not failure.retryable or failures > self.options.retries:
+                raise failure
+            self._wait(failures, retry_after, failure)
+
+    @property
+    def _conditional(self) -> bool:
+        return "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
+
+    def _attempt(self, url: str, record: dict) -> tuple[requests.Response, bytes | None]:
+        """One HTTP request; the body (decompressed) for a 2xx answer, else None and no body read."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchTimeout(self.url, f"gave up after {self.options.total_timeout:g}s in total")
+        timeout = min(self.options.timeout, remaining)
+        try:
+            response = self.session.get(url, headers=self.headers, stream=True,
+                                        allow_redirects=False, timeout=(timeout, timeout))
+        except requests.RequestException as exc:
+            raise _network_error(self.url, exc, timeout) from None
+        with response:
+            record.update(status=response.status_code, etag=response.headers.get("ETag"),
+                          last_modified=response.headers.get("Last-Modified"))
+            if not 200 <= response.status_code < 300:
+                return response, None
+            content_type = response.headers.get("Content-Type")
+            if self.options.expect_html and content_type and not is_html_type(content_type):
+                media = content_type.split(";")[0].strip()
+                raise NotHTML(self.url, f"content type is {media}, not an HTML page")
+            body = self._read_body(response, record, timeout)
+        if self.options.expect_html and looks_binary(body):
+            raise NotHTML(self.url, "the body is binary data, not an HTML page")
+        return response, body
+
+    def _read_body(self, response: requests.Response, record: dict, timeout: float) -> bytes:
+        cap = self.options.max_bytes
+        coding = response.headers.get("Content-Encoding", "")
+        length = response.headers.get("Content-Length", "")
+        if coding.strip().lower() in ("", "identity") and length.isdigit() and int(length) > cap:
+            raise TooLarge(self.url, f"Content-Length {int(length):,} is over the cap of {cap:,} bytes")
+        try:
+            inflater = _Inflater(coding)
+        except ValueError:
+            # Not a NetworkError: asking again would get the same answer.
+            raise FetchError(self.url, f"unsupported Content-Encoding {coding!r}") from None
+        pieces, size = [], 0
+        try:
+            while raw := response.raw.read1(_CHUNK, decode_content=False):
+                for piece in inflater.feed(raw):
+                    size += len(piece)
+                    record["bytes"] = size
+                    if size > cap:
+                        raise TooLarge(self.url, f"more than the cap of {cap:,} bytes")
+                    pieces.append(piece)
+                # The socket timeout only bounds each read; a server trickling one byte at a time
+                # is stopped here.
+                if time.monotonic() > self.deadline:
+                    raise FetchTimeout(self.url, f"body still arriving after "
+                                                 f"{self.options.total_timeout:g}s in total")
+            inflater.finish()
+        except zlib.error as exc:
+            raise NetworkError(self.url, f"cannot decompress the {coding} body ({exc})") from None
+        except EOFError:
+            raise NetworkError(self.url, f"the {coding} body is truncated") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _network_error(self.url, exc, timeout) from None
+        return b"".join(pieces)
+
+    def _redirect(self, response, current: str, hops: int, seen: set) -> tuple[str, int]:
+        target = urljoin(current, self.session.get_redirect_target(response))
+        if hops + 1 > self.options.max_redirects:
+            raise TooManyRedirects(self.url, f"more than {self.options.max_redirects} redirects")
+        _check_http(self.url, target, redirected=True)
+        if (key := self._loop_key(target)) in seen:
+            raise TooManyRedirects(self.url, f"redirect loop at {target}")
+        seen.add(key)
+        return target, hops + 1
+
+    def _loop_key(self, url: str) -> tuple:
+        # A site may redirect a page to itself once to set a cookie; only the same URL with the
+        # same cookies is a loop.
+        return url.split("#")[0], tuple(sorted(self.session.cookies.items()))
+
+    def _wait(self, failures: int, retry_after: float | None, failure: FetchError) -> None:
+        if retry_after is not None:
+            if retry_after > self.options.retry_after_cap:
+                raise failure
+            delay = retry_after
+        else:
+            base = self.options.backoff * 2 ** (failures - 1)
+            delay = base / 2 + random.uniform(0, base / 2)  # jitter: clients do not retry in step
+        if time.monotonic() + delay >= self.deadline:
+            raise failure
+        self.sleep(delay)
+
+    def _page(self, response: requests.Response, body: bytes) -> Page:
+        html, encoding = decode_html(body, response.headers.get("Content-Type"))
+        return Page(url=self.url, final_url=response.url, status=response.status_code,
+                    headers=response.headers, body=body, html=html, encoding=encoding,
+                    fetched_at=datetime.now(timezone.utc),
+                    elapsed=round(time.monotonic() - self.start, 3),
+                    request_headers=dict(response.request.headers))
+
+
+class _Inflater:
+    """Decompresses a gzip/deflate stream piece by piece, never more than _CHUNK bytes at once."""
+
+    def __init__(self, coding: str):
+        coding = coding.strip().lower()
+        if coding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise ValueError(coding)
+        self.coding, self._z = (None if coding in ("", "identity") else coding), None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.coding is None:
+            yield data
+            return
+        while True:
+            if self._z is None:
+                if not data:
+                    return
+                self._z = self._new(data)
+            out = self._z.decompress(data, _CHUNK)
+            if out:
+                yield out
+            if self._z.eof:
+                # Another gzip member may follow (concatenated gzip files are valid).
+                data, self._z = self._z.unused_data, None
+            elif self._z.unconsumed_tail or out:
+                data = self._z.unconsumed_tail
+            else:
+                return
+
+    def finish(self) -> None:
+        if self._z is not None:
+            raise EOFError("compressed stream ended early")
+
+    def _new(self, data: bytes):
+        if self.coding == "deflate" and not (len(data) > 1 and data[0] & 0x0F == 8
+                                             and (data[0] << 8 | data[1]) % 31 == 0):
+            return zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
+        return zlib.decompressobj(zlib.MAX_WBITS | (16 if self.coding != "deflate" else 0))
+
+
+def is_html_type(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in HTML_TYPES
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if absent/bad."""
+    if not value or (value := value.strip()).isdigit():
+        return float(value) if value else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _check_http(url: str, target: str, redirected: bool = False) -> None:
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnsupportedURL(url, f"redirected to {target}" if redirected
+                             else "not an http(s) URL or an existing file")
+    if not parts.hostname:
+        raise UnsupportedURL(url, f"no host in {target}")
+
+
+def _network_error(url: str, exc: BaseException, timeout: float) -> FetchError:
+    """A one-line message for a requests/urllib3/socket failure, without their object reprs."""
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
+        return UnsupportedURL(url, "invalid URL")
+    chain, todo = [], [exc]  # the exception, its causes, and the exceptions wrapped in its args
+    while todo:
+        e = todo.pop()
+        if isinstance(e, BaseException) and all(e is not c for c in chain):
+            chain.append(e)
+            todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    found = lambda *types: next((e for e in chain if isinstance(e, types)), None)  # noqa: E731
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return FetchTimeout(url, f"no connection within {timeout:g}s")
+    if found(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, socket.timeout):
+        return FetchTimeout(url, f"no data from the server for {timeout:g}s")
+    if found(socket.gaierror):
+        return NetworkError(url, "cannot resolve the host name")
+    if e := found(ssl.SSLError):
+        return NetworkError(url, f"TLS error: {getattr(e, 'verify_message', None) or e.reason}")
+    if e := found(http.client.IncompleteRead):
+        short = f" ({e.expected:,} bytes short)" if isinstance(e.expected, int) else ""
+        return NetworkError(url, f"connection closed before the end of the body{short}")
+    if found(http.client.RemoteDisconnected):
+        return NetworkError(url, "the server closed the connection without an answer")
+    # (requests' own exceptions are OSErrors too, without an strerror)
+    if e := next((e for e in chain if isinstance(e, OSError) and e.strerror), None):
+        return NetworkError(url, e.strerror[0].lower() + e.strerror[1:])
+    return NetworkError(url, f"connection failed ({exc.__class__.__name__})")
+
+
+def load_file(path: str | Path, url: str | None = None) -> Page:
+    """A page saved on disk (a path or file:// URL; ``.gz`` accepted), as if fetched from ``url``."""
+    if str(path).lower().startswith("file://"):
+        path = url2pathname(urlsplit(str(path)).path)
+    path = Path(path)
+    try:
+        body = path.read_bytes()
+        if body.startswith(b"\x1f\x8b"):
+            body = gzip.decompress(body)
+    except (OSError, EOFError) as exc:
+        raise UnsupportedURL(str(path), f"cannot read the file ({exc.__class__.__name__}: "
+                                        f"{getattr(exc, 'strerror', None) or exc})") from None
+    html, encoding = decode_html(body, None)
+    final_url = url or path.resolve().as_uri()
+    return Page(url=final_url, final_url=final_url, status=200, headers={}, body=body, html=html,
+                encoding=encoding, fetched_at=datetime.now(timezone.utc))
+
+
+def get_page(target: str, options: FetchOptions = FetchOptions(), url: str | None = None) -> Page:
+    """A local path or file:// URL -> load_file; http(s) -> fetch; anything else -> UnsupportedURL."""
+    if urlsplit(target).scheme.lower() in ("http", "https"):
+        return fetch(target, options)
+    if target.lower().startswith("file://") or Path(target).is_file():
+        return load_file(target, url)
+    raise UnsupportedURL(target, "not an http(s) URL or an existing file")
