@@ -1,6 +1,226 @@
-"""TEMPORARY placeholder so the package imports while the extractor is being written (helper D replaces this file)."""
+"""Page -> Article: parse once, read the metadata cascade, take the body by profile or generic path, clean.
+
+The profile path (the site's own selectors) is trusted first; when the page's site has a profile
+but its content selectors match nothing (a redesign), the generic path takes over and ``extractor``
+says ``profile:NAME+generic`` so the broken profile gets noticed. Pure: no network, no disk.
+"""
 from __future__ import annotations
 
+import hashlib
+import re
+from typing import Mapping
+from urllib.parse import unquote
 
-def extract(html, url=None, headers=None, **kwargs):
-    raise NotImplementedError("extractor not written yet")
+import lxml.html
+from lxml import etree
+from lxml.etree import ParserError
+
+from . import dates
+from .boilerplate import clean_paragraphs, fold, normalize_space
+from .content import drop_elements, generic_paragraphs, profile_paragraphs
+from .errors import ExtractionError
+from .metadata import extract_metadata
+from .models import Article, Page
+from .profiles import Profile, profile_for
+from .templates import SiteTemplate, strip_template
+from .urls import host_key
+
+_STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
+_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
+                               default_doctype=False)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_WORD = re.compile(r"\w+")
+_DATE_LINE_WORDS = 10    # a paragraph this short that holds a date is a date line, not body text
+_BYLINE_WORDS = 8        # "By Jane Doe", «كتب: محمد علي»
+_HEAD = 4                # a byline or date line is among the first paragraphs
+# Byline openings (folded: lower case, one alef form).
+_BYLINE = re.compile(r"^(by|von|par|por|door|av|af|di|written by|بقلم|كتب|كتبت|اعداد|تقرير|حوار)\b[\s:]")
+_BODY_MIN_CHARS = 500    # a shorter JSON-LD articleBody is a teaser, not the story
+_BODY_COVERED = 0.9      # share of articleBody's words the extraction must hold before we trust it
+_BODY_SHARE = 0.5        # a paragraph with fewer of its words in articleBody is not the story
+_MIN_WORDS = 5           # less than this is a link or a label, not an article
+
+
+def parse_html(html: str):
+    """One lxml tree for the whole extraction (metadata, selectors and trafilatura all share it)."""
+    html = _XML_DECLARATION.sub("", html, count=1)
+    if not html.strip():
+        raise ExtractionError("empty page: no HTML to extract from")
+    try:
+        tree = lxml.html.document_fromstring(html, parser=_PARSER)
+    except (ParserError, ValueError) as exc:
+        raise ExtractionError(f"the page could not be parsed as HTML ({exc})") from None
+    if tree is None:
+        raise ExtractionError("empty page: no HTML to extract from")
+    return tree
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _section_from_url(profile: Profile, url: str | None) -> str | None:
+    if not (profile.section_url and url):
+        return None
+    match = re.search(profile.section_url, url)
+    return normalize_space(unquote(match.group(1)).replace("-", " ")) if match and match.groups() else None
+
+
+def _drop_non_body(paragraphs: list[str], meta: dict, tz) -> list[str]:
+    """Headline, byline, date line and tag list are metadata, not body, when the extractor keeps them.
+
+    They sit at the top (before the first real paragraph, or among the first few when very short)
+    or, for a "published on" line, at the very end.
+    """
+    title_keys = {fold(t) for t in [meta.get("title"), *meta.pop("headlines", [])] if t}
+    tags = meta.get("tags") or []
+    tag_key = fold(" ".join(tags)).split() if tags else None
+    author_key = fold(meta["author"]) if meta.get("author") else None
+    words = [len(_WORD.findall(p)) for p in paragraphs]
+    first_long = next((i for i, n in enumerate(words) if n > _DATE_LINE_WORDS
+                       and fold(paragraphs[i]) not in title_keys), len(paragraphs))
+    out = []
+    for i, p in enumerate(paragraphs):
+        top = i < first_long or (i < _HEAD and words[i] <= _BYLINE_WORDS)
+        if top or i == len(paragraphs) - 1 or len(p) < 200:
+            key = fold(p)
+            if i <= first_long and key in title_keys:
+                continue
+            if tag_key and key.replace("،", " ").replace(",", " ").split() == tag_key:
+                continue
+            if (top or i == len(paragraphs) - 1) and words[i] <= _DATE_LINE_WORDS \
+                    and dates.find_date(p, tz) is not None:
+                continue
+            if top and words[i] <= _BYLINE_WORDS and (key == author_key or _BYLINE.match(key)):
+                continue
+        out.append(p)
+    return out
+
+
+def _keep_article_body(paragraphs: list[str], body: str | None, dropped: list) -> list[str]:
+    """When the page's JSON-LD articleBody is the whole story, paragraphs it lacks are not the story.
+
+    articleBody is trusted only when nearly all of it was extracted (a truncated or teaser
+    articleBody would otherwise cut real text); then a paragraph whose words are mostly absent
+    from it (the next story of an endless page, a fact box, a "read more" teaser) is dropped.
+    """
+    if not body or len(body) < _BODY_MIN_CHARS:
+        return paragraphs
+    body_words = set(_WORD.findall(fold(body)))
+    words = [_WORD.findall(fold(p)) for p in paragraphs]
+    extracted = set(w for ws in words for w in ws)
+    if len(body_words & extracted) < _BODY_COVERED * len(body_words):
+        return paragraphs
+    kept = []
+    for p, ws in zip(paragraphs, words):
+        if ws and sum(w in body_words for w in ws) < _BODY_SHARE * len(ws):
+            dropped.append((p, "not in the JSON-LD articleBody"))
+        else:
+            kept.append(p)
+    return kept or paragraphs
+
+
+def _visible_lead(tree, summary: str | None, paragraphs: list[str]) -> str | None:
+    """The standfirst, when the page shows its meta description as a block of its own.
+
+    Main-content extractors often leave out the lead printed between headline and body; it is the
+    article's (the summary written by its editor), and the page saying it twice (meta and visible)
+    is what tells it from a teaser.
+    """
+    if not summary or len(_WORD.findall(summary)) < _DATE_LINE_WORDS:
+        return None
+    want = fold(summary)
+    if any(want in fold(p) for p in paragraphs[:3]):
+        return None
+    start = normalize_space(summary)[:20]
+    for el in _STARTS_WITH(tree, start=start):
+        if fold(el.text_content()) == want:
+            return normalize_space(el.text_content())
+    return None
+
+
+def _profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> Profile | None:
+    profile = profile_for(final_url, profiles) or profile_for(url, profiles)
+    if profile is None:
+        # A saved page, a mirror or a test server's copy still names its site in
+        # <link rel=canonical>/og:url: its rules (and time zone) are the ones that fit its markup.
+        own = tree.xpath("//link[@rel='canonical']/@href") + tree.xpath("//meta[@property='og:url']/@content")
+        profile = next((p for p in (profile_for(u, profiles) for u in own) if p), None)
+    return profile
+
+
+def _body(tree, profile: Profile | None, meta: dict, provenance: dict,
+          final_url: str | None) -> tuple[list[str], str]:
+    """(clean body paragraphs, extractor label): the profile's selectors, else the generic path."""
+    extractor, paragraphs = "generic", []
+    if profile:
+        drop_elements(tree, profile.drop)
+        paragraphs, used = profile_paragraphs(tree, profile)
+        extractor = f"profile:{profile.name}" if paragraphs else f"profile:{profile.name}+generic"
+        if paragraphs:
+            provenance["text"] = f"profile:{used}"
+    generic = not paragraphs
+    if generic:
+        paragraphs = generic_paragraphs(tree, final_url)
+        provenance["text"] = "generic:trafilatura"
+        if lead := _visible_lead(tree, meta.get("summary"), paragraphs):
+            paragraphs.insert(0, lead)
+            provenance["lead"] = "visible meta description"
+    dropped: list[tuple[str, str]] = []
+    paragraphs = clean_paragraphs(paragraphs, dropped)
+    if generic:
+        paragraphs = _keep_article_body(paragraphs, meta.get("article_body"), dropped)
+    paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None)
+    if dropped:
+        provenance["dropped"] = dropped
+    return paragraphs, extractor
+
+
+def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str] | None = None,
+            *, final_url: str | None = None, profiles: Mapping[str, Profile] | None = None,
+            template: SiteTemplate | None = None) -> Article:
+    """The article record of one page. Raises ExtractionError when the page has no article text.
+
+    ``final_url`` is the address after redirects (default ``url``); ``profiles`` replaces the
+    built-in site profiles (e.g. ``load_profiles(config)``); ``template`` is the site's learned
+    template (scraper.templates), whose blocks are removed before the body is extracted.
+    """
+    if isinstance(html, bytes):
+        from .charset import decode_html   # here: charset is only needed for bytes
+        html, _ = decode_html(html, _header(headers, "content-type"))
+    final_url = final_url or url
+    tree = parse_html(html)
+    profile = _profile_for_page(tree, url, final_url, profiles)
+    meta = extract_metadata(tree, final_url, profile)
+    provenance = dict(meta.pop("provenance"))
+    if profile and meta.get("section") is None and (section := _section_from_url(profile, final_url)):
+        meta["section"], provenance["section"] = section, "profile:section_url"
+    if template is not None and (stripped := strip_template(tree, template)):
+        # After the metadata (it reads the whole page), before the body (the template is chrome).
+        provenance["template"] = f"{stripped} learned template block(s) removed"
+    paragraphs, extractor = _body(tree, profile, meta, provenance, final_url)
+    if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS:
+        raise ExtractionError(f"{final_url or 'page'}: no article text found")
+    text = "\n\n".join(paragraphs)
+    title = normalize_space(meta["title"]) if meta.get("title") else None
+    return Article(
+        url=url, final_url=final_url, canonical_url=meta.get("canonical_url"),
+        site=profile.name if profile else (host_key(final_url) if final_url else None) or None,
+        title=title, published=meta.get("published"), modified=meta.get("modified"),
+        author=meta.get("author"), section=meta.get("section"), tags=list(meta.get("tags") or []),
+        summary=normalize_space(meta["summary"]) if meta.get("summary") else None, text=text,
+        language=meta.get("language"), image=meta.get("image"),
+        word_count=len(_WORD.findall(text)),
+        content_hash=hashlib.sha256(f"{title or ''}\n\n{text}".encode("utf-8")).hexdigest(),
+        extractor=extractor, provenance=provenance,
+    )
+
+
+def extract_page(page: Page, profiles: Mapping[str, Profile] | None = None,
+                 template: SiteTemplate | None = None) -> Article:
+    """The record of a fetched Page (its decoded html; url and final_url from the fetch)."""
+    return extract(page.html, page.url, page.headers, final_url=page.final_url, profiles=profiles,
+                   template=template)

@@ -1,0 +1,216 @@
+"""Site profiles as data: the Profile type, the TOML loader (built-ins + a user sites.toml), profile_for(url).
+
+A profile says where a site keeps its article (CSS selectors), what to drop, its time zone and
+language, and how the cron archiver finds its articles (start pages, feeds, sitemaps, a URL regex).
+Built-in profiles are the ``*.toml`` files beside this module; a user file adds or overrides sites
+with ``[sites.NAME]`` tables using the same keys. Anything invalid is a ConfigError naming the file
+and the key, because a typo in a selector would otherwise silently fall back to the generic path.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
+
+from ..errors import ConfigError
+from ..urls import host_key
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    domains: tuple[str, ...]
+    timezone: str | None = None
+    language: str | None = None
+    article: tuple[str, ...] = ()       # CSS: the body container(s), tried in order
+    paragraphs: str = "p"              # CSS: the paragraphs inside the container
+    title: tuple[str, ...] = ()
+    published: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    section: tuple[str, ...] = ()
+    section_url: str | None = None      # regex: group 1 of the article URL is its section
+    tags: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()          # CSS: removed before anything is extracted
+    # Discovery (used by the cron archiver).
+    start: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    article_url: str | None = None      # regex: which links are articles
+    delay: float = 1.0
+
+    @property
+    def tz(self) -> ZoneInfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    def is_article(self, url: str) -> bool:
+        return bool(self.article_url) and _regex(self.article_url).search(url) is not None
+
+
+# TOML key -> Profile field. ``article`` is the URL regex in sites.toml (the key issue 4 documents);
+# the body container is ``content`` there so one key never means two things.
+_KEY_TO_FIELD = {
+    "domains": "domains", "timezone": "timezone", "language": "language",
+    "content": "article", "paragraphs": "paragraphs", "title": "title", "published": "published",
+    "modified": "modified", "author": "author", "section": "section", "section_url": "section_url",
+    "tags": "tags", "drop": "drop",
+    "start": "start", "feeds": "feeds", "sitemaps": "sitemaps", "article": "article_url",
+    "delay": "delay",
+}
+_SELECTOR_KEYS = {"content", "title", "published", "modified", "author", "section", "tags", "drop"}
+_URL_LIST_KEYS = {"start", "feeds", "sitemaps"}
+
+
+@functools.lru_cache(maxsize=512)
+def compiled(selector: str) -> CSSSelector:
+    """A compiled CSS selector (translation to XPath is the slow part, so it is done once)."""
+    return CSSSelector(selector)
+
+
+@functools.lru_cache(maxsize=128)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _as_list(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: expected a string or a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def _convert(key: str, value: Any, where: str) -> Any:
+    """Check one TOML value and turn it into the Profile field's type."""
+    if key in _SELECTOR_KEYS or key == "paragraphs":
+        selectors = _as_list(value, where)
+        for sel in selectors:
+            try:
+                compiled(sel)
+            except SelectorError as exc:
+                raise ConfigError(f"{where}: invalid CSS selector {sel!r} ({exc})") from None
+        return selectors[0] if key == "paragraphs" else selectors
+    if key in _URL_LIST_KEYS:
+        urls = _as_list(value, where)
+        for url in urls:
+            if not re.match(r"https?://[^/\s]+", url):
+                raise ConfigError(f"{where}: not an http(s) URL: {url!r}")
+        return urls
+    if key == "domains":
+        return tuple(host_key("http://" + d.lower().split("://")[-1]) for d in _as_list(value, where))
+    if key == "timezone":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a time zone name such as 'Asia/Dubai'")
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{where}: unknown time zone {value!r}") from None
+        return value
+    if key == "language":
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]+)*", value):
+            raise ConfigError(f"{where}: expected a language code such as 'ar'")
+        return value
+    if key in ("article", "section_url"):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a regular expression string")
+        try:
+            _regex(value)
+        except re.error as exc:
+            raise ConfigError(f"{where}: invalid regular expression {value!r} ({exc})") from None
+        return value
+    if key == "delay":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{where}: expected a number of seconds >= 0")
+        return float(value)
+    raise AssertionError(key)
+
+
+def _profile_from_table(name: str, table: Mapping[str, Any], source: str,
+                        base: Profile | None = None, builtin: bool = False) -> Profile:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ConfigError(f"{source}: invalid site name {name!r} (letters, digits, . _ -)")
+    values: dict[str, Any] = {f.name: getattr(base, f.name) for f in fields(Profile)} if base else {}
+    values["name"] = name
+    for key, value in table.items():
+        where = f"{source}: {key}" if builtin else f"{source}: [sites.{name}] {key}"
+        if key == "name":
+            continue
+        if key not in _KEY_TO_FIELD:
+            known = ", ".join(sorted(_KEY_TO_FIELD))
+            raise ConfigError(f"{where}: unknown key (known keys: {known})")
+        values[_KEY_TO_FIELD[key]] = _convert(key, value, where)
+    if not values.get("domains"):
+        # A user site may leave domains out: its start pages, feeds and sitemaps say where it lives.
+        hosts = {host_key(u) for k in ("start", "feeds", "sitemaps") for u in values.get(k, ())}
+        if not hosts:
+            raise ConfigError(f"{source}: [sites.{name}] needs 'domains' or 'start' URLs")
+        values["domains"] = tuple(sorted(hosts))
+    return Profile(**values)
+
+
+def _read_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_profiles() -> dict[str, Profile]:
+    profiles: dict[str, Profile] = {}
+    for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            source = f"built-in profile {entry.name}"
+            table = _read_toml(entry.read_text(encoding="utf-8"), source)
+            name = table.get("name", entry.name[:-5])
+            profiles[name] = _profile_from_table(name, table, source, builtin=True)
+    return profiles
+
+
+def load_profiles(config: Path | str | None = None) -> dict[str, Profile]:
+    """Built-in profiles, then the sites of a user TOML file (``[sites.NAME]``) added or overriding."""
+    profiles = dict(_builtin_profiles())
+    if config is None:
+        return profiles
+    path = Path(config)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    data = _read_toml(text, str(path))
+    unknown = set(data) - {"sites"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; "
+                          "put each site under [sites.NAME]")
+    sites = data.get("sites", {})
+    if not isinstance(sites, dict):
+        raise ConfigError(f"{path}: 'sites' must be a table of [sites.NAME] tables")
+    for name, table in sites.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [sites.{name}] must be a table")
+        profiles[name] = _profile_from_table(name, table, str(path), base=profiles.get(name))
+    return profiles
+
+
+def profile_for(url: str | None, profiles: Mapping[str, Profile] | None = None) -> Profile | None:
+    """The profile whose domains include the URL's host (www. ignored; subdomains match too)."""
+    if not url:
+        return None
+    host = host_key(url)
+    if not host:
+        return None
+    for profile in (profiles if profiles is not None else _builtin_profiles()).values():
+        for domain in profile.domains:
+            if host == domain or host.endswith("." + domain):
+                return profile
+    return None

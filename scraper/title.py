@@ -1,0 +1,121 @@
+"""The headline: the publisher's title without the site name, chosen by comparing the page's candidates.
+
+Sites put the headline in several places (JSON-LD headline, og:title, twitter:title, <h1>, <title>),
+and most of them decorate some copies with the site name (« - Site», «Site | »). When two sources
+agree, that is the headline; the separators are only cut where the rest matches another source or
+the cut part is the site's name, so a headline that itself contains « - » stays whole.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable
+
+from .boilerplate import fold, normalize_space
+
+# With spaces around: the usual «Headline - Site» separators. Without spaces only the bars, since
+# «» are quotation marks in Arabic, French and German headlines («داعش», «royaler Besuch»).
+_SEPARATORS = re.compile(r"\s+(?:[|\-–—:·•»«/~*]|::)\s+|\s*[|｜•ㅣ]\s*")
+_GLUED = "-|｜ㅣ–—·"
+
+
+def _parts(title: str) -> list[str]:
+    return [p for p in (normalize_space(x) for x in _SEPARATORS.split(title)) if p]
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"\W+", "", fold(text))
+
+
+def _is_site_name(part: str, site_names: Iterable[str]) -> bool:
+    key = _alnum(part)
+    if not key:
+        return True
+    for name in site_names:
+        other = _alnum(name)
+        short, long_ = sorted((key, other), key=len)
+        # "Evening Standard" is the site of standard.co.uk; but "dw" inside "russlandwahl" is not.
+        if short and (short == long_ or len(short) >= 4 and short in long_ and len(long_) <= len(short) + 12):
+            return True
+    return False
+
+
+def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str] = ()) -> str:
+    """``title`` without a site-name prefix/suffix; unchanged when nothing says what to cut."""
+    title = normalize_space(title)
+    parts = _parts(title)
+    if len(parts) < 2:
+        return title
+    folded_others = {fold(o) for o in others if o}
+    # The longest run of parts that another source gives verbatim is the headline.
+    for size in range(len(parts) - 1, 0, -1):
+        for start in range(0, len(parts) - size + 1):
+            chunk = parts[start:start + size]
+            joined_folded = {fold(s) for s in _joins(title, chunk)}
+            if joined_folded & folded_others:
+                return next(s for s in _joins(title, chunk) if fold(s) in folded_others)
+    site_names = list(site_names)
+    while len(parts) > 1 and _is_site_name(parts[-1], site_names):
+        parts.pop()
+        title = _cut_after(title, parts)
+    while len(parts) > 1 and _is_site_name(parts[0], site_names):
+        parts.pop(0)
+        title = _cut_before(title, parts)
+    return title
+
+
+def _joins(title: str, chunk: list[str]) -> list[str]:
+    """The chunk as it appears in the title (with its original separators), and joined by spaces."""
+    first, last = chunk[0], chunk[-1]
+    start = title.find(first)
+    end = title.rfind(last)
+    found = [title[start:end + len(last)]] if start >= 0 and end >= start else []
+    return found + [" ".join(chunk)]
+
+
+def _cut_after(title: str, kept: list[str]) -> str:
+    end = title.rfind(kept[-1])
+    return title[:end + len(kept[-1])].strip() if end >= 0 else " ".join(kept)
+
+
+def _cut_before(title: str, kept: list[str]) -> str:
+    start = title.find(kept[0])
+    return title[start:].strip() if start >= 0 else " ".join(kept)
+
+
+def choose_title(candidates: list[tuple[str, str | None]],
+                 site_names: Iterable[str]) -> tuple[str | None, str | None]:
+    """(headline, source) from ``candidates`` [(source, text)] given in trust order.
+
+    Each candidate loses its site-name prefix/suffix (judged against the other candidates and the
+    site's names); the first one left that is more than the site's name is the headline. The order
+    the caller uses (og:title, JSON-LD, twitter:title, <h1>, <title>) is the one that matched the
+    publisher's headline most often on the development corpus: og:title is what editors write for
+    display, while <h1> is sometimes a kicker, a breadcrumb or a live-ticker's title.
+    """
+    site_names = [s for s in site_names if s]
+    texts = [(src, normalize_space(html.unescape(t))) for src, t in candidates if t and t.strip()]
+    for src, text in texts:
+        others = [t for _, t in texts if t != text]
+        cleaned = strip_site_name(text, site_names, others)
+        if len(_alnum(cleaned)) >= 3 and not _is_site_name(cleaned, site_names):
+            return _untruncated(cleaned, texts), src
+    return None, None
+
+
+def _untruncated(title: str, texts: list[tuple[str, str]]) -> str:
+    """The full headline when ``title`` is cut short: an unescaped quote in a meta tag ends its
+    content early («Sieger und "royaler Besuch"» becomes «Sieger und»), while the <h1> or the
+    JSON-LD headline still has the whole of it."""
+    for src, text in texts:
+        if src not in ("h1", "json-ld"):
+            continue
+        if len(text) > len(title) and text.startswith(title) and text[len(title)] == " " \
+                and text[len(title) + 1:len(title) + 2] in ('"', "'", "«", "„", "“"):
+            return text
+        # The reverse: «Headline-Section|Site» glued without spaces, while the other source has
+        # just «Headline».
+        if len(text.split()) >= 3 and len(title) > len(text) and title.startswith(text) \
+                and title[len(text)] in _GLUED:
+            return text
+    return title

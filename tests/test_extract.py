@@ -1,0 +1,336 @@
+"""Extraction on fixture pages: golden records, the seed's clean record, broken profiles, dates, titles."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from scraper import extract as extract_from_package
+from scraper.boilerplate import chrome_reason, clean_paragraphs
+from scraper.errors import ExtractionError
+from scraper.extract import extract, extract_page
+from scraper.models import Page
+from scraper.profiles import load_profiles
+from scraper.title import choose_title, strip_site_name
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+GOLDEN = sorted(p.stem for p in PAGES.glob("*.json"))
+SEED = json.loads((PAGES / "alittihad_article.json").read_text(encoding="utf-8"))
+SEED_URL = SEED["url"]
+SEED_HTML = (PAGES / "alittihad_article.html").read_text(encoding="utf-8")
+
+# The seed article's clean record, written out by hand from ../shared/seed (README and the text):
+SEED_TITLE = "تعاون استخباراتي بين العراق وسوريا وروسيا وإيران للقضاء على «داعش»"
+SEED_FIRST = "أفادت مصادر عسكرية عراقية اليوم الأحد أن ممثلين عن دائرة الاستخبارات العسكرية"
+SEED_LAST = "اجتماعاً دولياً حول التصدي لتنظيم «داعش»."
+SEED_NBSP_PARAGRAPH = "وكان المسؤولون الذين تحدثوا إلى صحيفة نيويورك تايمز"
+
+
+def golden(name: str) -> dict:
+    return json.loads((PAGES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def broken(**changes):
+    """The built-in profiles with the alittihad profile's selectors changed (a site redesign)."""
+    profiles = load_profiles()
+    profiles["alittihad"] = dataclasses.replace(profiles["alittihad"], **changes)
+    return profiles
+
+
+ALL_BROKEN = dict(article=("div.renamed-body",), title=("h1.renamed",), published=(".renamed-date",),
+                  modified=(), author=(), section=(), tags=(), drop=())
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_record(name):
+    case = golden(name)
+    article = extract((PAGES / f"{name}.html").read_bytes(), case["url"])
+    assert article.to_dict() == case["record"]
+    for s in case["must_contain"]:
+        assert s in article.text
+    for s in case["must_not_contain"]:
+        assert s not in article.text and s not in (article.title or ""), s
+
+
+def test_seed_record_is_exactly_the_clean_one():
+    a = extract(SEED_HTML, SEED_URL)
+    assert a.title == SEED_TITLE
+    assert a.published == "2015-09-27T18:32:00+04:00"   # not the masthead's 2024-03-28, nor 2024
+    assert a.modified is None
+    paragraphs = a.text.split("\n\n")
+    assert len(paragraphs) == 12
+    assert paragraphs[0].startswith(SEED_FIRST) and paragraphs[-1].endswith(SEED_LAST)
+    assert paragraphs[10].startswith(SEED_NBSP_PARAGRAPH)  # its leading NBSP is gone
+    assert all(p == p.strip() and p and "\u00a0" not in p for p in paragraphs)
+    assert a.site == "alittihad" and a.extractor == "profile:alittihad" and a.language == "ar"
+    assert a.word_count == len(re.findall(r"\w+", a.text))
+    assert a.content_hash == hashlib.sha256(f"{a.title}\n\n{a.text}".encode()).hexdigest()
+    assert a.tags == ["العراق", "سوريا", "روسيا", "إيران", "داعش"]
+    assert a.section == "عربي ودولي"
+    assert a.provenance["text"] == "profile:div.article-content-editor p"
+    assert a.provenance["published"].startswith("profile:")
+
+
+def test_package_level_extract_and_bytes_equal_str():
+    assert extract_from_package is extract
+    assert extract(SEED_HTML.encode("utf-8"), SEED_URL) == extract(SEED_HTML, SEED_URL)
+
+
+@pytest.mark.parametrize("changes", [dict(article=("div.renamed-body",)), ALL_BROKEN],
+                         ids=["content-selector-broken", "every-selector-broken"])
+def test_broken_profile_falls_back_to_generic_and_says_so(changes):
+    a = extract(SEED_HTML, SEED_URL, profiles=broken(**changes))
+    assert a.extractor == "profile:alittihad+generic"
+    assert a.provenance["text"] == "generic:trafilatura"
+    assert a.title == SEED_TITLE
+    assert a.published == "2015-09-27T18:32:00+04:00"
+    assert a.text == SEED["record"]["text"]
+    for s in SEED["must_not_contain"]:
+        assert s not in a.text and s not in a.title, s
+
+
+def _without_self_address(html: str) -> str:
+    return re.sub(r'\s*<(link rel="canonical"|meta property="og:url")[^>]*>', "", html)
+
+
+def test_site_without_profile_uses_generic_path_with_no_chrome():
+    a = extract(_without_self_address(SEED_HTML), "https://mirror.example/news/3835123")
+    assert a.extractor == "generic" and a.site == "mirror.example"
+    assert a.title == SEED_TITLE
+    assert a.text == SEED["record"]["text"]
+    # No profile, no time zone: the printed local time stays naive rather than getting a wrong offset.
+    assert a.published == "2015-09-27T18:32:00"
+
+
+def test_a_copy_served_elsewhere_takes_the_profile_of_the_site_it_names():
+    # A mirror, a saved page or a local test server: <link rel=canonical> names the site.
+    a = extract(SEED_HTML, "http://127.0.0.1:8000/news/world/1/x")
+    assert a.extractor == "profile:alittihad" and a.site == "alittihad"
+    assert a.published == "2015-09-27T18:32:00+04:00"
+    assert a.text == SEED["record"]["text"]
+
+
+def test_masthead_date_is_never_the_publication_date():
+    page = SEED_HTML.replace('<span class="article-date">27 سبتمبر 2015 18:32</span>', "")
+    for profiles in (None, broken(**ALL_BROKEN)):
+        a = extract(page, SEED_URL, profiles=profiles)
+        assert a.published is None and a.modified is None   # null rather than 2024-03-28
+
+
+def test_last_updated_line_is_modified_not_published():
+    page = SEED_HTML.replace("27 سبتمبر 2015 18:32", "الأحد، 27 أيلول 2015، آخر تحديث 18:32 (GMT+0400)")
+    a = extract(page, SEED_URL, profiles=broken(**ALL_BROKEN))
+    assert a.published is None
+    assert a.modified == "2015-09-27T18:32:00+04:00"
+
+
+def test_extract_page_uses_final_url_for_the_profile():
+    page = Page(url="https://short.example/a1", final_url=SEED_URL, status=200,
+                headers={"Content-Type": "text/html; charset=utf-8"}, body=SEED_HTML.encode(),
+                html=SEED_HTML, encoding="utf-8", fetched_at=datetime.now(timezone.utc))
+    a = extract_page(page)
+    assert (a.url, a.final_url, a.site, a.extractor) == (page.url, SEED_URL, "alittihad", "profile:alittihad")
+
+
+def test_saved_page_without_url_finds_its_profile_from_canonical():
+    a = extract(SEED_HTML)
+    assert a.url is None and a.site == "alittihad" and a.extractor == "profile:alittihad"
+
+
+def test_charset_from_http_header_when_page_declares_none():
+    body = (PAGES / "windows1256_undeclared.html").read_bytes()
+    a = extract(body, "https://alwaha.example/news/8812", {"content-type": "text/html; charset=windows-1256"})
+    assert a.to_dict() == golden("windows1256_undeclared")["record"]
+
+
+def test_br_layout_on_the_generic_path():
+    html = (PAGES / "br_paragraphs.html").read_text(encoding="utf-8")
+    a = extract(html, "https://elsewhere.example/details.php?id=58213")
+    assert a.extractor == "generic"
+    assert a.text.split("\n\n") == golden("br_paragraphs")["record"]["text"].split("\n\n")
+
+
+@pytest.mark.parametrize("html", [
+    "", "   ", "<html><body></body></html>",
+    "<html><body><nav><a href='/'>الرئيسية</a></nav><footer>جميع الحقوق محفوظة 2024©</footer></body></html>",
+])
+def test_no_article_text_raises(html):
+    with pytest.raises(ExtractionError):
+        extract(html, "https://example.com/x")
+
+
+def test_xml_declaration_in_a_str_is_accepted():
+    html = '<?xml version="1.0" encoding="utf-8"?>\n' + SEED_HTML.split("\n", 1)[1]
+    assert extract(html, SEED_URL).text == SEED["record"]["text"]
+
+
+# --- titles ------------------------------------------------------------------------------------
+
+def test_site_name_suffix_and_prefix_are_cut():
+    assert strip_site_name("Headline of the day - The Daily", ["The Daily"]) == "Headline of the day"
+    assert strip_site_name("الاتحاد | خبر اليوم المهم", ["الاتحاد"]) == "خبر اليوم المهم"
+    assert strip_site_name("Story text – Site – 30.01.2024", [], ["Story text"]) == "Story text"
+
+
+def test_headline_with_dash_or_quotes_stays_whole():
+    assert strip_site_name("Kyiv - a city under fire", ["example.com"]) == "Kyiv - a city under fire"
+    title = "تعاون استخباراتي للقضاء على «داعش»"
+    assert strip_site_name(title, ["الاتحاد"], [title + " - الاتحاد"]) == title
+
+
+def test_title_cut_short_by_an_unescaped_quote_is_restored_and_glued_suffix_cut():
+    cut = choose_title([("meta:og:title", "Sieger und"), ("h1", 'Sieger und "royaler Besuch"')], [])
+    assert cut == ('Sieger und "royaler Besuch"', "meta:og:title")
+    glued = choose_title([("meta:og:title", "도입 또다시 불발 친청계-정치ㅣ한국일보"),
+                          ("json-ld", "도입 또다시 불발 친청계")], ["한국일보"])
+    assert glued == ("도입 또다시 불발 친청계", "meta:og:title")
+
+
+def test_choose_title_prefers_og_then_json_ld_and_unescapes():
+    title, source = choose_title([("meta:og:title", "Kohberger&#8217;s case | Pundit"), ("json-ld", None),
+                                  ("h1", "Kohberger’s case")], ["Pundit"])
+    assert (title, source) == ("Kohberger’s case", "meta:og:title")
+    assert choose_title([("meta:og:title", "Site"), ("h1", "Real headline")], ["site"]) == ("Real headline", "h1")
+    assert choose_title([("title", "")], []) == (None, None)
+
+
+def test_author_names_are_split_and_cleaned():
+    from scraper.metadata import clean_author
+    assert clean_author("By Samya Kullab and Vasilisa Stepanenko") == "Samya Kullab, Vasilisa Stepanenko"
+    assert clean_author("Elena Oberholzer (obe), Oliver Maksan (oma)") == "Elena Oberholzer, Oliver Maksan"
+    assert clean_author("سارة المنصوري، خالد الحمادي".replace("،", ",")) == "سارة المنصوري, خالد الحمادي"
+    assert clean_author("https://example.com/author/x") is None and clean_author("  ") is None
+
+
+def test_user_profile_from_sites_toml_drives_extraction(tmp_path):
+    config = tmp_path / "sites.toml"
+    config.write_text("""
+[sites.gulftoday]
+domains = ["gulf-today.example"]
+timezone = "Asia/Riyadh"
+content = ["div.story-body"]
+drop = ["div.story-body p:nth-child(4)"]
+""", encoding="utf-8")
+    html = (PAGES / "jsonld_only.html").read_bytes()
+    a = extract(html, golden("jsonld_only")["url"], profiles=load_profiles(config))
+    assert (a.site, a.extractor) == ("gulftoday", "profile:gulftoday")
+    want = golden("jsonld_only")["record"]["text"].split("\n\n")
+    assert want[2].startswith("وأضاف أن المرحلة الثانية")
+    assert a.text.split("\n\n") == want[:2] + want[3:]       # the profile's drop rule removed it
+    assert a.published == "2024-03-27T09:15:00+03:00"
+
+
+# --- boilerplate ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "مواقيت الصلاة", "الفجر 04:52 الظهر 12:21 العصر 15:49 المغرب 18:28 العشاء 19:42",
+    "جميع الحقوق محفوظة لمركز الاتحاد للأخبار 2024©", "اقرأ أيضاً: عنوان خبر آخر", "عدد اليوم",
+    "شارك فيسبوك تويتر واتساب", "© 2024 Example News", "Read more: another story", "3 Minuten Lesezeit",
+    "5 min read", "Les også: en annen sak",
+])
+def test_chrome_paragraphs_are_recognised(text):
+    assert chrome_reason(text) is not None
+
+
+def test_comment_policy_blurb_is_chrome_even_when_long():
+    blurb = ("يرحب الموقع بتعليقات القراء ومناقشاتهم المفيدة حول الأخبار المنشورة، ولذلك نقوم بمراجعة التعليقات "
+             "قبل نشرها على الصفحة. ننصح الجميع بقراءة إرشادات الاستخدام جيدا، مع العلم أن المشاركات تخضع "
+             "لسياسة الخصوصية المعمول بها وشروط الاستخدام الخاصة بالموقع في كل الأحوال")
+    assert len(re.findall(r"\w+", blurb)) > 30
+    assert chrome_reason(blurb) is not None
+
+
+def test_long_paragraph_quoting_a_marker_is_kept():
+    text = ("قال المتحدث إن عبارة جميع الحقوق محفوظة لم تعد تحمي المؤلفين وحدها في عصر الإنترنت، "
+            "وإن القوانين الجديدة تمنح الكتاب والناشرين أدوات أوسع لملاحقة من ينسخ أعمالهم دون إذن "
+            "ويعيد نشرها على المواقع والمنصات المختلفة")
+    assert chrome_reason(text) is None
+    assert chrome_reason("وصلى المصلون الفجر في المسجد الكبير") is None
+    assert chrome_reason("The copyright dispute went to court on Monday.") is None
+
+
+def test_clean_paragraphs_normalises_space_and_drops_empty():
+    assert clean_paragraphs(["\u00a0 نص  أول ", "\u00a0", "", "  ", "نص\u200b ثان"]) == ["نص أول", "نص ثان"]
+
+
+# --- generic path details ------------------------------------------------------------------------
+
+SENTENCES = [f"الفقرة رقم {i} من نص الخبر الطويل تتحدث عن موضوع مهم للقراء في المنطقة كلها." for i in range(1, 9)]
+BODY = "".join(f"<p>{s}</p>" for s in SENTENCES)
+
+
+def page(head: str = "", article: str = "", after: str = "") -> str:
+    return (f"<html lang='ar'><head><meta charset='utf-8'>{head}</head><body>"
+            f"<div class='top'>الخميس 28 مارس 2024</div><article><h1>عنوان الخبر الرئيسي اليوم</h1>"
+            f"{article}<div class='text'>{BODY}</div></article>{after}</body></html>")
+
+
+def test_time_in_a_related_list_inside_the_article_is_not_the_date():
+    related = ("<aside class='related'><h3>أخبار ذات صلة</h3><ul><li><a href='/x'>خبر آخر</a>"
+               "<time datetime='2020-01-01T10:00:00+04:00'>1 يناير 2020</time></li></ul></aside>")
+    a = extract(page(article=related), "https://news.example/a/1")
+    assert a.published is None
+    own = "<time datetime='2021-05-02T08:00:00+04:00'>2 مايو 2021</time>"
+    assert extract(page(article=own + related), "https://news.example/a/1").published == "2021-05-02T08:00:00+04:00"
+
+
+def test_json_ld_in_cdata_with_trailing_comma_is_read():
+    ld = ('<script type="application/ld+json">//<![CDATA[\n{"@type": "NewsArticle", "headline": "عنوان الخبر الرئيسي اليوم",'
+          ' "datePublished": "2022-02-03T04:05:00Z", "author": {"name": "كاتب"},}\n//]]></script>')
+    a = extract(page(head=ld), "https://news.example/a/1")
+    assert (a.published, a.author, a.provenance["published"]) == ("2022-02-03T04:05:00+00:00", "كاتب", "json-ld")
+
+
+def test_chrome_classes_are_removed_but_not_a_wrapper_holding_the_article():
+    html = page(after="<div class='newsletter-box'><p>اشترك الآن لتصلك الأخبار كل صباح إلى بريدك مجانا</p></div>")
+    html = html.replace("<body>", "<body><div class='page has-cookie-banner'>").replace("</body>", "</div></body>")
+    a = extract(html, "https://news.example/a/1")
+    assert a.text.count("الفقرة رقم") == 8 and "اشترك" not in a.text
+
+
+def test_visible_standfirst_from_meta_description_leads_the_text():
+    lead = "ملخص الخبر كما كتبه المحرر في سطرين يسبقان النص الكامل للخبر المنشور اليوم"
+    html = page(head=f'<meta name="description" content="{lead}">', article=f"<div class='lead'>{lead}</div>")
+    a = extract(html, "https://news.example/a/1")
+    assert a.text.startswith(lead + "\n\n")
+
+
+def test_json_ld_article_body_drops_what_is_not_the_story():
+    story = " ".join(SENTENCES)
+    ld = f'<script type="application/ld+json">{json.dumps({"@type": "NewsArticle", "articleBody": story})}</script>'
+    extra = "<p>قصة أخرى تماما عن كرة القدم والملاعب والجماهير والأهداف التي سجلها اللاعبون أمس في المباراة.</p>"
+    html = page(head=ld).replace("</div></article>", extra + "</div></article>")
+    a = extract(html, "https://news.example/a/1")
+    assert "كرة القدم" not in a.text and a.text.count("الفقرة رقم") == 8
+    assert any(reason == "not in the JSON-LD articleBody" for _, reason in a.provenance["dropped"])
+
+
+def test_byline_and_date_line_kept_by_the_extractor_are_not_body():
+    top = "<p>بقلم: محمد علي</p><p>الأحد 3 مارس 2024 - 10:15</p>"
+    a = extract(page(article=f"<div class='text'>{top}</div>"), "https://news.example/a/1")
+    assert "محمد علي" not in a.text and "مارس" not in a.text
+    assert a.text.split("\n\n") == SENTENCES
+
+
+def test_learned_site_template_is_stripped_before_the_body():
+    from scraper.templates import learn_template
+    promo = "<p class='promo'>حمّلوا تطبيق الموقع المجاني لتصلكم الأخبار العاجلة أولا بأول على هواتفكم</p>"
+
+    topics = ["الاقتصاد", "الرياضة", "الصحة", "التعليم", "الطقس"]   # the text, not only numbers, differs
+
+    def site_page(topic: str) -> str:
+        story = "".join(f"<p>فقرة عن {topic} {'و' + topic * i}: تفاصيل جديدة يرويها مراسلنا عن {topic} في المدينة.</p>"
+                        for i in range(1, 7))
+        return (f"<html><head><title>{topic}</title></head><body><article><h1>عنوان خبر {topic}</h1>"
+                f"<div class='text'>{story}{promo}</div></article></body></html>")
+
+    pages = [site_page(t) for t in topics]
+    assert "حمّلوا تطبيق" in extract(pages[0], "https://nosite.example/1").text   # the generic path alone leaks it
+    a = extract(pages[0], "https://nosite.example/1", template=learn_template(pages[1:]))
+    assert "حمّلوا تطبيق" not in a.text and a.text.count("فقرة عن الاقتصاد") == 6
+    assert "template" in a.provenance
