@@ -8,8 +8,10 @@
     │   ├── HTTPStatusError      a non-2xx answer after retries (.status, .retry_after)
     │   ├── TooManyRedirects     a redirect loop or a chain longer than allowed
     │   ├── NotHTML              content type or bytes say this is not an HTML page
-    │   └── TooLarge             more (decompressed) bytes than the size cap
+    │   ├── TooLarge             more (decompressed) bytes than the size cap
+    │   └── RobotsDisallowed     robots.txt does not let us fetch it (the next run checks again)
     ├── ExtractionError          the page has no article we can find
+    │   └── FeedError            a feed or sitemap that is malformed, declares entities, or is too large
     ├── StoreError               the archive database could not be used
     │   ├── NotADatabase         the file exists but is not SQLite (never overwritten)
     │   ├── DatabaseBusy         another process held the write lock past the busy timeout
@@ -68,7 +70,15 @@ class TooLarge(FetchError):
     pass
 
 
+class RobotsDisallowed(FetchError):
+    pass
+
+
 class ExtractionError(ScraperError):
+    pass
+
+
+class FeedError(ExtractionError):
     pass
 
 
