@@ -1,0 +1,197 @@
+"""Reading feeds and sitemaps: RSS, Atom, sitemap indexes, news sitemaps, gzip; bytes in, links out.
+
+Pure functions (no network). Documents are streamed with lxml ``iterparse`` and each element is
+cleared once read, so a 50,000-URL sitemap never becomes a 50,000-node tree. XML from the web is
+hostile input: entities are never expanded (``resolve_entities=False``), nothing is loaded from the
+network or disk (``no_network``, ``load_dtd=False``), and a document that declares entities is
+refused outright, so neither a billion-laughs bomb nor an external entity can hurt us.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import IO, Iterator
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+
+from .errors import FeedError  # noqa: F401  (re-exported: callers catch feeds.FeedError)
+
+# Decompressed size cap for .xml.gz: the sitemap protocol allows 50 MB uncompressed.
+MAX_XML_BYTES = 60 * 1024 * 1024
+
+
+@dataclass
+class Found:
+    """One article URL discovered, where it came from, and what the listing said about it."""
+
+    url: str
+    source: str                     # "feed", "sitemap", "news-sitemap", "start-page"
+    source_url: str                 # the feed, sitemap or page that listed it
+    title: str | None = None        # from the feed item or news:title
+    published: str | None = None    # ISO 8601 with offset, from pubDate/published/publication_date
+    also: list[str] = field(default_factory=list)  # further "source source_url" that listed it
+
+
+@dataclass
+class SitemapRef:
+    """A child sitemap named by a sitemap index (or by robots.txt)."""
+
+    url: str
+    lastmod: datetime | None = None
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _text(el) -> str | None:
+    text = "".join(el.itertext()).strip() if el is not None else ""
+    return " ".join(text.split()) or None
+
+
+def _open(body: bytes) -> IO[bytes]:
+    """The XML bytes as a stream; gzip (by magic number, whatever the headers said) is inflated lazily."""
+    if body[:2] == b"\x1f\x8b":
+        return _Capped(gzip.GzipFile(fileobj=io.BytesIO(body)), MAX_XML_BYTES)
+    return io.BytesIO(body)
+
+
+class _Capped(io.RawIOBase):
+    """A reader that raises FeedError past ``limit`` bytes: a gzip bomb stops here, not in memory."""
+
+    def __init__(self, raw: IO[bytes], limit: int):
+        self.raw, self.left = raw, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.raw.read(size if size is not None and size >= 0 else 1 << 16)
+        self.left -= len(chunk)
+        if self.left < 0:
+            raise FeedError(f"more than {MAX_XML_BYTES // (1024 * 1024)} MB once decompressed")
+        return chunk
+
+
+def _elements(body: bytes, source: str) -> Iterator[etree._Element]:
+    """Stream the document's elements (end events); the caller reads each, then it is cleared."""
+    try:
+        events = etree.iterparse(_open(body), events=("start", "end"), resolve_entities=False,
+                                 no_network=True, load_dtd=False, huge_tree=False, recover=False)
+        checked = False
+        for event, el in events:
+            if not checked:
+                dtd = el.getroottree().docinfo.internalDTD
+                if dtd is not None and list(dtd.iterentities()):
+                    raise FeedError(f"{source}: declares XML entities; refused")
+                checked = True
+            if event == "end":
+                yield el
+    except (etree.XMLSyntaxError, OSError, EOFError) as exc:
+        raise FeedError(f"{source}: not well-formed XML ({exc})") from None
+
+
+def _clear(el) -> None:
+    el.clear()
+    parent = el.getparent()
+    while parent is not None and el.getprevious() is not None:
+        del parent[0]
+
+
+def parse_date(value: str | None, tz: ZoneInfo | None = None) -> datetime | None:
+    """RFC 822 (RSS), ISO 8601 / W3C Datetime (Atom, sitemaps); a naive time takes ``tz`` (or UTC)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz or timezone.utc)
+    return parsed
+
+
+def _iso(value: str | None, tz: ZoneInfo | None, *, date_only_ok: bool = False) -> str | None:
+    """ISO 8601 with the offset, or None; a bare date is no publication time, so it is dropped."""
+    if not value or (len(value.strip()) <= 10 and not date_only_ok):
+        return None
+    parsed = parse_date(value, tz)
+    return parsed.isoformat() if parsed else None
+
+
+def parse_feed(body: bytes, feed_url: str, tz: ZoneInfo | None = None) -> list[Found]:
+    """The items of an RSS 0.9x/1.0/2.0 or Atom feed, with their titles and publication dates."""
+    found: list[Found] = []
+    for el in _elements(body, feed_url):
+        name = _local(el.tag)
+        if name not in ("item", "entry"):
+            continue
+        fields: dict[str, str | None] = {}
+        link = None
+        for child in el:
+            cname = _local(child.tag)
+            if cname == "link":
+                # Atom: <link rel="alternate" href>; RSS: <link>text</link>.
+                if child.get("href") and child.get("rel", "alternate") == "alternate":
+                    link = link or child.get("href").strip()
+                elif child.text and child.text.strip():
+                    link = link or child.text.strip()
+            elif cname == "guid" and child.get("isPermaLink", "true") == "true":
+                fields.setdefault("guid", _text(child))
+            elif cname in ("title", "pubDate", "published", "updated", "date", "issued"):
+                fields.setdefault(cname, _text(child))
+        link = link or fields.get("guid")
+        if link and link.startswith(("http://", "https://", "/")):
+            published = next((fields[k] for k in ("pubDate", "published", "date", "issued", "updated")
+                              if fields.get(k)), None)
+            found.append(Found(urljoin(feed_url, link), "feed", feed_url, fields.get("title"),
+                               _iso(published, tz)))
+        _clear(el)
+    return found
+
+
+def parse_sitemap(body: bytes, sitemap_url: str, tz: ZoneInfo | None = None,
+                  ) -> tuple[list[Found], list[SitemapRef]]:
+    """A urlset's pages (news:title and news:publication_date when given) or an index's sitemaps."""
+    pages: list[Found] = []
+    children: list[SitemapRef] = []
+    for el in _elements(body, sitemap_url):
+        name = _local(el.tag)
+        if name not in ("url", "sitemap"):
+            continue
+        loc = lastmod = title = published = None
+        for child in el.iter():
+            cname = _local(child.tag)
+            if cname == "loc" and loc is None and child.getparent() is el:   # not image:loc
+                loc = _text(child)
+            elif cname == "lastmod":
+                lastmod = _text(child)
+            elif cname == "title" and child.getparent() is not None and _local(child.getparent().tag) == "news":
+                title = _text(child)
+            elif cname == "publication_date":
+                published = _text(child)
+        if loc:
+            loc = urljoin(sitemap_url, loc)
+            if name == "sitemap":
+                children.append(SitemapRef(loc, parse_date(lastmod, tz)))
+            else:
+                news = published is not None or title is not None
+                pages.append(Found(loc, "news-sitemap" if news else "sitemap", sitemap_url, title,
+                                   _iso(published, tz)))
+        _clear(el)
+    return pages, children
+
+
+def looks_like_feed(body: bytes) -> bool:
+    """Whether a robots.txt ``Sitemap:`` points at a feed (allowed by the protocol) or a sitemap."""
+    head = body[:2048].lower()
+    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))

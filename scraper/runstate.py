@@ -1,0 +1,206 @@
+"""The cron archiver's memory between runs: the `queue` of discovered URLs and the `runs` table.
+
+Functions take the open Archive: writes go through ``archive.transaction()`` (its lock and its
+mapping of sqlite3 errors to StoreError). Every write is its own short transaction, done before the work it describes goes further: URLs
+are queued before any is fetched, so a run killed at any moment leaves them for the next run, and
+an article saved but not yet marked done is simply found archived next time (the store is the
+truth; the queue only remembers what is still to do and why it failed).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Mapping
+
+from .feeds import Found, parse_date
+from .store import Archive
+
+PENDING, DONE, GAVE_UP = "pending", "done", "gave_up"
+MAX_TRIES = 5                           # attempts (over several runs) before a URL is given up
+RETRY_BASE = timedelta(minutes=10)      # wait after the first failure; doubles after each one
+RETRY_CAP = timedelta(hours=24)
+
+COUNTS = ("discovered", "saved", "updated", "unchanged", "failed", "gave_up", "skipped")
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class QueuedURL:
+    url: str
+    site: str
+    tries: int = 0
+    feed_title: str | None = None
+    feed_published: str | None = None
+    source: str | None = None
+    etag: str | None = None                 # set for rechecks of archived articles
+    last_modified: str | None = None
+    recheck: bool = False
+
+
+def retry_delay(tries: int) -> timedelta:
+    """How long to wait after the ``tries``-th failure: 10 min, 20, 40... at most a day."""
+    return min(RETRY_CAP, RETRY_BASE * 2 ** max(0, tries - 1))
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+def start_run(archive: Archive, sites: Iterable[str], pid: int, at: datetime | None = None) -> int:
+    with archive.transaction() as db:
+        cursor = db.execute("INSERT INTO runs (started_at, sites, pid) VALUES (?, ?, ?)",
+                            [_iso(at or now_utc()), json.dumps(list(sites)), pid])
+        return cursor.lastrowid
+
+
+def finish_run(archive: Archive, run_id: int, counts: Mapping[str, int], exit_code: int,
+               problems: list[str], at: datetime | None = None) -> None:
+    values = {name: int(counts.get(name, 0)) for name in COUNTS}
+    with archive.transaction() as db:
+        db.execute(
+            "UPDATE runs SET ended_at = ?, exit_code = ?, problems = ?, "
+            + ", ".join(f"{name} = ?" for name in COUNTS) + " WHERE id = ?",
+            [_iso(at or now_utc()), exit_code, json.dumps(problems, ensure_ascii=False),
+             *values.values(), run_id])
+
+
+def last_runs(archive: Archive) -> dict[str, dict]:
+    """{site name: its most recent run row}, for `scraper sites`."""
+    latest: dict[str, dict] = {}
+    for row in archive.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 500"):
+        for site in json.loads(row["sites"] or "[]"):
+            latest.setdefault(site, row)
+    return latest
+
+
+# -- queue --------------------------------------------------------------------------------------
+
+def enqueue(archive: Archive, site: str, items: Iterable[Found], at: datetime | None = None) -> int:
+    """Remember newly discovered URLs (known ones keep their state); return how many are new.
+
+    A listing's title and date are kept from the first listing that gives them.
+    """
+    stamp = _iso(at or now_utc())
+    added = 0
+    with archive.transaction() as db:
+        for item in items:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO queue (url, site, source, source_url, discovered_at, "
+                "feed_title, feed_published) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [item.url, site, item.source, item.source_url, stamp, item.title, item.published])
+            if cursor.rowcount:
+                added += 1
+            elif item.title or item.published:
+                db.execute("UPDATE queue SET feed_title = coalesce(feed_title, ?), "
+                           "feed_published = coalesce(feed_published, ?) WHERE url = ?",
+                           [item.title, item.published, item.url])
+    return added
+
+
+def due(archive: Archive, sites: Iterable[str], at: datetime | None = None,
+        limit: int | None = None) -> list[QueuedURL]:
+    """Pending URLs of these sites whose next try has come, oldest discovery first."""
+    names = list(sites)
+    if not names:
+        return []
+    marks = ", ".join("?" for _ in names)
+    sql = (f"SELECT url, site, tries, feed_title, feed_published, source FROM queue "
+           f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) "
+           f"ORDER BY discovered_at, url")
+    params: list = [PENDING, *names, _iso(at or now_utc())]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [QueuedURL(**row) for row in archive.db.query(sql, params)]
+
+
+def listing(archive: Archive, url: str) -> dict | None:
+    """The queue row of a URL (its listing's title and date), if it was ever discovered."""
+    rows = list(archive.db.query("SELECT * FROM queue WHERE url = ?", [url]))
+    return rows[0] if rows else None
+
+
+def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None) -> None:
+    """The URL is archived (or was checked again): never fetched as new again."""
+    stamp = _iso(at or now_utc())
+    with archive.transaction() as db:
+        db.execute("INSERT INTO queue (url, site, discovered_at, state, checked_at) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT(url) DO UPDATE SET state = ?, checked_at = ?, next_try = NULL, "
+                   "last_error = NULL", [url, site, stamp, DONE, stamp, DONE, stamp])
+
+
+def mark_failed(archive: Archive, url: str, error: str, *, retryable: bool,
+                at: datetime | None = None, max_tries: int = MAX_TRIES) -> str:
+    """Count a failed try; return the new state (pending with a later next_try, or gave_up)."""
+    moment = at or now_utc()
+    with archive.transaction() as db:
+        row = db.execute("SELECT tries FROM queue WHERE url = ?", [url]).fetchone()
+        tries = (row[0] if row else 0) + 1
+        state = PENDING if retryable and tries < max_tries else GAVE_UP
+        db.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ? WHERE url = ?",
+                   [tries, state, error, _iso(moment + retry_delay(tries)), url])
+    return state
+
+
+def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent: timedelta,
+               after: timedelta, at: datetime | None = None) -> list[QueuedURL]:
+    """Archived articles published within ``recent`` whose last look is older than ``after``.
+
+    ``domains`` maps each site name to its hosts; an article belongs to the site of its URL's host.
+    """
+    moment = at or now_utc()
+    # ISO strings with different offsets do not sort exactly; a day's margin in SQL, exact below.
+    floor = (moment - recent - timedelta(days=1)).date().isoformat()
+    rows = archive.db.query(
+        "SELECT a.url, a.published, a.fetched_at, a.etag, a.last_modified, q.checked_at, "
+        "q.feed_published FROM articles a LEFT JOIN queue q ON q.url = a.url "
+        "WHERE coalesce(a.published, q.feed_published) >= ?", [floor])
+    from .urls import host_key   # local: keeps this module's imports about storage
+
+    found = []
+    for row in rows:
+        published = parse_date(row["published"] or row["feed_published"])
+        if published is None or published < moment - recent:
+            continue
+        looked = max(filter(None, (parse_date(row["checked_at"]), parse_date(row["fetched_at"]))),
+                     default=None)
+        if looked is not None and moment - looked < after:
+            continue
+        host = host_key(row["url"])
+        site = next((name for name, hosts in domains.items()
+                     if any(host == d or host.endswith("." + d) for d in hosts)), None)
+        if site is not None:
+            found.append(QueuedURL(row["url"], site, etag=row["etag"],
+                                   last_modified=row["last_modified"], recheck=True))
+    return found
+
+
+def pending_counts(archive: Archive) -> dict[str, dict[str, int]]:
+    """{site: {state: n}} of the queue, for `scraper sites`."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in archive.db.query("SELECT site, state, count(*) AS n FROM queue GROUP BY site, state"):
+        counts.setdefault(row["site"], {})[row["state"]] = row["n"]
+    return counts
+
+
+def site_summary(archive: Archive, domains: Mapping[str, Iterable[str]]) -> dict[str, dict]:
+    """{site: articles archived, queue counts by state, its last run}, for `scraper sites`."""
+    queue = pending_counts(archive)
+    runs = last_runs(archive)
+    summary = {}
+    for site, hosts in domains.items():
+        clauses, params = [], []
+        for host in hosts:
+            # scheme://host/, scheme://host:port/ and any subdomain (www. included)
+            clauses.append("url LIKE ? OR url LIKE ? OR url LIKE ? OR url LIKE ?")
+            params += [f"%://{host}/%", f"%://{host}:%", f"%.{host}/%", f"%.{host}:%"]
+        articles = archive.db.execute(
+            f"SELECT count(*) FROM articles WHERE {' OR '.join(clauses)}", params).fetchone()[0] if clauses else 0
+        summary[site] = {"articles": articles, "queue": queue.get(site, {}), "last_run": runs.get(site)}
+    return summary
