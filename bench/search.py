@@ -1,0 +1,133 @@
+"""Benchmark: `scraper search` on a generated archive of 100,000 Arabic articles, and export's memory.
+
+    python bench/search.py                      # builds /tmp/bench-search.db once, then measures
+    python bench/search.py --articles 20000 --db /tmp/small.db
+
+Prints the time to index the archive, then the median and worst time of a set of queries (common,
+rare, phrases, prefixes, OR/NOT, spelling variants, site and date filters), newest first and
+ranked, each query run several times through the library call the CLI makes. Then the peak RSS of
+`scraper export` over the whole archive and over a tenth of it: streaming means they are close.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scraper.search import refresh, search  # noqa: E402
+from scraper.store import Archive  # noqa: E402
+
+# Real news words, some in several spellings (hamza, tashkeel, ta marbuta, alef maksura), so the
+# index holds the variants the normalisation must merge.
+COMMON = ("قال أعلن الحكومة الرئيس وزير الإمارات الامارات مصر السعودية العالم الاقتصاد النفط أسعار "
+          "اليوم العام مدينة دبي أبوظبي القاهرة الرياض بيروت الدولة مجلس الأمن الأمم المتحدة "
+          "مستشفى مستشفي مدرسة مدرسه الصحة التعليم الرياضة كرة القدم المنتخب دَاعِش داعش الحرب "
+          "السلام المفاوضات الانتخابات البرلمان الشركة السوق الأسهم البورصة التضخم الطاقة المناخ "
+          "الأمطار الطقس ٢٠٢٤ 2024 ٢٠٢٣ مليون مليار درهم دولار الإمـــارات القُدس القدس").split()
+LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+SITES = ["alittihad", "alkhaleej", "albayan", "ahram", "annahar"]
+
+
+def vocabulary(rng: random.Random, size: int = 30000) -> tuple[list[str], list[float]]:
+    """Common words, then a long tail of pseudo-words, weighted like natural text (Zipf)."""
+    words = list(COMMON)
+    while len(words) < size:
+        words.append("".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 8))))
+    # Cumulative weights, computed once: rng.choices(weights=...) would redo it on every call.
+    return words, list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(words))))
+
+
+def build(path: Path, n: int) -> None:
+    rng = random.Random(42)
+    words, weights = vocabulary(rng)
+    archive = Archive.open(path)
+    start = time.perf_counter()
+    batch = []
+    for i in range(1, n + 1):
+        body = rng.choices(words, cum_weights=weights, k=rng.randint(150, 450))
+        text = "\n\n".join(" ".join(body[j:j + 40]) for j in range(0, len(body), 40))
+        day = f"20{rng.randint(15, 24):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        published = f"{day}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00+04:00" if rng.random() > 0.05 else None
+        batch.append((f"https://{SITES[i % 5]}.example/news/{i}", SITES[i % 5],
+                      " ".join(rng.choices(words, cum_weights=weights, k=8)), text, published, len(body), f"h{i}"))
+        if len(batch) == 5000 or i == n:
+            with archive.transaction() as db:
+                db.conn.executemany(
+                    "INSERT INTO articles (url, site, title, text, published, word_count, content_hash, "
+                    "fetched_at, tags) VALUES (?, ?, ?, ?, ?, ?, ?, '2024-12-01T00:00:00+00:00', '[]')", batch)
+            batch = []
+    print(f"generated {n:,} articles in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    refresh(archive)
+    print(f"indexed them in {time.perf_counter() - start:.1f} s "
+          f"({path.stat().st_size / 1e6:.0f} MB database)")
+    archive.close()
+
+
+QUERIES = [
+    dict(query="الامارات"), dict(query="الإمارات"), dict(query="داعش"), dict(query="مستشفى"),
+    dict(query="مدرسة"), dict(query="2024"), dict(query="قال"), dict(query="النفط"),
+    dict(query='"الأمم المتحدة"'), dict(query='"كرة القدم" المنتخب'), dict(query="البورص*"),
+    dict(query="التضخم OR المناخ"), dict(query="الحرب NOT السلام"), dict(query="title:الاقتصاد"),
+    dict(query="القدس", site="ahram"), dict(query="الطاقة", since="2024-01-01"),
+    dict(query="دبي", since="2020-01-01", until="2020-12-31", site="albayan"),
+    dict(query="غيرموجودابدا"),
+]
+
+
+def measure(path: Path, repeat: int) -> None:
+    archive = Archive.open(path)
+    count = archive.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    for rank in (False, True):
+        times = []
+        slowest = (0.0, "")
+        for spec in QUERIES:
+            for _ in range(repeat):
+                start = time.perf_counter()
+                search(archive, **spec, limit=20, rank=rank)
+                elapsed = time.perf_counter() - start
+                times.append(elapsed)
+                slowest = max(slowest, (elapsed, spec["query"]))
+        label = "ranked      " if rank else "newest first"
+        print(f"search {label} over {count:,} articles: median {statistics.median(times) * 1000:.1f} ms, "
+              f"p90 {sorted(times)[int(len(times) * 0.9)] * 1000:.1f} ms, "
+              f"slowest {slowest[0] * 1000:.1f} ms ({slowest[1]}); {len(QUERIES)} queries x {repeat}")
+    archive.close()
+
+
+def export_rss(path: Path, *args: str) -> float:
+    """Peak RSS (MB) of a `scraper export` child process writing to /dev/null."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, str(ROOT / "cli.py"), "export", "--db", str(path), "-o", "/dev/null", *args],
+                   check=True, stderr=subprocess.DEVNULL)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(peak, before) / 1024  # KB on Linux (the max over children so far: run small first)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/bench-search.db"))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-export", action="store_true", help="Skip the export memory measure.")
+    args = parser.parse_args()
+    if not args.db.exists():
+        build(args.db, args.articles)
+    measure(args.db, args.repeat)
+    if not args.no_export:
+        small = export_rss(args.db, "--site", "alittihad", "--since", "2023-01-01")  # about a tenth
+        full = export_rss(args.db, "--format", "csv")
+        print(f"export peak RSS: {small:.0f} MB for a tenth of the archive, {full:.0f} MB for all of it")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Full-text search of the archive: an FTS5 index of normalised title and text, and the queries on it.
+
+How the index is kept (and why this way):
+
+* ``articles_fts`` is an FTS5 table with ``content=[articles]``, the form sqlite-utils'
+  ``enable_fts`` creates, so ``datasette archive.db`` shows a search box on ``articles`` and
+  ``sqlite-utils search archive.db articles ...`` works, with no plugin and no extra config.
+* What it indexes is not the raw text but ``textnorm.normalize(title/text)``: «الإمارات» is indexed
+  as «الامارات», «دَاعِش» as «داعش». FTS5 still reads the original text from ``articles`` for
+  ``snippet()``, which works because normalisation never moves token boundaries.
+* Normalisation is Python, which SQLite triggers cannot call without a registered function, and
+  Datasette (or the sqlite3 shell, or sqlite-utils) would not have it: a write from any of them would
+  fail with "no such function". So the triggers on ``articles`` are plain SQL and only *queue* the
+  change in ``_search_pending`` (article id, and the old title/text the index holds for it);
+  ``refresh()`` drains the queue in Python: removes the old entry (FTS5 needs the exact indexed
+  values to delete, which is normalize(old text) again) and indexes the new one. Every search
+  refreshes first, so results are always current, whoever wrote the rows and through which tool.
+* The queue keeps only the first pending change of an article (INSERT OR IGNORE): its old values
+  are what the index holds, whatever happened after.
+
+Queries are normalised the same way (operators AND/OR/NOT/NEAR and quoted phrases kept).
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from .errors import ScraperError, StoreError
+from .store import Archive
+from .textnorm import normalize
+
+FTS_TABLE = "articles_fts"
+PENDING_TABLE = "_search_pending"
+# Marks (M*) count as word characters: the default (L* N* Co) splits «دَاعِش» at every haraka, so
+# the original text would tokenize differently from its normalised copy. remove_diacritics 2 lets a
+# Datasette user's Latin query fold like ours does.
+TOKENIZE = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+TITLE_WEIGHT = 4.0  # bm25: a word in the title counts as much as four in the body
+_REFRESH_BATCH = 500  # articles indexed per write transaction: a concurrent writer never waits long
+
+SCHEMA = [
+    f"""CREATE VIRTUAL TABLE {FTS_TABLE} USING FTS5 (
+        title, text, content=[articles], tokenize="{TOKENIZE}"
+    )""",
+    f"""CREATE TABLE {PENDING_TABLE} (
+        article_id INTEGER PRIMARY KEY,
+        indexed INTEGER NOT NULL,        -- 1: the index holds old_title/old_text for this id
+        old_title TEXT, old_text TEXT
+    )""",
+    # INSERT OR REPLACE deletes the row it replaces without firing delete triggers (unless
+    # recursive_triggers is on), so capture what such an insert would replace, beforehand.
+    f"""CREATE TRIGGER articles_search_bi BEFORE INSERT ON articles BEGIN
+        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed, old_title, old_text)
+            SELECT id, 1, title, text FROM articles WHERE id = new.id OR url = new.url;
+    END""",
+    f"""CREATE TRIGGER articles_search_ai AFTER INSERT ON articles BEGIN
+        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed) VALUES (new.id, 0);
+    END""",
+    f"""CREATE TRIGGER articles_search_au AFTER UPDATE OF id, title, text ON articles
+    WHEN old.id IS NOT new.id OR old.title IS NOT new.title OR old.text IS NOT new.text BEGIN
+        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed, old_title, old_text)
+            VALUES (old.id, 1, old.title, old.text);
+        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed) VALUES (new.id, 0);
+    END""",
+    f"""CREATE TRIGGER articles_search_ad AFTER DELETE ON articles BEGIN
+        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed, old_title, old_text)
+            VALUES (old.id, 1, old.title, old.text);
+    END""",
+]
+
+
+class BadQuery(ScraperError):
+    """The search query is not valid FTS5 syntax (str: one line saying how to quote it)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    url: str
+    site: str | None
+    title: str | None
+    published: str | None
+    snippet: str
+    score: float | None = None  # bm25 (lower is better), only when ranked
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def create_index(db: Database) -> None:
+    """The migration: index table, queue and triggers; every existing article queued for indexing."""
+    for sql in SCHEMA:
+        db.execute(sql)
+    queue_everything(db)
+
+
+def queue_everything(db: Database) -> None:
+    """Empty the index and queue every article (inside the caller's transaction): what a migration
+    does after a change of textnorm's mapping; the next refresh() indexes them all again."""
+    db.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
+    db.execute(f"DELETE FROM {PENDING_TABLE}")
+    db.execute(f"INSERT INTO {PENDING_TABLE} (article_id, indexed) SELECT id, 0 FROM articles")
+
+
+def refresh(archive: Archive) -> int:
+    """Index what the triggers queued; return how many articles were (re)indexed or removed."""
+    done = 0
+    # Look before taking the write lock: a search while a cron run writes must not queue behind it.
+    if not archive.db.execute(f"SELECT 1 FROM {PENDING_TABLE} LIMIT 1").fetchone():
+        return done
+    while True:
+        with archive.transaction() as db:
+            rows = db.execute(
+                f"SELECT p.article_id, p.indexed, p.old_title, p.old_text, a.id, a.title, a.text "
+                f"FROM {PENDING_TABLE} p LEFT JOIN articles a ON a.id = p.article_id "
+                f"ORDER BY p.article_id LIMIT {_REFRESH_BATCH}").fetchall()
+            if not rows:
+                return done
+            db.conn.executemany(
+                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                [(pid, normalize(old_title), normalize(old_text))
+                 for pid, indexed, old_title, old_text, *_ in rows if indexed])
+            db.conn.executemany(
+                f"INSERT INTO {FTS_TABLE} (rowid, title, text) VALUES (?, ?, ?)",
+                [(aid, normalize(title), normalize(text))
+                 for *_, aid, title, text in rows if aid is not None])
+            db.conn.executemany(f"DELETE FROM {PENDING_TABLE} WHERE article_id = ?",
+                                [(row[0],) for row in rows])
+        done += len(rows)
+
+
+def rebuild(archive: Archive) -> int:
+    """Index every article again (after ``sqlite-utils rebuild-fts`` filled the index with the raw
+    text, for instance); return the number of articles."""
+    with archive.transaction() as db:
+        queue_everything(db)
+    return refresh(archive)
+
+
+def pending_count(db: Database) -> int:
+    return db.execute(f"SELECT count(*) FROM {PENDING_TABLE}").fetchone()[0]
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+_QUOTED = re.compile(r'("(?:[^"]|"")*")')
+_OPERATOR = re.compile(r"\b(AND|OR|NOT|NEAR)\b")  # FTS5 operators are upper case only
+
+
+def prepare_query(query: str, *, quote: bool = False) -> str:
+    """The FTS5 query to run: normalised like the index, operators and phrase quotes kept.
+
+    ``quote=True`` searches every word literally (each one a quoted string), so punctuation such
+    as ``COVID-19`` or ``C++`` needs no FTS5 syntax.
+    """
+    if quote:
+        query = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+    parts = []
+    for i, part in enumerate(_QUOTED.split(query)):
+        if i % 2:  # a quoted phrase: its words are normalised, the quotes are not touched
+            parts.append(normalize(part))
+        else:
+            parts.extend(piece if _OPERATOR.fullmatch(piece) else normalize(piece)
+                         for piece in _OPERATOR.split(part))
+    return "".join(parts).strip()
+
+
+def _parse_day(value: str | date | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise BadQuery(f"--{name} {value!r} is not a date: use YYYY-MM-DD") from None
+
+
+def search(archive: Archive, query: str, *, site: str | None = None, since: str | date | None = None,
+           until: str | date | None = None, limit: int = 20, rank: bool = False,
+           quote: bool = False, highlight: tuple[str, str] = ("[", "]")) -> list[Hit]:
+    """Articles matching ``query``, newest first (by ``published``) or, with ``rank``, best first.
+
+    ``since``/``until`` are inclusive days compared with the published date as the page wrote it
+    (its own time zone); articles without a date are left out by them, and listed last otherwise.
+    """
+    fts_query = prepare_query(query, quote=quote)
+    if not fts_query:
+        raise BadQuery("empty search query: give at least one word")
+    first, last = _parse_day(since, "since"), _parse_day(until, "until")
+    refresh(archive)
+    where, params = [f"{FTS_TABLE} MATCH :q"], {"q": fts_query, "limit": limit}
+    if site is not None:
+        where.append("a.site = :site")
+        params["site"] = site
+    if first is not None:
+        where.append("a.published >= :since")  # "2024-05-01T09:00+04:00" >= "2024-05-01"
+        params["since"] = first.isoformat()
+    if last is not None:
+        where.append("a.published < :before")
+        params["before"] = (last + timedelta(days=1)).isoformat()
+    score = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0)"
+    order = "score" if rank else "a.published IS NULL, a.published DESC, a.id DESC"
+    sql = (f"SELECT a.id, a.url, a.site, a.title, a.published, {score} AS score "
+           f"FROM {FTS_TABLE} JOIN articles a ON a.id = {FTS_TABLE}.rowid "
+           f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit")
+    # Snippets are cut only for the rows shown: in the main query SQLite would compute one for
+    # every match before sorting.
+    snippet_sql = (f"SELECT snippet({FTS_TABLE}, 1, ?, ?, '…', 24) FROM {FTS_TABLE} "
+                   f"WHERE {FTS_TABLE} MATCH ? AND rowid = ?")
+    try:
+        rows = archive.db.execute(sql, params).fetchall()
+        return [Hit(id=aid, url=url, site=site_, title=title, published=published,
+                    snippet=archive.db.execute(snippet_sql, [*highlight, fts_query, aid]).fetchone()[0] or "",
+                    score=round(bm25, 4) if rank else None)
+                for aid, url, site_, title, published, bm25 in rows]
+    except sqlite3.OperationalError as exc:
+        if _is_query_error(exc):
+            raise BadQuery(
+                f"malformed search query {query!r} ({exc}): put words with punctuation in double "
+                f"quotes, e.g. '\"COVID-19\" AND اللقاح', or use --quote to search every word as written"
+            ) from None
+        raise StoreError(f"{archive.path}: {exc}") from exc
+
+
+def _is_query_error(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc)
+    return any(m in message for m in ("fts5", "syntax error", "unterminated string",
+                                      "no such column", "unknown special query"))

@@ -1,0 +1,234 @@
+"""WARC in and out (warcio): write each fetched page as request + response records; import the HTML
+pages of any WARC file (ours, Common Crawl's, a browser extension's) into the archive.
+
+Page.body is the decompressed body, so the response record says what its bytes are: the
+Content-Encoding and Transfer-Encoding headers are dropped (kept as X-Archive-Orig-* for the
+record) and Content-Length is the length of the bytes written. Replay tools (pywb,
+ReplayWeb.page) then serve the page as stored, and any reader gets the HTML without guessing.
+"""
+from __future__ import annotations
+
+import http.client
+import io
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
+
+from requests.structures import CaseInsensitiveDict
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import iso_date_to_datetime
+from warcio.warcwriter import WARCWriter
+
+from . import __version__
+from .charset import decode_html
+from .errors import ScraperError, StoreError
+from .extract import extract_page
+from .fetch import FetchOptions, is_html_type
+from .models import Page
+from .store import Archive
+
+# Headers that describe the transfer, not the bytes we keep (see the module docstring).
+_TRANSFER_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
+MAX_BYTES = FetchOptions().max_bytes  # the same cap as fetching: a bigger "page" is not an article
+
+
+def _warc_date(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WarcWriter:
+    """``with WarcWriter("crawl.warc.gz") as warc: warc.write_page(page)``.
+
+    Appends to an existing file (gzip members and plain records both concatenate); a new file
+    starts with a warcinfo record. Gzipped when the name ends in .gz. Thread-safe: the archiver's
+    workers may share one writer.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, gzip: bool | None = None):
+        self.path = Path(path)
+        self.gzip = self.path.name.endswith(".gz") if gzip is None else gzip
+        self._lock = threading.Lock()
+        try:
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            self._file = open(self.path, "ab")
+        except OSError as exc:
+            raise StoreError(f"cannot write the WARC file {self.path}: {exc.strerror}") from exc
+        self._writer = WARCWriter(self._file, gzip=self.gzip)
+        if new:
+            self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, {
+                "software": f"arabic-news-scraper/{__version__} (warcio)",
+                "format": "WARC File Format 1.0",
+                "description": "Response bodies are stored decoded (no Content-Encoding).",
+            }))
+
+    def write_page(self, page: Page) -> None:
+        """Write one exchange: request + response for HTTP, a resource record for a local file."""
+        fetched = bool(page.request_headers) or (
+            urlsplit(page.final_url).scheme in ("http", "https") and bool(page.headers))
+        with self._lock:
+            try:
+                if fetched:
+                    self._writer.write_request_response_pair(*self._exchange(page))
+                else:
+                    self._writer.write_record(self._writer.create_warc_record(
+                        page.final_url, "resource", payload=io.BytesIO(page.body), length=len(page.body),
+                        warc_content_type=page.headers.get("Content-Type") or "text/html",
+                        warc_headers_dict={"WARC-Date": _warc_date(page.fetched_at)}))
+                self._file.flush()  # on disk page by page; a cut last record is reported by import-warc
+            except OSError as exc:
+                raise StoreError(f"cannot write the WARC file {self.path}: {exc.strerror or exc}") from exc
+
+    def _exchange(self, page: Page):
+        date = {"WARC-Date": _warc_date(page.fetched_at)}
+        parts = urlsplit(page.final_url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request_headers = [("Host", parts.netloc)] + [
+            (k, v) for k, v in page.request_headers.items() if k.lower() != "host"]
+        request = self._writer.create_warc_record(
+            page.final_url, "request", payload=io.BytesIO(b""), length=0, warc_headers_dict=date,
+            http_headers=StatusAndHeaders(f"GET {target} HTTP/1.1", request_headers, is_http_request=True))
+        headers = [(k, v) for k, v in page.headers.items() if k.lower() not in _TRANSFER_HEADERS]
+        headers += [(f"X-Archive-Orig-{k}", v) for k, v in page.headers.items()
+                    if k.lower() in _TRANSFER_HEADERS]
+        headers.append(("Content-Length", str(len(page.body))))
+        reason = http.client.responses.get(page.status, "")
+        response = self._writer.create_warc_record(
+            page.final_url, "response", payload=io.BytesIO(page.body), length=None,
+            warc_headers_dict=date,
+            http_headers=StatusAndHeaders(f"{page.status} {reason}".strip(), headers, protocol="HTTP/1.1"))
+        return request, response
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> "WarcWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    records: int = 0                    # WARC records read
+    pages: int = 0                      # HTML responses offered to the extractor
+    outcomes: Counter = field(default_factory=Counter)   # saved / updated / unchanged
+    skipped: Counter = field(default_factory=Counter)    # reason -> count
+    errors: list[str] = field(default_factory=list)      # unreadable files
+
+    def to_dict(self) -> dict:
+        return {"records": self.records, "pages": self.pages, "outcomes": dict(self.outcomes),
+                "skipped": dict(self.skipped), "errors": self.errors}
+
+
+def _record_page(record) -> tuple[Page | None, str | None]:
+    """(Page, None) for an HTML page record, else (None, why it is skipped)."""
+    kind = record.rec_type
+    if kind not in ("response", "resource"):
+        return None, None                # requests, warcinfo, metadata, revisits: not pages
+    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    if kind == "response":
+        if record.http_headers is None:
+            return None, "not HTTP"
+        status = int(record.http_headers.get_statuscode() or 0)
+        headers = CaseInsensitiveDict(
+            (k, v) for k, v in record.http_headers.headers if k.lower() not in _TRANSFER_HEADERS)
+        if status != 200:
+            return None, f"HTTP {status}"
+    else:
+        status = 200
+        headers = CaseInsensitiveDict({"Content-Type": record.rec_headers.get_header("Content-Type") or ""})
+    if not is_html_type(headers.get("Content-Type") or ""):
+        return None, "not HTML"
+    try:
+        body = record.content_stream().read(MAX_BYTES + 1)  # transfer and content encodings undone
+    except Exception:  # zlib, brotli or chunking errors: this record's body is broken, not the file
+        return None, "undecodable body"
+    if len(body) > MAX_BYTES:
+        return None, "too large"
+    html, encoding = decode_html(body, headers.get("Content-Type"))
+    when = iso_date_to_datetime(record.rec_headers.get_header("WARC-Date")).replace(tzinfo=timezone.utc)
+    return Page(url=url, final_url=url, status=status, headers=headers, body=body, html=html,
+                encoding=encoding, fetched_at=when), None
+
+
+class WarcError(ScraperError):
+    """A WARC file that cannot be read to the end (damaged or truncated)."""
+
+
+def iter_pages(path: str | os.PathLike, report: ImportReport) -> Iterator[Page]:
+    """The HTML pages of one WARC file (plain or gzipped), counting the rest in ``report``.
+
+    warcio stops quietly at a truncated gzip member, so the end of the last record read is
+    compared with the file size: a file cut in the middle of a record is reported, not ignored.
+    """
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        records = ArchiveIterator(stream, arc2warc=True)
+        end = 0
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except Exception as exc:  # warcio raises many kinds on damaged bytes
+                raise WarcError(f"{path}: damaged record after byte {end} ({exc.__class__.__name__})") from exc
+            if record.rec_type is None:
+                raise WarcError(f"{path}: damaged record at byte {records.get_record_offset()}")
+            report.records += 1
+            page, why = _record_page(record)
+            if why:
+                report.skipped[why] += 1
+            if page is not None:
+                yield page
+            end = records.get_record_offset() + records.get_record_length()
+        if size - end > 4:  # more than the blank lines that end a plain record
+            raise WarcError(f"{path}: ends in the middle of a record (byte {end} of {size}): truncated?")
+
+
+def import_warc(archive: Archive, paths: list[str], *,
+                on_page: Callable[[str, str], None] | None = None) -> ImportReport:
+    """Archive the article pages of WARC files as if fetched then (WARC-Date is the fetch time).
+
+    A capture older than the version already archived is skipped: the archive's current record
+    stays the newest one whatever order the files come in.
+    """
+    report = ImportReport()
+    for path in paths:
+        try:
+            for page in iter_pages(path, report):
+                report.pages += 1
+                outcome = _archive_page(archive, page)
+                (report.outcomes if outcome in ("saved", "updated", "unchanged") else report.skipped)[outcome] += 1
+                if on_page:
+                    on_page(outcome, page.url)
+        except WarcError as exc:
+            report.errors.append(str(exc))
+        except (OSError, ArchiveLoadFailed) as exc:
+            report.errors.append(f"{path}: cannot read ({exc.__class__.__name__}: {exc})")
+    return report
+
+
+def _archive_page(archive: Archive, page: Page) -> str:
+    try:
+        article = extract_page(page)
+    except ScraperError:
+        return "no article"
+    article_id = archive.find(page.final_url)
+    if article_id is not None:
+        row = archive.db.execute("SELECT fetched_at FROM articles WHERE id = ?", [article_id]).fetchone()
+        if row and row[0] and datetime.fromisoformat(row[0]) > page.fetched_at:
+            return "older than archived"
+    return archive.save(article, page).outcome
