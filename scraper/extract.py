@@ -159,7 +159,11 @@ def _body(tree, profile: Profile | None, meta: dict, provenance: dict,
     if profile:
         drop_elements(tree, profile.drop)
         paragraphs, used = profile_paragraphs(tree, profile)
-        extractor = f"profile:{profile.name}" if paragraphs else f"profile:{profile.name}+generic"
+        if paragraphs:
+            extractor = f"profile:{profile.name}"
+        elif profile.article:
+            # Selectors that match nothing mean the site changed its markup: say so.
+            extractor = f"profile:{profile.name}+generic"
         if paragraphs:
             provenance["text"] = f"profile:{used}"
     generic = not paragraphs

@@ -110,3 +110,21 @@ def test_load_profiles_returns_a_fresh_mapping():
     first = load_profiles()
     first.pop("alittihad")
     assert "alittihad" in load_profiles()
+
+
+def test_a_site_without_content_selectors_is_generic_with_its_time_zone(tmp_path):
+    from pathlib import Path
+
+    from scraper.extract import extract
+
+    profiles = load_profiles(write(tmp_path, """
+[sites.gulfdaily]
+domains = ["gulfdaily.example"]
+start = ["https://gulfdaily.example/"]
+timezone = "Asia/Riyadh"
+"""))
+    page = (Path(__file__).parent / "fixtures" / "pages" / "no_machine_date.html").read_text("utf-8")
+    article = extract(page, "https://gulfdaily.example/news/1", profiles=profiles)
+    # No selectors to break: plain "generic", not "profile:gulfdaily+generic" (which flags a redesign).
+    assert article.extractor == "generic" and article.site == "gulfdaily"
+    assert article.published == "2019-03-12T10:45:00+03:00"   # the printed local time, in Riyadh
