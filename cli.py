@@ -120,17 +120,31 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     sys.exit(EXIT_SOME_FAILED if counts.get(FAILED) else EXIT_OK)
 
 
+def _learned_template(db_path, address):
+    """The template learned for the site of ``address`` in the archive at ``db_path`` (or None)."""
+    if not db_path:
+        return None
+    from scraper.site_templates import site_of, template_for
+    from scraper.store import Archive
+
+    with Archive.open(db_path) as archive:
+        return template_for(archive, site_of(address), learn=False)
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--url", help="The page's address (for relative links, the site profile and the time zone).")
 @click.option("--indent", is_flag=True, help="Pretty-print (one file only).")
 @click.option("--explain", "show_why", is_flag=True,
               help="Instead of JSON, list each block kept or dropped and why, and each field's source.")
+@click.option("--templates", "templates_db", type=click.Path(exists=True, dir_okay=False),
+              help="Also strip the site's template learned in this archive.")
 @handle_errors
-def extract(files, url, indent, show_why):
+def extract(files, url, indent, show_why, templates_db):
     """Print the record a saved page would give, as JSON; no network, no database.
 
     One JSON object a line for several files; '-' reads the page from standard input.
+    --templates DB also strips the site's template learned in that archive (it is only read).
     With --explain, say instead which rule kept or dropped each block of the page (profile rule,
     generic path, learned template, boilerplate marker) and where each field came from.
 
@@ -139,6 +153,8 @@ def extract(files, url, indent, show_why):
         scraper extract page.html --url https://www.alittihad.ae/news/x/1/y
 
         scraper extract --explain page.html --url https://www.alittihad.ae/news/x/1/y
+
+        scraper extract --explain page.html --url https://example.com/a/1 --templates a.db
     """
     import json
 
@@ -158,14 +174,16 @@ def extract(files, url, indent, show_why):
                 else:
                     page = load_file(name, url=url)
                     html, address = page.html, page.final_url
-                click.echo(render(explain(html, address)))
+                click.echo(render(explain(html, address, _learned_template(templates_db, address))))
                 continue
             if name == "-":
-                article = extract_article(sys.stdin.buffer.read(), url=url)
+                article = extract_article(sys.stdin.buffer.read(), url=url,
+                                          template=_learned_template(templates_db, url))
             else:
                 if not os.path.isfile(name):
                     raise click.UsageError(f"{name}: no such file")
-                article = extract_page(load_file(name, url=url))
+                page = load_file(name, url=url)
+                article = extract_page(page, template=_learned_template(templates_db, page.final_url))
         except ScraperError as exc:
             failed += 1
             click.echo(f"Error: {name}: {exc}", err=True)
@@ -359,9 +377,11 @@ def export(fmt, site, since, until, output, bom, db_path):
 @click.option("--site", help="Only this site.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
 @db_option
 @handle_errors
-def reextract(site, dry_run, as_json, db_path):
+def reextract(site, dry_run, as_json, config, db_path):
     """Rebuild records from the stored raw pages (after a rule or profile change), without fetching.
 
     Reports how many records changed and which fields. Exit 1 when some pages no longer give an
@@ -373,14 +393,18 @@ def reextract(site, dry_run, as_json, db_path):
     """
     import json
 
+    from scraper.profiles import load_profiles
     from scraper.reextract import reextract as run_reextract
 
     def progress(checked):
         if checked % 500 == 0 and sys.stderr.isatty():
             click.echo(f"\r{checked} records checked...", err=True, nl=False)
 
+    sites_file = _sites_file(config, db_path)
+    profiles = load_profiles(sites_file if sites_file.exists() else None)
     with _open_existing(db_path) as archive:
-        report = run_reextract(archive, site=site, dry_run=dry_run, progress=progress)
+        report = run_reextract(archive, site=site, dry_run=dry_run, progress=progress,
+                               profiles=profiles)
     if report.checked >= 500 and sys.stderr.isatty():
         click.echo("", err=True)
     if as_json:

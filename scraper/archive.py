@@ -23,6 +23,7 @@ from .lock import RunLock
 from .models import Article, Page
 from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, polite_map, throttle_of
 from .profiles import Profile, load_profiles
+from .site_templates import template_for
 from .store import Archive
 
 RECENT = timedelta(days=2)               # articles this fresh are checked again for edits
@@ -133,6 +134,8 @@ class _Run:
         self.problems: list[str] = []
         self.run_id = 0
         self._unreachable = False   # no listing answered and nothing was queued: the run did nothing
+        # Each site's learned template, (re)learned here when due: workers only read it.
+        self.templates = {site.name: template_for(archive, site.name) for site in sites}
 
     def run(self) -> RunReport:
         self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
@@ -195,7 +198,8 @@ class _Run:
                                           attempts=result.attempts)
             if not result.page.not_modified:
                 # All profiles, the user's sites file included: its extraction rules apply too.
-                result.article = extract_page(result.page, self.profiles)
+                result.article = extract_page(result.page, self.profiles,
+                                              template=self.templates.get(task.site))
         except ScraperError as exc:
             result.error = exc
         return result

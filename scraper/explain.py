@@ -17,10 +17,10 @@ from . import dates
 from .boilerplate import fold, normalize_space
 from .content import _GENERIC_PRUNE
 from .errors import ExtractionError
-from .extract import extract, parse_html
+from .extract import _profile_for_page, extract, parse_html
 from .metadata import extract_metadata
 from .models import Article
-from .profiles import Profile, compiled, profile_for
+from .profiles import Profile, compiled
 from .templates import SiteTemplate, block_text, find_template_blocks, remove_element
 
 # Block-level tags: a run of text inside one of these (up to the next nested block) is one block.
@@ -131,15 +131,6 @@ def _text_blocks(tree):
                 yield el, lines
 
 
-def _resolve_profile(tree, url: str | None, profiles) -> Profile | None:
-    """The profile the extractor uses (the same two steps as scraper.extract)."""
-    profile = profile_for(url, profiles)
-    if profile is None and not url:
-        own = tree.xpath("//link[@rel='canonical']/@href") + tree.xpath("//meta[@property='og:url']/@content")
-        profile = next((p for p in (profile_for(u, profiles) for u in own) if p), None)
-    return profile
-
-
 class _Recorder:
     """Blocks in document order: each element's position is taken before anything is removed."""
 
@@ -219,12 +210,11 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
         html, _ = decode_html(html, content_type)
     article, error = None, None
     try:
-        kwargs = {'template': template} if template is not None else {}  # TEMP until the hook lands
-        article = extract(html, url, headers, profiles=profiles, **kwargs)
+        article = extract(html, url, headers, profiles=profiles, template=template)
     except ExtractionError as exc:
         error = str(exc)
     tree = parse_html(html)
-    profile = _resolve_profile(tree, url, profiles)
+    profile = _profile_for_page(tree, url, url, profiles)  # the extractor's own choice
     provenance = dict(article.provenance) if article else {}
     if article is None:  # the fields the page still has, with their sources
         meta = extract_metadata(parse_html(html), url, profile)

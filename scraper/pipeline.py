@@ -13,6 +13,7 @@ from .extract import extract_page
 from .fetch import FetchOptions, fetch, load_file
 from .models import Page
 from .profiles import Profile
+from .site_templates import site_of, template_for
 from .store import Archive
 from .urls import canonicalize
 
@@ -63,8 +64,10 @@ def archive_one(target: str, archive: Archive, options: FetchOptions = FetchOpti
         return Outcome(target, address, FAILED, error=str(exc))
     if on_page is not None:
         on_page(page)
+    # The site's learned template (learned here when due); outside the try: a store error stops the run.
+    template = template_for(archive, site_of(page.final_url, profiles))
     try:
-        article = extract_page(page, profiles)
+        article = extract_page(page, profiles, template=template)
     except ExtractionError as exc:
         archive.log_attempts(attempts or [_file_attempt(page)], final=FAILED, error=str(exc),
                              run_id=run_id)

@@ -13,11 +13,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import ScraperError
 from .extract import extract_page
 from .models import ARTICLE_FIELDS, Article, Page
+from .profiles import Profile
+from .site_templates import site_of, template_for
 from .store import Archive
 
 # `url` is the row's identity (the store keeps the first key URL); everything else is rebuilt.
@@ -59,7 +61,8 @@ def changed_fields(current: dict[str, Any], values: dict[str, Any]) -> dict[str,
 
 
 def reextract(archive: Archive, *, site: str | None = None, dry_run: bool = False,
-              progress: Callable[[int], None] | None = None) -> ReextractReport:
+              progress: Callable[[int], None] | None = None,
+              profiles: Mapping[str, Profile] | None = None) -> ReextractReport:
     """Re-extract every archived article of ``site`` (all sites by default) from its raw page.
 
     ``dry_run`` counts what would change and writes nothing. A page the extractor now rejects is
@@ -67,12 +70,16 @@ def reextract(archive: Archive, *, site: str | None = None, dry_run: bool = Fals
     """
     report = ReextractReport()
     articles = archive.db.table("articles")
+    templates: dict[str | None, Any] = {}
     for article_id, page in archive.iter_raw_pages(site):
         report.checked += 1
         if progress:
             progress(report.checked)
         try:
-            article = extract_page(page)
+            page_site = site_of(page.final_url, profiles)
+            if page_site not in templates:   # read once per site; never learned here (no fetch, no new data)
+                templates[page_site] = template_for(archive, page_site, learn=False)
+            article = extract_page(page, profiles, template=templates[page_site])
         except ScraperError as exc:
             report.failed += 1
             if len(report.errors) < _MAX_ERRORS_KEPT:
