@@ -6,8 +6,10 @@ that lay out text with <br> mean one paragraph per line.
 """
 from __future__ import annotations
 
+import json
 import re
 
+import lxml.html
 from lxml import etree
 
 from .profiles import Profile, compiled
@@ -48,6 +50,8 @@ def _lines(el, skip=()) -> list[str]:
 def drop_element(el) -> None:
     """Remove ``el`` from its tree, keeping the text that follows it (its tail)."""
     parent = el.getparent()
+    if parent is None:      # the root, or already removed with an ancestor
+        return
     if el.tail:
         prev = el.getprevious()
         if prev is not None:
@@ -165,3 +169,44 @@ def generic_paragraphs(tree, url: str | None) -> list[str]:
         else:
             paragraphs.extend(_lines(block))
     return paragraphs
+
+
+# A JSON string literal of some length (escaped quotes allowed): where script-rendered pages keep
+# the article as HTML (Next.js/Nuxt hydration state, API payloads inlined for the client).
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.){300,})"')
+_HTML_BLOCK = re.compile(r"<(?:p|br|div|h[2-6])\b", re.I)
+_EMBEDDED_MIN_BLOCKS = 3      # a few block tags: an article, not a one-line label
+
+
+def embedded_paragraphs(tree) -> list[str]:
+    """Paragraphs of the longest article-like HTML string inside the page's scripts.
+
+    Pages rendered in the browser ship an empty <body> and the story as data in a script (the
+    hydration state of a JavaScript framework): no extractor that reads the markup finds anything,
+    while the data holds the article's HTML verbatim. Only asked when the markup gave no text.
+    """
+    best: list[str] = []
+    best_chars = 0
+    for script in tree.iter("script"):
+        text = script.text or ""
+        for match in _JSON_STRING.finditer(text):
+            raw = match.group(1)
+            if "\\u003c" not in raw and "<" not in raw:
+                continue
+            try:
+                value = json.loads(f'"{raw}"')
+            except ValueError:
+                continue
+            # An HTML field opens with a tag; a longer string that merely holds some markup is a
+            # serialised payload (a framework's stream), not the article.
+            if not value.lstrip().startswith("<") or len(_HTML_BLOCK.findall(value)) < _EMBEDDED_MIN_BLOCKS:
+                continue
+            try:
+                fragment = lxml.html.fragment_fromstring(value, create_parent="div")
+            except (etree.ParserError, ValueError):
+                continue
+            lines = _lines(fragment, _NOT_BODY + ("figure", "figcaption"))
+            chars = sum(len(line) for line in lines)
+            if chars > best_chars:
+                best, best_chars = lines, chars
+    return best

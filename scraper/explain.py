@@ -21,7 +21,8 @@ from .extract import _profile_for_page, extract, parse_html
 from .metadata import extract_metadata
 from .models import Article
 from .profiles import Profile, compiled
-from .templates import SiteTemplate, block_text, find_template_blocks, remove_element
+from .content import drop_element
+from .templates import SiteTemplate, block_text, find_template_blocks
 
 # Block-level tags: a run of text inside one of these (up to the next nested block) is one block.
 _BLOCKS = frozenset(
@@ -149,7 +150,7 @@ class _Recorder:
         if text and el.tag not in _NO_TEXT and not any(a.tag == "head" for a in el.iterancestors()):
             self.add(el, False, stage, reason, text)
             self.removed[stage] = self.removed.get(stage, 0) + 1
-        remove_element(el)
+        drop_element(el)
 
     def blocks(self) -> tuple[Block, ...]:
         merged: list[Block] = []

@@ -25,6 +25,7 @@ from lxml import etree
 
 from . import dates
 from .boilerplate import fold, normalize_space
+from .content import drop_element
 from .errors import ExtractionError
 
 FORMAT_VERSION = 1
@@ -276,25 +277,11 @@ def find_template_blocks(tree, template: SiteTemplate) -> list[tuple[Any, Templa
                 skip = True
 
 
-def remove_element(el) -> None:
-    """Take ``el`` out of its tree, keeping the text that follows it (its tail) in place."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    if el.tail:
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)
-
-
 def strip_template(tree, template: SiteTemplate | None) -> int:
     """Remove the template's blocks from ``tree`` (in place); return how many were removed."""
     if template is None:
         return 0
     found = find_template_blocks(tree, template)
     for el, _ in found:
-        remove_element(el)
+        drop_element(el)
     return len(found)
