@@ -233,6 +233,8 @@ def show(url, as_json, history, db_path):
             click.echo(f"{field}: {record[field]}")
     if record.get("tags"):
         click.echo("tags: " + ", ".join(record["tags"]))
+    if record.get("provenance"):
+        click.echo("sources: " + "; ".join(f"{k} <- {v}" for k, v in record["provenance"].items()))
     click.echo("")
     click.echo(record["text"] or "")
 

@@ -206,3 +206,10 @@ def _site_templates(db: Database) -> None:
     # One learned template per site: owned and explained by scraper/site_templates.py.
     from .site_templates import create_table
     create_table(db)
+
+
+@migration("004_article_provenance")
+def _article_provenance(db: Database) -> None:
+    # Where each field of the record came from ({"published": "news-sitemap https://...", ...}), so
+    # a researcher can tell a date read from the page from one a feed supplied.
+    db.execute("ALTER TABLE articles ADD COLUMN provenance TEXT")

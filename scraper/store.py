@@ -122,7 +122,8 @@ class Archive:
         record.update(
             url=key, tags=json.dumps(list(article.tags or []), ensure_ascii=False),
             final_url=article.final_url or (page.final_url if page else None),
-            content_hash=article.content_hash or _fallback_hash(article))
+            content_hash=article.content_hash or _fallback_hash(article),
+            provenance=json.dumps(sources(article), ensure_ascii=False))
         fetched = {"fetched_at": _iso(page.fetched_at) if page else now}
         if page is not None:
             fetched.update(http_status=page.status, etag=page.etag, last_modified=page.last_modified)
@@ -333,8 +334,17 @@ def _fallback_hash(article: Article) -> str:
     return hashlib.sha256(f"{article.title or ''}\n{article.text or ''}".encode()).hexdigest()
 
 
+def sources(article: Article) -> dict[str, str]:
+    """The field -> source part of the provenance (the extractor's lists of dropped blocks are for
+    --explain, not for the archive)."""
+    return {field: how for field, how in article.provenance.items() if isinstance(how, str)}
+
+
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "tags": json.loads(row["tags"]) if row.get("tags") else []}
+    decoded = {**row, "tags": json.loads(row["tags"]) if row.get("tags") else []}
+    if "provenance" in row:
+        decoded["provenance"] = json.loads(row["provenance"]) if row["provenance"] else {}
+    return decoded
 
 
 def _page_from_row(row: dict[str, Any]) -> Page:

@@ -13,6 +13,7 @@ import http.server
 import os
 import signal
 import socket
+import json
 import sqlite3
 import subprocess
 import sys
@@ -209,8 +210,11 @@ def test_first_run_archives_every_article_politely_and_quietly(site, tmp_path):
     assert len(logged) == 33 and {r["outcome"] for r in logged} == {"saved"}
     assert {r["run_id"] for r in logged} == {run_row["id"]}
     # Article 12's page has no date: the news sitemap's date fills it.
-    (twelve,) = rows(site, "SELECT published, title FROM articles WHERE url = ?", [site.url(12)])
+    (twelve,) = rows(site, "SELECT published, title, provenance FROM articles WHERE url = ?",
+                     [site.url(12)])
     assert twelve["published"] == (NOW - timedelta(hours=12)).isoformat()
+    # ... and the record says where its date came from.
+    assert json.loads(twelve["provenance"])["published"].startswith("news-sitemap http://127.0.0.1")
     assert twelve["title"] == f"{TOPICS[12 % 11]} في {CITIES[12]}: خطة جديدة رقم 12"
     with sqlite3.connect(site.db) as conn:
         texts = [t for (t,) in conn.execute("SELECT text FROM articles")]

@@ -134,7 +134,7 @@ def test_two_processes_creating_one_archive_apply_migrations_once(tmp_path):
     errors = [p.communicate(timeout=30)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], errors
     with closing(sqlite3.connect(path)) as conn:
-        names = [row[0] for row in conn.execute("SELECT name FROM _migrations")]
+        names = [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY id")]
     assert names == [name for name, _ in migrations.MIGRATIONS]
 
 
