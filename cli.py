@@ -12,7 +12,7 @@ import sys
 import click
 
 from scraper import __version__
-from scraper.errors import ScraperError, StoreError
+from scraper.errors import ConfigError, ScraperError, StoreError
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -40,7 +40,8 @@ def handle_errors(f):
             sys.exit(EXIT_INTERRUPTED)
         except ScraperError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(EXIT_FAILED if isinstance(exc, StoreError) else EXIT_SOME_FAILED)
+            # An unusable database or sites file: nothing could start.
+            sys.exit(EXIT_FAILED if isinstance(exc, (StoreError, ConfigError)) else EXIT_SOME_FAILED)
     return wrapper
 
 

@@ -210,3 +210,12 @@ def _count(db):
         return sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_an_invalid_sites_file_is_a_clear_error_exit_3(db, seed_url, tmp_path):
+    bad = tmp_path / "sites.toml"
+    bad.write_text('[sites.x]\ndomains = ["x.example"]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    result = run("fetch", seed_url, "--config", str(bad), "--db", db)
+    assert result.exit_code == EXIT_FAILED
+    assert "sites.toml" in result.output and "timezone" in result.output
+    assert result.output.count("\n") == 1
