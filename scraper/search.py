@@ -202,7 +202,8 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
     if last is not None:
         where.append("a.published < :before")
         params["before"] = (last + timedelta(days=1)).isoformat()
-    score = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0)"
+    # bm25 costs a computation per match: only when ranking by it.
+    score = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0)" if rank else "NULL"
     order = "score" if rank else "a.published IS NULL, a.published DESC, a.id DESC"
     sql = (f"SELECT a.id, a.url, a.site, a.title, a.published, {score} AS score "
            f"FROM {FTS_TABLE} JOIN articles a ON a.id = {FTS_TABLE}.rowid "
