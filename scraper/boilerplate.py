@@ -46,7 +46,7 @@ _LEADING = tuple(fold(m) for m in (
     "اقرأ أيضا", "اقرأ ايضا", "اقرأ المزيد", "شاهد أيضا", "طالع أيضا", "read more", "read also",
     "see also", "advertisement", "lesen sie auch", "mehr zum thema", "lire aussi", "à lire aussi",
     "leer también", "leia também", "czytaj też", "czytaj także", "czytaj również", "przeczytaj też",
-    "les også", "se også", "læs også", "läs också", "lees ook", "leggi anche", "also read",
+    "czytaj więcej", "les også", "se også", "læs også", "läs också", "lees ook", "leggi anche", "also read",
     "читайте также", "читайте також", "čtěte také", "přečtěte si také", "اقرأ كذلك", "تابع أيضا",
     "auch interessant", "das könnte sie auch interessieren", "you may also like", "you might also like",
     "قد يهمك", "اخترنا لك", "مواضيع قد تهمك",
@@ -62,7 +62,16 @@ _CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|copyright\s*(©|\(c\)|\d{4})", re.I)
 _WORDS = re.compile(r"\w+")
 _READING_TIME = re.compile(r"\d+\s*(min|minutes?|minuten|minutos|minuti|دقائق|دقيقه)\b.*"
-                           r"(read|lesezeit|lecture|lectura|lettura|leitura|قراءه|للقراءه)")
+                           r"(read|lesezeit|lecture|lectura|lettura|leitura|قراءه|للقراءه)"
+                           # the label first: «Lesedauer: 4 Minuten», "Reading time: 3 min"
+                           r"|^(reading time|lesedauer|lesezeit|temps de lecture|tiempo de lectura|"
+                           r"مده القراءه|وقت القراءه)\W*\d+\s*\w*$")
+# An e-mail address in a short paragraph: the newsroom's "Got a story? Email us at…", a reporter's
+# "Email: …" line or a feedback appeal; a story quoting an address does so inside longer text.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# A photo credit on a line of its own («Image: Jane Doe», «Foto: dpa»): the picture's, not the story's.
+_PHOTO_CREDIT = re.compile(r"^(image|photo|picture|photograph|credit|foto|bild|fotó|zdjęcie|"
+                           r"الصوره|صوره|تصوير)\s*:")
 
 # A paragraph this long is article text even if it quotes a marker.
 _SHORT = 30
@@ -101,6 +110,10 @@ def chrome_reason(paragraph: str) -> str | None:
         return "copyright line"
     if _READING_TIME.search(folded) and len(words) <= 6:
         return "reading time"
+    if _PHOTO_CREDIT.match(folded) and len(words) <= 8:
+        return "photo credit"
+    if _EMAIL.search(paragraph):
+        return "contact line (an e-mail address)"
     if len(words) <= 8 and all(w.lower() in _SHARE_WORDS for w in _WORDS.findall(folded)):
         return "share bar"
     return None

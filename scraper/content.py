@@ -108,6 +108,28 @@ _STORY_MIN_CHARS = 500
 _CLASS_AND_ID = etree.XPath("//@class | //@id")
 
 
+def flatten_ruby(tree) -> int:
+    """Ruby annotations (furigana) as the page's own plain-text fallback: «弾劾（だんがい）».
+
+    A <ruby> that carries <rp> parentheses tells what a reader without ruby rendering sees: the
+    base text with its reading in brackets. Extractors that drop <rt> keep only the base and
+    leave a gap; the flattened text is what the article says in plain text.
+    """
+    flattened = 0
+    for ruby in list(tree.iter("ruby")):
+        if ruby.find("rp") is None or ruby.getparent() is None:
+            continue
+        text = ruby.text_content() + (ruby.tail or "")
+        prev, parent = ruby.getprevious(), ruby.getparent()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+        parent.remove(ruby)
+        flattened += 1
+    return flattened
+
+
 def drop_chrome(tree) -> int:
     """Remove the elements whose class or id names them as chrome (see _CHROME)."""
     doomed = {id(a.getparent()): a.getparent() for a in _CLASS_AND_ID(tree) if _CHROME.search(a)}
@@ -147,6 +169,7 @@ def generic_paragraphs(tree, url: str | None) -> list[str]:
     paragraph text, the sign that the fast pass kept one block of a longer article.
     """
     drop_chrome(tree)
+    flatten_ruby(tree)
     doc = _trafilatura(tree, url, fast=True)
     got = len(doc.text or "") if doc is not None else 0
     if got < _ENOUGH * _paragraph_chars(tree):
@@ -175,6 +198,9 @@ def generic_paragraphs(tree, url: str | None) -> list[str]:
 # the article as HTML (Next.js/Nuxt hydration state, API payloads inlined for the client).
 _JSON_STRING = re.compile(r'"((?:[^"\\]|\\.){300,})"')
 _HTML_BLOCK = re.compile(r"<(?:p|br|div|h[2-6])\b", re.I)
+_PICTURE_BOX_CHARS = 300     # an element holding an image and this little text is image + caption
+# A template token the page's script replaces when rendering ($$ARTICLEAD$$, {{ad_slot}}, [[AD]]).
+_PLACEHOLDER = re.compile(r"^(\$\$\w+\$\$|\{\{\s*\w+\s*\}\}|\[\[\w+\]\])$")
 _EMBEDDED_MIN_BLOCKS = 3      # a few block tags: an article, not a one-line label
 
 
@@ -205,7 +231,12 @@ def embedded_paragraphs(tree) -> list[str]:
                 fragment = lxml.html.fragment_fromstring(value, create_parent="div")
             except (etree.ParserError, ValueError):
                 continue
-            lines = _lines(fragment, _NOT_BODY + ("figure", "figcaption"))
+            for box in fragment.xpath(".//*[.//img]"):
+                # A picture box (the image and its caption): the picture's text, not the story's.
+                if box.getparent() is not None and len(box.text_content()) < _PICTURE_BOX_CHARS:
+                    drop_element(box)
+            lines = [line for line in _lines(fragment, _NOT_BODY + ("figure", "figcaption"))
+                     if not _PLACEHOLDER.match(line.strip())]
             chars = sum(len(line) for line in lines)
             if chars > best_chars:
                 best, best_chars = lines, chars

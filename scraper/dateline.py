@@ -182,3 +182,36 @@ def date_line_dates(h1, tz) -> list[Found]:
         if have == {"published", "modified"}:
             break
     return found
+
+
+# Labels that a page prints before its date or author in a fact list («<strong>Datum</strong>
+# 28.04.2023», "<dt>Published</dt><dd>…</dd>", «التاريخ: …»), folded to lower case.
+DATE_LABELS = {"datum", "date", "published", "publié le", "fecha", "data", "dato", "päivämäärä",
+               "veröffentlicht", "veröffentlicht am", "publicado", "pubblicato", "تاريخ", "التاريخ",
+               "تاريخ النشر", "نشر في"}
+AUTHOR_LABELS = {"autor", "autorin", "autorin/autor", "autor/autorin", "author", "auteur", "autore",
+                 "written by", "الكاتب", "الكاتبة", "بقلم", "المؤلف"}
+_LABEL_TAGS = ("strong", "b", "dt", "th", "label", "span")
+
+
+def labelled_values(tree, labels: set[str]) -> Iterator[tuple[str, str]]:
+    """(label, value) for each element whose whole text is one of ``labels``: the value is the text
+    after it (its tail), else its next sibling's text (a <dd> after a <dt>, a <td> after a <th>)."""
+    for el in tree.iter(_LABEL_TAGS):
+        label = text_of(el).rstrip(":：").strip().lower()
+        if label not in labels:
+            continue
+        value = normalize_space(el.tail or "").lstrip(":：").strip()
+        if not value and (nxt := el.getnext()) is not None:
+            value = text_of(nxt)
+        if value:
+            yield label, value
+
+
+def labelled_dates(tree, tz) -> list[Found]:
+    """The publication date a fact list labels as the date («Datum 28.04.2023»); a last resort
+    when the headline's region carries none, since such lists sit anywhere in the page."""
+    for _, value in labelled_values(tree, DATE_LABELS):
+        if len(value) <= _DATE_LINE_MAX and (iso := iso_date(value, tz, loose=True)):
+            return [("published", iso, "labelled date")]
+    return []

@@ -17,11 +17,12 @@ from lxml.etree import ParserError
 
 from . import dates
 from .boilerplate import clean_paragraphs, fold, normalize_space
-from .content import drop_elements, generic_paragraphs, profile_paragraphs
+from .content import drop_elements, embedded_paragraphs, generic_paragraphs, profile_paragraphs
 from .errors import ExtractionError
 from .metadata import extract_metadata
 from .models import Article, Page
 from .profiles import Profile, profile_for
+from .teasers import drop_captions, drop_link_teasers
 from .templates import SiteTemplate, strip_template
 from .urls import host_key
 
@@ -32,6 +33,7 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _WORD = re.compile(r"\w+")
 _DATE_LINE_WORDS = 10    # a paragraph this short that holds a date is a date line, not body text
 _BYLINE_WORDS = 8        # "By Jane Doe", «كتب: محمد علي»
+_CARD_BYLINE_WORDS = 4   # "By" + a name of up to four words
 _HEAD = 4                # a byline or date line is among the first paragraphs
 # Byline openings (folded: lower case, one alef form).
 _BYLINE = re.compile(r"^(by|von|par|por|door|av|af|di|written by|بقلم|كتب|كتبت|اعداد|تقرير|حوار)\b[\s:]")
@@ -73,7 +75,7 @@ def _drop_non_body(paragraphs: list[str], meta: dict, tz) -> list[str]:
     """Headline, byline, date line and tag list are metadata, not body, when the extractor keeps them.
 
     They sit at the top (before the first real paragraph, or among the first few when very short)
-    or, for a "published on" line, at the very end.
+    or, for a "published on" line, at the very end; a bare "By Name" line goes wherever it is.
     """
     title_keys = {fold(t) for t in [meta.get("title"), *meta.pop("headlines", [])] if t}
     tags = meta.get("tags") or []
@@ -96,8 +98,21 @@ def _drop_non_body(paragraphs: list[str], meta: dict, tz) -> list[str]:
                 continue
             if top and words[i] <= _BYLINE_WORDS and (key == author_key or _BYLINE.match(key)):
                 continue
+        if _is_card_byline(p):
+            continue
         out.append(p)
     return out
+
+
+def _is_card_byline(paragraph: str) -> bool:
+    """«von Anne Sophie Feil», "By Jane Doe" on a line of its own, anywhere: the byline of a teaser
+    card or of the story, never a sentence of it (a name only, each word capitalised or in a
+    script without case)."""
+    match = _BYLINE.match(fold(paragraph))
+    if not match:
+        return False
+    rest = paragraph[len(match.group(0)):].split()
+    return 1 <= len(rest) <= _CARD_BYLINE_WORDS and all(not w[0].islower() for w in rest)
 
 
 def _keep_article_body(paragraphs: list[str], body: str | None, dropped: list) -> list[str]:
@@ -136,9 +151,11 @@ def _visible_lead(tree, summary: str | None, paragraphs: list[str]) -> str | Non
     if any(want in fold(p) for p in paragraphs[:3]):
         return None
     start = normalize_space(summary)[:20]
-    for el in _STARTS_WITH(tree, start=start):
-        if fold(el.text_content()) == want:
-            return normalize_space(el.text_content())
+    shown = [el for el in _STARTS_WITH(tree, start=start) if fold(el.text_content()) == want]
+    # Each block the page shows it in is one copy: when the extraction already holds as many (a
+    # teaser or kicker kept above the lead pushed it down), adding it again would duplicate it.
+    if len(shown) > sum(want == fold(p) for p in paragraphs):
+        return normalize_space(shown[0].text_content())
     return None
 
 
@@ -170,12 +187,19 @@ def _body(tree, profile: Profile | None, meta: dict, provenance: dict,
     if generic:
         paragraphs = generic_paragraphs(tree, final_url)
         provenance["text"] = "generic:trafilatura"
+        if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS \
+                and (embedded := embedded_paragraphs(tree)):
+            paragraphs = embedded
+            provenance["text"] = "generic:article HTML inside a script (page rendered by JavaScript)"
         if lead := _visible_lead(tree, meta.get("summary"), paragraphs):
             paragraphs.insert(0, lead)
             provenance["lead"] = "visible meta description"
     dropped: list[tuple[str, str]] = []
     paragraphs = clean_paragraphs(paragraphs, dropped)
     if generic:
+        if not meta.get("live_blog"):
+            paragraphs = drop_link_teasers(tree, paragraphs, dropped)
+        paragraphs = drop_captions(tree, paragraphs, dropped)
         paragraphs = _keep_article_body(paragraphs, meta.get("article_body"), dropped)
     paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None)
     if dropped:

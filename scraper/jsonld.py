@@ -138,4 +138,6 @@ def fields_of(obj: dict) -> dict[str, Any]:
         out["image"] = image
     if publisher := text_of(obj.get("publisher")):
         out["site_name"] = publisher
+    if "liveblogposting" in _types(obj):   # entries' headlines are links to themselves: not teasers
+        out["live_blog"] = True
     return out

@@ -15,9 +15,10 @@ from lxml import etree
 
 from . import jsonld
 from .boilerplate import normalize_space
-from .dateline import date_line_dates, headline_element, iso_date, text_of, time_dates
+from .dateline import date_line_dates, headline_element, iso_date, labelled_dates, text_of, time_dates
 from .profiles import Profile, compiled
-from .title import choose_title
+from .byline import byline_names, labelled_author
+from .title import _alnum, choose_title
 from .urls import host_key
 
 # Meta tag names (lower case) per field, in trust order. Why these: they are the ones publishers'
@@ -46,13 +47,15 @@ _MICRODATA_PROPS = {"datePublished", "dateModified", "author"}
 
 # "A and B", "A und B", "A og B": one name per author, as the record lists them.
 _AND = re.compile(r"\s+(?:and|und|og|och|et|y|e|i|en|ja|és|&)\s+", re.I)
-_INITIALS = re.compile(r"\s*\([a-z]{2,4}\)$")   # "Elena Oberholzer (obe)": the desk's initials
+_INITIALS = re.compile(r"\s*\([a-z]{2,4}\.?\)$")   # "Elena Oberholzer (obe)", "(cog.)": desk initials
+# A CMS identifier where a name should be: a URL slug ("chuck-ross") or a number ("105092").
+_NOT_A_NAME = re.compile(r"^(?:[a-z0-9]+(?:[-_][a-z0-9]+)+|\d+)$")
 _BY = re.compile(r"^(by|von|par|por|di|door|av|af)\s+", re.I)
 
 
 def clean_author(value: str | None) -> str | None:
     """Author names as the page spells them, comma-separated, without "By" or desk initials."""
-    if not value or value.strip().startswith(("http", "@")):
+    if not value or value.strip().startswith(("http", "@")) or _NOT_A_NAME.match(value.strip()):
         return None
     names = []
     for part in re.split(r"\s*[,;|]\s*", normalize_space(_BY.sub("", value.strip()))):
@@ -131,7 +134,7 @@ def _from_jsonld(tree, c: _Cascade, tz, site_names: list[str]) -> str | None:
         headline = headline or fields.get("title")
         site_names.append(fields.get("site_name", ""))
         c.offer("author", clean_author(fields.get("author")), "json-ld")
-        for field in ("section", "tags", "summary", "image", "language", "article_body"):
+        for field in ("section", "tags", "summary", "image", "language", "article_body", "live_blog"):
             c.offer(field, fields.get(field), "json-ld")
         c.offer("published", iso_date(fields.get("published") or fields.get("created"), tz), "json-ld")
         c.offer("modified", iso_date(fields.get("modified"), tz), "json-ld")
@@ -170,6 +173,34 @@ def _from_microdata(tree, c: _Cascade, tz) -> None:
                 break
 
 
+def _is_publisher(author: str, site_names: list[str]) -> bool:
+    """Whether every name in ``author`` is the site's own («Krautreporter», «Deutsche Welle
+    (www.dw.com)»: a name that spells the site's address is the organisation)."""
+    # Exact names only: a writer called «Welter» must survive a site called «WELT».
+    keys = {_alnum(s) for s in site_names if s}
+    hosts = [h.lower() for h in site_names if "." in h]
+    return all(_alnum(name) in keys or any(h in name.lower() for h in hosts) for name in author.split(", "))
+
+
+def _author_from_page(tree, h1, c: _Cascade, site_names: list[str]) -> None:
+    """The visible byline where the machine-readable author is missing or is the publisher's name
+    (an organisation, not a writer)."""
+    have = c.values.get("author")
+    if have and not _is_publisher(have, site_names):
+        # «Aaron Kliegman, Fox News»: the publisher after the writers is not one of them.
+        names = [n for n in have.split(", ") if not _is_publisher(n, site_names)]
+        if len(names) < len(have.split(", ")):
+            c.values["author"] = ", ".join(names)
+        return
+    # Over a publisher's name only a field the page labels "Author" wins: a byline block may
+    # hold a desk's initials or a photographer where the publisher credits its newsroom.
+    shown = None if have else clean_author(", ".join(byline_names(tree, h1)))
+    found, source = (shown, "byline") if shown else (clean_author(labelled_author(tree)), "labelled author")
+    if found and not _is_publisher(found, site_names):
+        # A publisher's name stays only when the page names no person.
+        c.values["author"], c.provenance["author"] = found, source
+
+
 def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str, Any]:
     """Record fields found outside the body text, plus ``provenance`` (field -> source)."""
     c = _Cascade()
@@ -187,7 +218,9 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
     if c.missing("title"):
         h1 = headline_element(tree, None)
         title_el = tree.find(".//title")
+        # meta name/itemprop "headline": the schema.org headline given as a tag (microdata).
         candidates = [("meta:og:title", _first(metas, "og:title")), ("json-ld", ld_headline),
+                      ("meta:headline", _first(metas, "headline")),
                       ("meta:twitter:title", _first(metas, "twitter:title")),
                       ("h1", text_of(h1) if h1 is not None else None),
                       ("meta:dc.title", _first(metas, "dc.title")),
@@ -197,10 +230,14 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
         # Every version of the headline: the body extractor sometimes keeps one that is not the title.
         c.values["headlines"] = [t for _, t in candidates if t]
     h1 = headline_element(tree, c.values.get("title"))
+    _author_from_page(tree, h1, c, site_names)
     for field, iso, source in time_dates(tree, h1, tz):
         c.offer(field, iso, source)
     if c.missing("published") or c.missing("modified"):
         for field, iso, source in date_line_dates(h1, tz):
+            c.offer(field, iso, source)
+    if c.missing("published") and c.missing("modified"):
+        for field, iso, source in labelled_dates(tree, tz):
             c.offer(field, iso, source)
     lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
     c.offer("language", lang, "html[lang]")

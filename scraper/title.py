@@ -95,12 +95,31 @@ def choose_title(candidates: list[tuple[str, str | None]],
     """
     site_names = [s for s in site_names if s]
     texts = [(src, normalize_space(html.unescape(t))) for src, t in candidates if t and t.strip()]
+    usable = []
     for src, text in texts:
         others = [t for _, t in texts if t != text]
         cleaned = strip_site_name(text, site_names, others)
         if len(_alnum(cleaned)) >= 3 and not _is_site_name(cleaned, site_names):
-            return _untruncated(cleaned, texts), src
-    return None, None
+            usable.append((src, _untruncated(cleaned, texts)))
+    if not usable:
+        return None, None
+    src, text = _outvoted(usable) or usable[0]
+    return text, src
+
+
+def _outvoted(usable: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The JSON-LD headline when twitter:title sides with it against og:title.
+
+    og:title and twitter:title are both share-card titles, written once and copied; when the
+    publisher gives the card on one network the article's structured headline instead, og:title
+    is the one-off variant (a social A/B title), and two sources agree on the headline.
+    """
+    by_source = {src: text for src, text in reversed(usable)}
+    og, ld, tw = (by_source.get(k) for k in ("meta:og:title", "json-ld", "meta:twitter:title"))
+    if usable[0][0] == "meta:og:title" and og and ld and tw \
+            and _alnum(ld) == _alnum(tw) != _alnum(og):
+        return "json-ld", ld
+    return None
 
 
 def _untruncated(title: str, texts: list[tuple[str, str]]) -> str:
@@ -108,7 +127,7 @@ def _untruncated(title: str, texts: list[tuple[str, str]]) -> str:
     content early («Sieger und "royaler Besuch"» becomes «Sieger und»), while the <h1> or the
     JSON-LD headline still has the whole of it."""
     for src, text in texts:
-        if src not in ("h1", "json-ld"):
+        if src not in ("h1", "json-ld", "meta:headline"):
             continue
         if len(text) > len(title) and text.startswith(title) and text[len(title)] == " " \
                 and text[len(title) + 1:len(title) + 2] in ('"', "'", "«", "„", "“"):

@@ -334,3 +334,147 @@ def test_learned_site_template_is_stripped_before_the_body():
     a = extract(pages[0], "https://nosite.example/1", template=learn_template(pages[1:]))
     assert "حمّلوا تطبيق" not in a.text and a.text.count("فقرة عن الاقتصاد") == 6
     assert "template" in a.provenance
+
+
+# --- rules that generalise across publishers (each tested on a hand-written page) ----------------
+
+def with_block(block: str, head: str = "", h1: str = "عنوان الخبر الرئيسي اليوم") -> str:
+    """A page whose story has ``block`` between its fourth and fifth paragraphs."""
+    body = "".join(f"<p>{s}</p>" for s in SENTENCES[:4]) + block + "".join(f"<p>{s}</p>" for s in SENTENCES[4:])
+    return (f"<html lang='ar'><head><meta charset='utf-8'>{head}</head><body><article><h1>{h1}</h1>"
+            f"<div class='text'>{body}</div></article></body></html>")
+
+
+TEASER = "وزير الخارجية يلتقي نظيره الفرنسي في باريس"
+
+
+@pytest.mark.parametrize("block", [
+    f"<p><a href='/news/2'>{TEASER}</a></p>",
+    f"<h3><a href='https://news.example/news/2'>{TEASER}</a></h3>",
+    f"<p><strong>سياسة:</strong> <a href='/news/2'>{TEASER}</a></p>",        # «label: linked headline»
+    f"<p><a href='/news/2'><span>سياسة</span><span>{TEASER}</span></a></p>",  # kicker glued to headline
+])
+def test_a_paragraph_that_is_one_link_to_another_page_is_a_teaser(block):
+    a = extract(with_block(block), "https://news.example/a/1")
+    assert "وزير الخارجية" not in a.text and a.text.split("\n\n") == SENTENCES
+    assert ("the whole paragraph is a link to another page" in [why for _, why in a.provenance["dropped"]])
+
+
+def test_links_inside_sentences_in_page_anchors_and_live_blog_entries_are_kept():
+    inline = f"<p>وقال المتحدث إن <a href='/news/2'>{TEASER}</a> غدا لبحث الملفات العالقة بين البلدين.</p>"
+    assert "غدا لبحث الملفات" in extract(with_block(inline), "https://news.example/a/1").text
+    anchor = f"<h3><a href='#part-2'>{TEASER}</a></h3>"            # a table of contents entry
+    assert TEASER in extract(with_block(anchor), "https://news.example/a/1").text
+    live = '<script type="application/ld+json">{"@type": "LiveBlogPosting", "headline": "x"}</script>'
+    entry = f"<h3><a href='/live/1#post-2'>{TEASER}</a></h3>"     # a live blog's entry links to itself
+    assert TEASER in extract(with_block(entry, head=live), "https://news.example/a/1").text
+
+
+def test_photo_caption_lines_are_dropped():
+    from lxml import html as lxml_html
+    from scraper.teasers import drop_captions
+    tree = lxml_html.document_fromstring(
+        "<html><body><figure><img src='a.jpg'><figcaption>صورة أرشيفية للبرلمان<br>تصوير: أحمد</figcaption>"
+        "</figure><div class='media'><img src='b.jpg'><span class='img-caption'>Minister on Monday</span></div>"
+        "<p>Minister on Monday said the talks would go on.</p></body></html>")
+    dropped: list = []
+    kept = drop_captions(tree, ["صورة أرشيفية للبرلمان", "تصوير: أحمد", "Minister on Monday",
+                                 "Minister on Monday said the talks would go on."], dropped)
+    assert kept == ["Minister on Monday said the talks would go on."]
+    assert {why for _, why in dropped} == {"photo caption"}
+
+
+@pytest.mark.parametrize("text", ["Lesedauer: 4 Minuten", "Reading time: 3 min", "Image: Jane Doe",
+                                  "Foto: dpa", "تصوير: أحمد علي", "Czytaj więcej",
+                                  "Got a story? Email us at news@example.com", "• Email: jdoe@example.com"])
+def test_more_chrome_lines_are_recognised(text):
+    assert chrome_reason(text) is not None
+
+
+def test_chrome_line_rules_spare_sentences():
+    assert chrome_reason("Image of the week: the river after the storm, seen from the old bridge") is None
+    assert chrome_reason("Reading time is what the new app measures for every user") is None
+    assert chrome_reason("The ministry said complaints sent to help@ministry.example since March had "
+                         "tripled, and that a new team of forty staff would answer them within two "
+                         "working days from next month onwards, as promised in the budget.") is None
+
+
+def test_article_html_inside_a_script_when_the_markup_has_no_text():
+    story = "".join(f"<p>{s}</p>" for s in SENTENCES)
+    content = (f"<div class='pic'><img src='x.jpg'>صورة من الأرشيف</div>{story[:len(story) // 2]}"
+               f"<p>$$ARTICLEAD$$</p>{story[len(story) // 2:]}")
+    state = json.dumps({"article": {"title": "t", "contentHtml": content, "teaser": "<b>قصير</b>"}})
+    html = (f"<html><head><title>عنوان</title><script>window.__STATE__ = {state};</script></head>"
+            f"<body><div id='root'></div></body></html>")
+    a = extract(html, "https://spa.example/a/1")
+    assert a.text.split("\n\n") == SENTENCES
+    assert "script" in a.provenance["text"]
+    no_html = json.dumps({"article": {"title": "t", "body": " ".join(SENTENCES)}})   # text, not HTML
+    with pytest.raises(ExtractionError):
+        extract(html.replace(state, no_html), "https://spa.example/a/1")
+
+
+def test_visible_lead_is_not_added_twice():
+    lead = "ملخص الخبر كما كتبه المحرر في سطرين يسبقان النص الكامل للخبر المنشور اليوم"
+    meta = f'<meta name="description" content="{lead}">'
+    kicker = "<p>تغطية مستمرة لتطورات الأحداث في المنطقة منذ الصباح الباكر وحتى المساء مع مراسلينا</p>"
+    once = extract(with_block(f"{kicker}<p>{lead}</p>", head=meta), "https://news.example/a/1")
+    assert once.text.count(lead) == 1     # shown once, kept once, even below the top three
+    twice = with_block(f"<p>{lead}</p>", head=meta).replace("<h1>", f"<div class='lead'>{lead}</div><h1>")
+    assert extract(twice, "https://news.example/a/1").text.count(lead) == 2   # the page prints it twice
+
+
+def test_json_ld_headline_wins_when_twitter_title_sides_with_it():
+    cands = lambda og, ld, tw: [("meta:og:title", og), ("json-ld", ld), ("meta:twitter:title", tw),  # noqa: E731
+                                ("title", f"{ld} | Example News")]
+    assert choose_title(cands("Social card title", "Real headline here", "Real headline here"),
+                        ["Example News"]) == ("Real headline here", "json-ld")
+    assert choose_title(cands("Social card title", "Real headline here", "Social card title"),
+                        ["Example News"]) == ("Social card title", "meta:og:title")
+
+
+def test_meta_headline_unglues_a_section_suffix():
+    got = choose_title([("meta:og:title", "عنوان الخبر كاملا اليوم-سياسةㅣالجريدة"),
+                        ("meta:headline", "عنوان الخبر كاملا اليوم")], ["الجريدة"])
+    assert got[0] == "عنوان الخبر كاملا اليوم"
+
+
+def test_labelled_date_and_author_in_a_fact_list():
+    facts = ("<ul class='facts'><li><strong>Datum</strong> 28.04.2023</li>"
+             "<li><strong>Autorin/Autor</strong> Roman Beispiel</li></ul>")
+    head = '<meta name="author" content="Example Welle (www.news.example)">'
+    a = extract(with_block("", head=head).replace("</article>", f"</article>{facts}"), "https://www.news.example/a/1")
+    assert a.published == "2023-04-28" and a.provenance["published"] == "labelled date"
+    assert a.author == "Roman Beispiel"             # the publisher's name gave way to the labelled person
+
+
+def test_byline_names_fill_a_missing_author():
+    byline = ("<div class='article-byline'><div><span>Jane Doe</span> <span>John Roe</span></div></div>"
+              "<div class='image-author'>Photographer Name</div>")
+    a = extract(with_block("").replace("</h1>", f"</h1>{byline}"), "https://news.example/a/1")
+    assert a.author == "Jane Doe, John Roe" and a.provenance["author"] == "byline"
+    linked = "<p>By <a rel='author' href='/people/jane'>Jane Doe</a></p>"
+    assert extract(with_block("").replace("</h1>", f"</h1>{linked}"), "https://news.example/a/1").author == "Jane Doe"
+
+
+def test_author_values_that_are_not_people():
+    from scraper.metadata import clean_author
+    assert clean_author("chuck-ross") is None and clean_author("105092") is None
+    assert clean_author("Corina Gall (cog.)") == "Corina Gall"
+    head = '<meta property="og:site_name" content="Fox News"><meta name="author" content="Aaron Doe, Fox News">'
+    assert extract(with_block("", head=head), "https://news.example/a/1").author == "Aaron Doe"
+    head = '<meta property="og:site_name" content="WELT"><meta name="author" content="Ulrich Welter, Anna Roe">'
+    assert extract(with_block("", head=head), "https://news.example/a/1").author == "Ulrich Welter, Anna Roe"
+
+
+def test_a_byline_line_anywhere_is_not_body():
+    cards = "<p>von Anne Sophie Beispiel</p><p>By the river the old town keeps its market every Sunday morning.</p>"
+    a = extract(with_block(cards), "https://news.example/a/1")
+    assert "Anne Sophie" not in a.text and "By the river" in a.text
+
+
+def test_ruby_readings_are_kept_as_the_page_prints_them_in_plain_text():
+    sentence = ("尹氏は野党が政府高官や検事らへの<ruby><rb>弾劾</rb><rp>（</rp><rt>だんがい</rt><rp>）</rp></ruby>"
+                "訴追案を提出している点などを挙げ、反国家行為だと指摘した。")
+    html = with_block(f"<p>{sentence}</p>")
+    assert "弾劾（だんがい）訴追案" in extract(html, "https://news.example/a/1").text

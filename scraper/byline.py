@@ -1,0 +1,87 @@
+"""Where an article prints its authors' names: rel=author links, byline blocks, labelled fields.
+
+Machine-readable author fields (JSON-LD, meta tags) often name the publisher instead of a person
+(«Deutsche Welle», «mdr.de») or only the first of several authors; the page's visible byline is
+what a reader sees. These readers look only in the headline's region (the <article>/<main> that
+holds it), where the story's own byline is, never in teasers, comments or captions.
+"""
+from __future__ import annotations
+
+import re
+
+from .dateline import AUTHOR_LABELS, _in_teaser, _scope, labelled_values, text_of
+
+# Class names of byline blocks; and of blocks that merely contain the word (a comment's author,
+# a photo's credit, a quote's speaker, the author's bio or avatar) and are not the byline.
+_BYLINE_CLASS = re.compile(r"byline|author", re.I)
+_NOT_BYLINE = re.compile(r"comment|image|photo|caption|credit|quote|avatar|bio|desc|date|time|"
+                         r"follow|social|share|more|related|teaser", re.I)
+_NAME_MAX = 60      # characters: a byline names people; a longer text is a sentence or a bio
+_DIGIT = re.compile(r"\d")
+
+
+# «Quelle: sid/dpa», "Source: Reuters": the agency credited for the text, not its author.
+_SOURCE = re.compile(r"^(quelle|source|sources|fuente|fonte|źródło|المصدر)\s*:", re.I)
+
+
+def _texts(el) -> list[str]:
+    """One text per name: the element's children when each holds one («<a>A</a><a>B</a>», which
+    text_content() would run together), else the element's whole text."""
+    kids = [child for child in el if isinstance(child.tag, str)]
+    while len(kids) == 1 and not (el.text or "").strip():   # a wrapper around the list of names
+        el = kids[0]
+        kids = [child for child in el if isinstance(child.tag, str)]
+    children = [text_of(child) for child in kids]
+    if len(children) > 1 and all(children) and sum(map(len, children)) >= len(text_of(el)) - len(children):
+        return children
+    return [text_of(el)]
+
+
+def _name_texts(elements, split: bool = True) -> list[str]:
+    names: list[str] = []
+    for el in elements:
+        for text in _texts(el) if split else [text_of(el)]:   # a link is one name
+            if 2 <= len(text) <= _NAME_MAX and not _DIGIT.search(text) and not text.startswith("http") \
+                    and not _SOURCE.match(text) and text not in names:
+                names.append(text)
+    return names
+
+
+def _byline_scope(h1):
+    """The story's region: the <article>/<main> holding the headline, else one level above the
+    headline's block (bylines often sit just after the <header> that holds the <h1>)."""
+    if h1 is None:
+        return None
+    for anc in h1.iterancestors():
+        if anc.tag in ("article", "main"):
+            return anc
+    scope = _scope(h1)
+    return scope.getparent() if scope is not None and scope.getparent() is not None else scope
+
+
+def byline_names(tree, h1) -> list[str]:
+    """Names in the story's byline: its rel=author links, else its innermost byline/author blocks."""
+    scope = _byline_scope(h1)
+    if scope is None:
+        return []
+    links = [a for a in scope.iterfind(".//a[@rel='author']") if not _in_teaser(a, scope)]
+    if names := _name_texts(links, split=False):
+        return names
+    blocks = []
+    for el in scope.iter():
+        cls = el.get("class") if isinstance(el.tag, str) else None
+        if not cls or not _BYLINE_CLASS.search(cls) or _NOT_BYLINE.search(cls) or _in_teaser(el, scope):
+            continue
+        # The innermost block: a wrapper's text runs its several names together.
+        if any(_BYLINE_CLASS.search(d.get("class") or "") for d in el.iterdescendants() if isinstance(d.tag, str)):
+            continue
+        blocks.append(el)
+    return _name_texts(blocks)
+
+
+def labelled_author(tree) -> str | None:
+    """The name a fact list labels as the author («<strong>Autor</strong> Roman Goncharenko»)."""
+    for _, value in labelled_values(tree, AUTHOR_LABELS):
+        if len(value) <= _NAME_MAX:
+            return value
+    return None
