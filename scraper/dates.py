@@ -117,7 +117,7 @@ _DATE_PATTERNS = [re.compile(p) for p in (
     rf"{_DAY}(?:st|nd|rd|th|er|º|°|\.)?{_SEP}"
     rf"(?P<m>{_MONTH})(?:\s*[/(\-]\s*{_MONTH}\s*\)?)?{_SEP}{_YEAR}",
     rf"(?P<m>{_MONTH})\s*{_DAY}(?:st|nd|rd|th)?\s*,?\s*{_YEAR}",            # September 27, 2015
-    rf"(?<![\d.:/\-])(?P<y>\d{{4}})(?P<s>[/.\-])(?P<m>\d{{1,2}})(?P=s)(?P<d>\d{{1,2}})(?!\d)",
+    r"(?<![\d.:/\-])(?P<y>\d{4})(?P<s>[/.\-])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?!\d)",
     rf"(?<![\d.:/\-]){_DAY}(?P<s>[/.\-])(?P<m>\d{{1,2}})(?P=s){_YEAR}",      # 27/09/2015, day first
 )]
 _HIJRI = re.compile(

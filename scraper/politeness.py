@@ -25,7 +25,8 @@ import requests
 
 from .fetch import FetchOptions, fetch as default_fetch
 from .models import Page
-from .robots import RobotsCache, RobotsDisallowed
+from .errors import RobotsDisallowed
+from .robots import RobotsCache
 from .urls import host_key
 
 T = TypeVar("T")

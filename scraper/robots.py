@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 
-from .errors import FetchError, HTTPStatusError, RobotsDisallowed  # noqa: F401 (re-exported)
+from .errors import FetchError, HTTPStatusError
 from .models import Page
 
 # RFC 9309 section 2.5: parse at least the first 500 KiB; we stop there.
