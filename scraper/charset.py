@@ -141,7 +141,7 @@ def _decode_declared(body: bytes, encoding: str) -> str | None:
     try:
         html = body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        return _damaged_utf8(body) if encoding == "utf-8" else None
+        return _damaged_utf8(body, declared=True) if encoding == "utf-8" else None
     if not encoding.startswith("utf") and _is_utf8_text(body):
         # Valid multi-byte UTF-8 almost never happens by chance in legacy text (two Arabic letters
         # in a row in windows-1256 are already invalid UTF-8), while sites that moved to UTF-8 and
@@ -160,14 +160,16 @@ def _is_utf8_text(body: bytes) -> bool:
     return True
 
 
-def _damaged_utf8(body: bytes) -> str | None:
+def _damaged_utf8(body: bytes, declared: bool = False) -> str | None:
     """The body as UTF-8 when it is UTF-8 with a few broken sequences (a cut multi-byte character
     in a teaser is common), else None. Detectors read such pages as windows-1252 mojibake."""
     text = body.decode("utf-8", errors="replace")
     broken = text.count("\ufffd")
     non_ascii = len(text) - len(text.encode("ascii", "ignore")) - broken
     # Legacy Arabic text read as UTF-8 is mostly broken sequences; real UTF-8 has under 2% of them.
-    return text if non_ascii > 0 and broken * 50 <= non_ascii else None
+    # A page that declares UTF-8 stays UTF-8 (as in browsers) while its valid characters outnumber
+    # the broken ones four to one: a block pasted in windows-1256 must not turn it all to mojibake.
+    return text if non_ascii > 0 and broken * (4 if declared else 50) <= non_ascii else None
 
 
 def _detect(body: bytes) -> tuple[str, str]:
