@@ -21,7 +21,7 @@ from .extract import extract_page
 from .fetch import FetchOptions
 from .lock import RunLock
 from .models import Article, Page
-from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, polite_map, throttle_of
+from .politeness import DEFAULT_WORKERS, Deferred, PoliteClient, Politeness, polite_map, throttle_of
 from .profiles import Profile, load_profiles
 from .site_templates import template_for
 from .store import Archive
@@ -183,7 +183,12 @@ class _Run:
         self.reporter.planned(len(allowed))
         for task, result in polite_map(allowed, self._work, self.politeness, url_of=lambda t: t.url,
                                        workers=self.options.workers,
-                                       throttled=lambda r: throttle_of(r.error)):
+                                       throttled=lambda r: throttle_of(r.error),
+                                       max_wait=self.options.fetch.retry_after_cap):
+            if isinstance(result, Deferred):   # still queued as it was: a later run fetches it
+                self.counts["skipped"] += 1
+                self.reporter.outcome(task.url, "skipped", f"{task.url}: {result}")
+                continue
             if isinstance(result, BaseException):   # a bug in a worker: report it, keep going
                 result = _Result(task, error=ScraperError(f"{task.url}: {result!r}"))
             self._record(result)

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 import lxml.html
 
 from .errors import FetchError, ScraperError
-from .feeds import Found, looks_like_feed, parse_feed, parse_sitemap
+from .feeds import FeedError, Found, looks_like_feed, parse_feed, parse_sitemap
 from .politeness import PoliteClient
 from .profiles import Profile
 from .robots import robots_url
@@ -133,8 +133,10 @@ def _read(parse, result: Discovery, profile: Profile) -> list:
     try:
         items = parse()
     except ScraperError as exc:
-        result.problems.append(f"{profile.name}: {exc}")
-        return []
+        # A malformed listing still gives the links read before the error (FeedError.partial).
+        items = getattr(exc, "partial", None) or []
+        kept = f" (kept the {len(items)} links read before it)" if items else ""
+        result.problems.append(f"{profile.name}: {exc}{kept}")
     for item in items:
         result.add(item, profile, needs_regex=False)
     return items
@@ -159,7 +161,11 @@ def _read_sitemaps(roots: list[str], get, result: Discovery, profile: Profile, b
         children: list = []
 
         def parse():
-            pages, kids = parse_sitemap(page.body, url, profile.tz)
+            try:
+                pages, kids = parse_sitemap(page.body, url, profile.tz)
+            except FeedError as exc:
+                children.extend(getattr(exc, "children", []))   # an index cut short: its first children
+                raise
             children.extend(kids)
             return pages
         _read(parse, result, profile)

@@ -131,31 +131,36 @@ def _iso(value: str | None, tz: ZoneInfo | None, *, date_only_ok: bool = False) 
 def parse_feed(body: bytes, feed_url: str, tz: ZoneInfo | None = None) -> list[Found]:
     """The items of an RSS 0.9x/1.0/2.0 or Atom feed, with their titles and publication dates."""
     found: list[Found] = []
-    for el in _elements(body, feed_url):
-        name = _local(el.tag)
-        if name not in ("item", "entry"):
-            continue
-        fields: dict[str, str | None] = {}
-        link = None
-        for child in el:
-            cname = _local(child.tag)
-            if cname == "link":
-                # Atom: <link rel="alternate" href>; RSS: <link>text</link>.
-                if child.get("href") and child.get("rel", "alternate") == "alternate":
-                    link = link or child.get("href").strip()
-                elif child.text and child.text.strip():
-                    link = link or child.text.strip()
-            elif cname == "guid" and child.get("isPermaLink", "true") == "true":
-                fields.setdefault("guid", _text(child))
-            elif cname in ("title", "pubDate", "published", "updated", "date", "issued"):
-                fields.setdefault(cname, _text(child))
-        link = link or fields.get("guid")
-        if link and link.startswith(("http://", "https://", "/")):
-            published = next((fields[k] for k in ("pubDate", "published", "date", "issued", "updated")
-                              if fields.get(k)), None)
-            found.append(Found(urljoin(feed_url, link), "feed", feed_url, fields.get("title"),
-                               _iso(published, tz)))
-        _clear(el)
+    try:
+        for el in _elements(body, feed_url):
+            name = _local(el.tag)
+            if name not in ("item", "entry"):
+                continue
+            fields: dict[str, str | None] = {}
+            link = None
+            for child in el:
+                cname = _local(child.tag)
+                if cname == "link":
+                    # Atom: <link rel="alternate" href>; RSS: <link>text</link>.
+                    if child.get("href") and child.get("rel", "alternate") == "alternate":
+                        link = link or child.get("href").strip()
+                    elif child.text and child.text.strip():
+                        link = link or child.text.strip()
+                elif cname == "guid" and child.get("isPermaLink", "true") == "true":
+                    fields.setdefault("guid", _text(child))
+                elif cname in ("title", "pubDate", "published", "updated", "date", "issued"):
+                    fields.setdefault(cname, _text(child))
+            link = link or fields.get("guid")
+            if link and link.startswith(("http://", "https://", "/")):
+                published = next((fields[k] for k in ("pubDate", "published", "date", "issued", "updated")
+                                  if fields.get(k)), None)
+                found.append(Found(urljoin(feed_url, link), "feed", feed_url, fields.get("title"),
+                                   _iso(published, tz)))
+            _clear(el)
+    except FeedError as exc:
+        # What was read before the error is kept: discovery adds it and reports the error.
+        exc.partial = found
+        raise
     return found
 
 
@@ -164,30 +169,35 @@ def parse_sitemap(body: bytes, sitemap_url: str, tz: ZoneInfo | None = None,
     """A urlset's pages (news:title and news:publication_date when given) or an index's sitemaps."""
     pages: list[Found] = []
     children: list[SitemapRef] = []
-    for el in _elements(body, sitemap_url):
-        name = _local(el.tag)
-        if name not in ("url", "sitemap"):
-            continue
-        loc = lastmod = title = published = None
-        for child in el.iter():
-            cname = _local(child.tag)
-            if cname == "loc" and loc is None and child.getparent() is el:   # not image:loc
-                loc = _text(child)
-            elif cname == "lastmod":
-                lastmod = _text(child)
-            elif cname == "title" and child.getparent() is not None and _local(child.getparent().tag) == "news":
-                title = _text(child)
-            elif cname == "publication_date":
-                published = _text(child)
-        if loc:
-            loc = urljoin(sitemap_url, loc)
-            if name == "sitemap":
-                children.append(SitemapRef(loc, parse_date(lastmod, tz)))
-            else:
-                news = published is not None or title is not None
-                pages.append(Found(loc, "news-sitemap" if news else "sitemap", sitemap_url, title,
-                                   _iso(published, tz)))
-        _clear(el)
+    try:
+        for el in _elements(body, sitemap_url):
+            name = _local(el.tag)
+            if name not in ("url", "sitemap"):
+                continue
+            loc = lastmod = title = published = None
+            for child in el.iter():
+                cname = _local(child.tag)
+                if cname == "loc" and loc is None and child.getparent() is el:   # not image:loc
+                    loc = _text(child)
+                elif cname == "lastmod":
+                    lastmod = _text(child)
+                elif cname == "title" and child.getparent() is not None and _local(child.getparent().tag) == "news":
+                    title = _text(child)
+                elif cname == "publication_date":
+                    published = _text(child)
+            if loc:
+                loc = urljoin(sitemap_url, loc)
+                if name == "sitemap":
+                    children.append(SitemapRef(loc, parse_date(lastmod, tz)))
+                else:
+                    news = published is not None or title is not None
+                    pages.append(Found(loc, "news-sitemap" if news else "sitemap", sitemap_url, title,
+                                       _iso(published, tz)))
+            _clear(el)
+    except FeedError as exc:
+        # What was read before the error is kept: discovery adds it and reports the error.
+        exc.partial, exc.children = pages, children
+        raise
     return pages, children
 
 

@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import ArchiveLocked
+from .errors import ArchiveLocked, StoreError
 
 
 def lock_path(db_path: str | os.PathLike) -> Path:
@@ -26,7 +26,12 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:   # taken before the archive is opened: the same one-line errors
+            where = self.path.parent
+            why = "does not exist" if not where.is_dir() else f"is read-only ({exc.strerror})"
+            raise StoreError(f"cannot create the run lock {self.path}: directory {where} {why}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

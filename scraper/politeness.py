@@ -130,7 +130,8 @@ def _key(url_or_host: str) -> str:
 def polite_map(tasks: Iterable[T], work: Callable[[T], R], politeness: Politeness, *,
                url_of: Callable[[T], str], workers: int = DEFAULT_WORKERS,
                throttled: Callable[[R], float | None] = lambda result: None,
-               ) -> Iterator[tuple[T, R | BaseException]]:
+               max_wait: float = math.inf,
+               ) -> Iterator[tuple[T, "R | BaseException | Deferred"]]:
     """Run ``work(task)`` on a pool, host by host, and yield ``(task, result)`` as each finishes.
 
     Results come back to the caller's thread, so the caller can write them to SQLite (whose
@@ -138,6 +139,8 @@ def polite_map(tasks: Iterable[T], work: Callable[[T], R], politeness: Politenes
     a few results per worker wait for the caller, so memory stays flat however many tasks.
     An exception raised by ``work`` is yielded as the result.
     ``throttled(result)`` tells whether the host asked us to slow down (None: it did not).
+    A host that must not be asked again for more than ``max_wait`` seconds (its Retry-After) gets
+    its remaining tasks back at once, each with a ``Deferred`` as the result.
     """
     queues: dict[str, deque[T]] = {}
     for task in tasks:
@@ -148,7 +151,8 @@ def polite_map(tasks: Iterable[T], work: Callable[[T], R], politeness: Politenes
     def dispatch() -> None:
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-                _dispatch(queues, pool, work, politeness, workers, throttled, results.put, stop)
+                _dispatch(queues, pool, work, politeness, workers, throttled, results.put, stop,
+                          max_wait)
         except BaseException as exc:   # a bug here must reach the caller, not die in a thread
             results.put((None, _Crashed(exc)))
         finally:
@@ -173,12 +177,23 @@ def polite_map(tasks: Iterable[T], work: Callable[[T], R], politeness: Politenes
 _END = object()
 
 
+class Deferred:
+    """The result of a task not done: its host asked us to stay away ``wait`` seconds more."""
+
+    def __init__(self, host: str, wait: float):
+        self.host, self.wait = host, wait
+
+    def __str__(self) -> str:
+        return f"{self.host} asked to be left alone for {self.wait:,.0f} s more; left for a later run"
+
+
 class _Crashed:
     def __init__(self, error: BaseException):
         self.error = error
 
 
-def _dispatch(queues, pool, work, politeness, workers, throttled, put, stop) -> None:
+def _dispatch(queues, pool, work, politeness, workers, throttled, put, stop,
+              max_wait=math.inf) -> None:
     """Hand each free worker a task whose host is free and due; report each result with ``put``."""
     inflight: dict = {}
     while (queues and not stop.is_set()) or inflight:
@@ -194,6 +209,11 @@ def _dispatch(queues, pool, work, politeness, workers, throttled, put, stop) -> 
                 if not queues[host]:
                     del queues[host]
                 inflight[pool.submit(work, task)] = (host, task)
+            elif max_wait < wait_for < math.inf:
+                # Waiting hours for a host (a far Retry-After) would hold the whole run and the
+                # runs after it: its tasks go back untouched, for a later run.
+                for task in queues.pop(host):
+                    put((task, Deferred(host, wait_for)))
             else:
                 soonest = min(soonest, wait_for)
         if not inflight:
