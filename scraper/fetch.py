@@ -29,6 +29,7 @@ from . import PROJECT_URL, __version__
 from .charset import decode_html, looks_binary
 from .errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                      TooManyRedirects, UnsupportedURL)
+from .memory import release_free_memory
 from .models import Page
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (+{PROJECT_URL})"
@@ -160,6 +161,8 @@ class _Fetch:
                     size += len(piece)
                     record["bytes"] = size
                     if size > cap:
+                        pieces.clear()
+                        release_free_memory()   # else this worker's arena keeps the cap's worth
                         raise TooLarge(self.url, f"more than the cap of {cap:,} bytes")
                     pieces.append(piece)
                 # The socket timeout only bounds each read; a server trickling one byte at a time
