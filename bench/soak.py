@@ -23,7 +23,6 @@ import gzip
 import http.server
 import json
 import multiprocessing
-import random
 import resource
 import socket
 import sqlite3
@@ -41,6 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.synthetic import prose  # noqa: E402  (needs the repository root on the path)
 
 CLIENT_TIMEOUT = 2.0    # seconds per connect/read in the soak run (the CLI's default is 20)
 TOTAL_TIMEOUT = 6.0     # seconds per page in all: the trickling host is stopped by this
@@ -75,19 +75,6 @@ def fault_of(n: int, hosts: int) -> str | None:
     if i % FAULT_EVERY != FAULT_EVERY // 2:
         return None
     return KINDS[(i // FAULT_EVERY * hosts + host) % len(KINDS)]
-
-
-VOCAB = ("الحكومة الوزير المشروع المدينة القطاع الخاص الخطة التنمية الاقتصاد التعليم الصحة النقل الطاقة "
-         "المياه الزراعة السياحة الثقافة الرياضة التقنية الاستثمار المواطنين المقيمين الخدمات المرحلة "
-         "الدراسة التنفيذ الاجتماع المسؤول المصادر الإعلان الأعوام المقبلة تحسين تطوير دعم توسيع إطلاق "
-         "افتتاح مناقشة متابعة البلدية الجامعة المستشفى الميناء المطار الطريق الحديقة المكتبة السوق").split()
-
-
-def prose(n: int, paragraphs: int = 3, words: int = 40) -> list[str]:
-    """Paragraphs of article ``n``: its own words, so no two articles share a block of text (a
-    learned site template strips what pages share, numbers aside)."""
-    rng = random.Random(n)
-    return [" ".join(rng.choice(VOCAB) for _ in range(words)) + "." for _ in range(paragraphs)]
 
 
 def article(n: int) -> bytes:

@@ -30,22 +30,10 @@ from click.testing import CliRunner
 
 from cli import EXIT_FAILED, EXIT_OK, cli
 from scraper.store import Archive
+from tests.synthetic import prose
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = 30
-
-
-VOCAB = ("الحكومة الوزير المشروع المدينة القطاع الخاص الخطة التنمية الاقتصاد التعليم الصحة النقل الطاقة "
-         "المياه الزراعة السياحة الثقافة الرياضة التقنية الاستثمار المواطنين المقيمين الخدمات المرحلة "
-         "الدراسة التنفيذ الاجتماع المسؤول المصادر الإعلان الأعوام المقبلة تحسين تطوير دعم توسيع إطلاق "
-         "افتتاح مناقشة متابعة البلدية الجامعة المستشفى الميناء المطار الطريق الحديقة المكتبة السوق").split()
-
-
-def prose(n: int, paragraphs: int = 3, words: int = 40) -> list[str]:
-    """Paragraphs of article ``n``: its own words, so no two articles share a block of text (a
-    learned site template strips what pages share, numbers aside)."""
-    rng = random.Random(n)
-    return [" ".join(rng.choice(VOCAB) for _ in range(words)) + "." for _ in range(paragraphs)]
 
 
 def article_html(n: int) -> bytes:

@@ -12,7 +12,6 @@ that host's URLs are left for a later run. Every server is real, on 127.0.0.1.
 from __future__ import annotations
 
 import gzip
-import random
 import socket
 import sqlite3
 import struct
@@ -33,22 +32,10 @@ from scraper.archive import RunOptions, run_archive
 from scraper.fetch import FetchOptions
 from scraper.pipeline import FAILED, SAVED, archive_one
 from scraper.store import Archive
+from tests.synthetic import prose
 
 NOW = datetime.now(timezone.utc)
 ROOT = Path(__file__).resolve().parent.parent
-
-VOCAB = ("الحكومة الوزير المشروع المدينة القطاع الخاص الخطة التنمية الاقتصاد التعليم الصحة النقل الطاقة "
-         "المياه الزراعة السياحة الثقافة الرياضة التقنية الاستثمار المواطنين المقيمين الخدمات المرحلة "
-         "الدراسة التنفيذ الاجتماع المسؤول المصادر الإعلان الأعوام المقبلة تحسين تطوير دعم توسيع إطلاق "
-         "افتتاح مناقشة متابعة البلدية الجامعة المستشفى الميناء المطار الطريق الحديقة المكتبة السوق").split()
-
-
-def prose(n: int, paragraphs: int = 3, words: int = 40) -> list[str]:
-    """Paragraphs of article ``n``: its own words, so no two articles share a block of text (a
-    learned site template strips what pages share, numbers aside)."""
-    rng = random.Random(n)
-    return [" ".join(rng.choice(VOCAB) for _ in range(words)) + "." for _ in range(paragraphs)]
-
 
 def article(n: int) -> bytes:
     paragraphs = "".join(f"<p>أعلنت الجهات المختصة أن {p}</p>" for p in prose(n))
