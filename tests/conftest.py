@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 from typing import Callable
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a landing must not hinge on a lucky draw); developers
+# get fresh ones each run, which is how property tests find new bugs.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 class RawServer:
