@@ -519,9 +519,11 @@ class _ArchiveReporter:
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append every outcome to FILE.")
 @click.option("--warc", type=click.Path(dir_okay=False),
               help="Also write every exchange to this WARC file (.warc.gz: gzipped).")
+@click.option("--user-agent", help="User-Agent header (default names this tool and its version); "
+                                   "add a contact address for the sites' operators.")
 @db_option
 @handle_errors
-def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, warc, db_path):
+def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, warc, user_agent, db_path):
     """Find the sites' new articles and archive them politely; for cron.
 
     Discovers article URLs (robots.txt, start pages, feeds, sitemaps), fetches those not yet
@@ -539,7 +541,9 @@ def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, war
     """
     from contextlib import nullcontext
 
-    from scraper.archive import RunOptions, parse_duration, run_archive
+    import dataclasses
+
+    from scraper.archive import RUN_FETCH_OPTIONS, RunOptions, parse_duration, run_archive
     from scraper.errors import ArchiveLocked, ConfigError
     from scraper.warc import WarcWriter
 
@@ -550,9 +554,11 @@ def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, war
     reporter = _ArchiveReporter(quiet, log_file)
     try:
         with (WarcWriter(warc) if warc else nullcontext()) as writer:
+            fetch_options = RUN_FETCH_OPTIONS if not user_agent else \
+                dataclasses.replace(RUN_FETCH_OPTIONS, user_agent=user_agent)
             options = RunOptions(sites=tuple(sites), config=_sites_file(config, db_path),
                                  max_new=max_new, recheck_after=recheck, workers=workers,
-                                 on_page=writer.write_page if writer else None)
+                                 fetch=fetch_options, on_page=writer.write_page if writer else None)
             report = run_archive(db_path, options, reporter)
     except ArchiveLocked as exc:
         if not quiet:

@@ -69,7 +69,9 @@ def _on_site(url: str, profile: Profile) -> bool:
 def page_links(html: str, base_url: str) -> tuple[list[str], list[str]]:
     """(every <a href> as an absolute URL, the feeds named by <link rel=alternate>) of a page."""
     try:
-        tree = lxml.html.fromstring(html)
+        # document_fromstring: fromstring() would return a bare fragment's first element, whose
+        # own <a> a descendant search never finds.
+        tree = lxml.html.document_fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return [], []
     base = tree.find(".//base[@href]")

@@ -381,3 +381,26 @@ def test_max_caps_new_articles_and_the_rest_waits_in_the_queue(site):
     assert rows(site, "SELECT count(*) AS n FROM queue WHERE state = 'pending'")[0]["n"] == 28
     assert run(site, "--quiet").exit_code == EXIT_OK
     assert _saved(site) == 33 and len(site.article_requests()) == 33
+
+
+def test_every_request_of_a_run_names_the_user_agent_given(tmp_path, httpserver):
+    article = ('<html lang="ar"><head><title>خبر</title></head><body><article><h1>خبر اليوم</h1>'
+               + "<p>" + "قالت مصادر مطلعة إن المشروع الجديد سيبدأ في المرحلة المقبلة. " * 8 + "</p>"
+               + "</article></body></html>")
+    httpserver.expect_request("/news/1").respond_with_data(article, content_type="text/html; charset=utf-8")
+    httpserver.expect_request("/").respond_with_data('<a href="/news/1">1</a>', content_type="text/html")
+    httpserver.expect_request("/robots.txt").respond_with_data("not here", status=404)
+    config = tmp_path / "sites.toml"
+    config.write_text(f"""[sites.local]
+domains = ["localhost"]
+start = ["{httpserver.url_for('/')}"]
+article = '^http://localhost:\\d+/news/\\d+$'
+delay = 0
+""", encoding="utf-8")
+    agent = "newsdesk-archive/1.0 (ops@example.org)"
+    result = CliRunner().invoke(cli, ["archive", "--config", str(config), "--site", "local",
+                                      "--user-agent", agent, "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == EXIT_OK, result.output
+    paths = {req.path for req, _ in httpserver.log}
+    assert {"/robots.txt", "/", "/news/1"} <= paths
+    assert {req.headers.get("User-Agent") for req, _ in httpserver.log} == {agent}

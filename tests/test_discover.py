@@ -262,3 +262,9 @@ def test_polite_map_slows_a_host_that_answers_429():
     list(polite_map(["http://a.test/1", "http://a.test/2"], work, Politeness(0.0), url_of=str,
                     throttled=lambda status: 0.0 if status == 429 else None))
     assert starts[1] - starts[0] >= 1.0          # FIRST_PENALTY, though the site's delay is 0
+
+
+def test_page_links_of_a_bare_fragment():
+    # A start page may be a bare list of links (no <html>, no <body>): its links still count.
+    links, feeds = page_links('<a href="/news/1">1</a><a href="/news/2">2</a>', "http://localhost:5000/")
+    assert links == ["http://localhost:5000/news/1", "http://localhost:5000/news/2"] and feeds == []
