@@ -311,15 +311,26 @@ def _network_error(url: str, exc: BaseException, timeout: float) -> FetchError:
     return NetworkError(url, f"connection failed ({exc.__class__.__name__})")
 
 
-def load_file(path: str | Path, url: str | None = None) -> Page:
-    """A page saved on disk (a path or file:// URL; ``.gz`` accepted), as if fetched from ``url``."""
+def load_file(path: str | Path, url: str | None = None, *,
+              max_bytes: int = FetchOptions.max_bytes) -> Page:
+    """A page saved on disk (a path or file:// URL; ``.gz`` accepted), as if fetched from ``url``.
+
+    A gzipped file is inflated up to ``max_bytes`` only (TooLarge past it), like a fetched page:
+    a small file must not be able to fill the memory.
+    """
     if str(path).lower().startswith("file://"):
         path = url2pathname(urlsplit(str(path)).path)
     path = Path(path)
     try:
-        body = path.read_bytes()
-        if body.startswith(b"\x1f\x8b"):
-            body = gzip.decompress(body)
+        with path.open("rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        if gzipped:
+            with gzip.open(path, "rb") as f:
+                body = f.read(max_bytes + 1)
+            if len(body) > max_bytes:
+                raise TooLarge(str(path), f"inflates to more than the cap of {max_bytes:,} bytes")
+        else:
+            body = path.read_bytes()
     except (OSError, EOFError) as exc:
         raise UnsupportedURL(str(path), f"cannot read the file ({exc.__class__.__name__}: "
                                         f"{getattr(exc, 'strerror', None) or exc})") from None

@@ -378,3 +378,21 @@ def test_get_page_dispatches_on_the_target(tmp_path, httpserver):
     for bad in ("ftp://example.com/a", str(tmp_path / "missing.html"), "not a url"):
         with pytest.raises(UnsupportedURL):
             get_page(bad, FAST)
+
+
+def test_a_gzipped_file_that_inflates_past_the_cap_is_refused(tmp_path):
+    import gzip as gz
+
+    from scraper.errors import TooLarge
+    from scraper.fetch import load_file
+
+    bomb = tmp_path / "page.html.gz"
+    with gz.open(bomb, "wb") as f:
+        for _ in range(30):
+            f.write(b"\0" * (1 << 20))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(TooLarge, match="inflates to more than"):
+        load_file(bomb, max_bytes=1 << 20)
+    small = tmp_path / "ok.html.gz"
+    small.write_bytes(gz.compress("<html><body><p>نص</p></body></html>".encode()))
+    assert "نص" in load_file(small).html
