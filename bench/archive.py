@@ -14,7 +14,6 @@ the issue asks for at least 80 % of it, and for peak RSS at 10,000 pages within 
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import multiprocessing
 import resource
@@ -28,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.synthetic import SiteHandler, serve as serve_handler  # noqa: E402  (needs the repository root on the path)
 
 WORDS = ("أعلنت الحكومة اليوم عن خطة جديدة لتطوير قطاع الطاقة في المنطقة وقال الوزير إن المشروع "
          "يشمل مراحل متعددة تبدأ بدراسة الاحتياجات وتنتهي بالتنفيذ الكامل بمشاركة القطاع الخاص").split()
@@ -46,13 +46,7 @@ def serve(hosts: int, port: int, pages: int, latency: float, ready) -> None:
     per_host = -(-pages // hosts)
 
     def handler_for(host: int):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(SiteHandler):
             def do_GET(self):
                 status = 200
                 if self.path == "/sitemap.xml":
@@ -66,23 +60,14 @@ def serve(hosts: int, port: int, pages: int, latency: float, ready) -> None:
                     body, ctype = article(host, int(self.path.split("/")[2])), "text/html; charset=utf-8"
                 else:      # robots.txt included: missing means everything is allowed
                     status, body, ctype = 404, b"not here", "text/plain"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
+                self.send(status, body, ctype)
         return Handler
 
     servers = []
     for host in range(2, 2 + hosts):
-        server = http.server.ThreadingHTTPServer((f"127.0.0.{host}", port), handler_for(host))
-        server.daemon_threads = True
+        server = serve_handler(handler_for(host), f"127.0.0.{host}", port)
         server.handle_error = lambda request, address: None   # a client hanging up is no news
         servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
     ready.set()
     threading.Event().wait()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
 import os
 import signal
 import socket
@@ -17,7 +16,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +25,7 @@ from click.testing import CliRunner
 
 from cli import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, cli
 from scraper.store import Archive
+from tests.synthetic import SiteHandler, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 CITIES = ["أبوظبي", "دبي", "الشارقة", "العين", "عجمان", "الفجيرة", "رأس الخيمة", "أم القيوين",
@@ -65,46 +64,24 @@ class NewsSite:
         self.requests: list[tuple[str, str | None]] = []   # (path, If-None-Match)
         site = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                # Headers and body go out in two writes: without this, Nagle + delayed ACK add
-                # 40 ms to every keep-alive answer.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(SiteHandler):
             def do_GET(self):
                 site.requests.append((self.path, self.headers.get("If-None-Match")))
                 if self.path.startswith("/news/") and site.latency:
                     time.sleep(site.latency)
                 status = site.status.get(self.path)
                 if status or self.path not in site.pages:
-                    self._send(status or 404, b"error", "text/plain")
+                    self.send(status or 404, b"error", "text/plain")
                     return
                 body, ctype = site.pages[self.path]
                 etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
                 if self.headers.get("If-None-Match") == etag:
-                    self._send(304, b"", ctype, etag)
+                    self.send(304, b"", ctype, ETag=etag)
                 else:
-                    self._send(200, body, ctype, etag)
+                    self.send(200, body, ctype, ETag=etag)
 
-            def _send(self, status, body, ctype, etag=None):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                if etag:
-                    self.send_header("ETag", etag)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve(Handler)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.articles: list[int] = []
         self.in_feed = list(range(1, 11))
         for n in range(1, 34):

@@ -11,7 +11,6 @@ overwritten.
 """
 from __future__ import annotations
 
-import http.server
 import os
 import random
 import shutil
@@ -21,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from click.testing import CliRunner
 
 from cli import EXIT_FAILED, EXIT_OK, cli
 from scraper.store import Archive
-from tests.synthetic import prose
+from tests.synthetic import SiteHandler, prose, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = 30
@@ -49,36 +47,22 @@ class LocalSite:
         site = self
         self.latency = latency
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(SiteHandler):
             def do_GET(self):
                 if self.path.startswith("/news/"):
                     time.sleep(site.latency)
                     n = int(self.path.split("/")[2])
-                    self._send(200, article_html(n), "text/html; charset=utf-8")
+                    self.send(200, article_html(n), "text/html; charset=utf-8")
                 elif self.path == "/rss.xml":
                     items = "".join(f"<item><title>الخبر رقم {n}</title><link>{site.url(n)}</link></item>"
                                     for n in range(ARTICLES))
-                    self._send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
+                    self.send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
                 else:
-                    self._send(404, b"not here", "text/plain")
+                    self.send(404, b"not here", "text/plain")
 
-            def _send(self, status, body, ctype):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve(Handler)
         self.server.handle_error = lambda *args: None   # a client killed mid-answer is expected here
         self.base = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def url(self, n: int) -> str:
         return f"{self.base}/news/{n}/story"
