@@ -100,7 +100,7 @@ _CHROME_WORDS = ("prayer", "cookie", "newsletter", "ticker", "share-bar", "socia
                  "twitter-tweet", "instagram-media", "tiktok-embed", "fb-post")
 _CHROME = re.compile("|".join(map(re.escape, _CHROME_WORDS)))
 # The same rule as one XPath expression, for callers replaying the extraction (scraper.explain).
-_GENERIC_PRUNE = "//*[{}][not(.//h1)][count(.//p) < 6]".format(" or ".join(
+GENERIC_PRUNE = "//*[{}][not(.//h1)][count(.//p) < 6]".format(" or ".join(
     f"contains(@class, '{w}') or contains(@id, '{w}')" for w in _CHROME_WORDS))
 _ENOUGH = 0.5
 _STORY_MIN_CHARS = 500

@@ -15,9 +15,9 @@ from typing import Any, Mapping
 
 from . import dates
 from .boilerplate import fold, normalize_space
-from .content import _GENERIC_PRUNE
+from .content import GENERIC_PRUNE
 from .errors import ExtractionError
-from .extract import _profile_for_page, extract, parse_html
+from .extract import profile_for_page, extract, parse_html
 from .metadata import extract_metadata
 from .models import Article
 from .profiles import Profile, compiled
@@ -215,7 +215,7 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
     except ExtractionError as exc:
         error = str(exc)
     tree = parse_html(html)
-    profile = _profile_for_page(tree, url, url, profiles)  # the extractor's own choice
+    profile = profile_for_page(tree, url, url, profiles)  # the extractor's own choice
     provenance = dict(article.provenance) if article else {}
     if article is None:  # the fields the page still has, with their sources
         meta = extract_metadata(parse_html(html), url, profile)
@@ -246,7 +246,7 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
         body = dataclasses.replace(body, content=content, paragraph_rule=profile.paragraphs)
         containers = compiled(content)(tree)
     elif text_source:  # the generic path prunes named chrome before trafilatura reads the page
-        for el in tree.xpath(_GENERIC_PRUNE):
+        for el in tree.xpath(GENERIC_PRUNE):
             if el.getparent() is not None:
                 rec.remove(el, "generic", "generic: pruned as chrome (its class or id says so)")
     for el, lines in _text_blocks(tree):

@@ -193,7 +193,7 @@ def _visible_lead(tree, summary: str | None, paragraphs: list[str]) -> str | Non
     return None
 
 
-def _profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> Profile | None:
+def profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> Profile | None:
     profile = profile_for(final_url, profiles) or profile_for(url, profiles)
     if profile is None:
         # A saved page, a mirror or a test server's copy still names its site in
@@ -258,7 +258,7 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
         html, _ = decode_html(html, _header(headers, "content-type"))
     final_url = final_url or url
     tree = parse_html(html)
-    profile = _profile_for_page(tree, url, final_url, profiles)
+    profile = profile_for_page(tree, url, final_url, profiles)
     meta = extract_metadata(tree, final_url, profile)
     provenance = dict(meta.pop("provenance"))
     if profile and meta.get("section") is None and (section := _section_from_url(profile, final_url)):
