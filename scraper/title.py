@@ -17,6 +17,9 @@ from .boilerplate import fold, normalize_space
 # «» are quotation marks in Arabic, French and German headlines («داعش», «royaler Besuch»).
 _SEPARATORS = re.compile(r"\s+(?:[|\-–—:·•»«/~*]|::)\s+|\s*[|｜•ㅣ]\s*")
 _GLUED = "-|｜ㅣ–—·"
+_QUOTES = ('"', "'", "«", "„", "“")
+# The copies of the headline that carry no site name by convention.
+_HEADLINE_SOURCES = ("h1", "json-ld", "meta:headline")
 
 
 def _parts(title: str) -> list[str]:
@@ -40,11 +43,17 @@ def _is_site_name(part: str, site_names: Iterable[str]) -> bool:
     return False
 
 
-def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str] = ()) -> str:
-    """``title`` without a site-name prefix/suffix; unchanged when nothing says what to cut."""
+def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str] = (),
+                    headlines: Iterable[str] = ()) -> str:
+    """``title`` without a site-name prefix/suffix; unchanged when nothing says what to cut.
+
+    ``headlines`` are the page's undecorated copies of the headline (<h1>, JSON-LD): when one of
+    them carries the same words as the whole of ``title``, nothing in it is decoration («Kicker /
+    Headline» shown as such above the article), even if a shorter copy elsewhere omits a part.
+    """
     title = normalize_space(title)
     parts = _parts(title)
-    if len(parts) < 2:
+    if len(parts) < 2 or _alnum(title) in {_alnum(h) for h in headlines if h and h != title}:
         return title
     folded_others = {fold(o) for o in others if o}
     # The longest run of parts that another source gives verbatim is the headline.
@@ -95,12 +104,14 @@ def choose_title(candidates: list[tuple[str, str | None]],
     """
     site_names = [s for s in site_names if s]
     texts = [(src, normalize_space(html.unescape(t))) for src, t in candidates if t and t.strip()]
+    headlines = [t for src, t in texts if src in _HEADLINE_SOURCES]
     usable = []
     for src, text in texts:
         others = [t for _, t in texts if t != text]
-        cleaned = strip_site_name(text, site_names, others)
-        if len(_alnum(cleaned)) >= 3 and not _is_site_name(cleaned, site_names):
-            usable.append((src, _untruncated(cleaned, texts)))
+        cleaned = strip_site_name(text, site_names, others, headlines)
+        if len(_alnum(cleaned)) < 3 or _is_site_name(cleaned, site_names) or _cut_short(cleaned, texts):
+            continue
+        usable.append((src, _unglued(cleaned, texts)))
     if not usable:
         return None, None
     src, text = _outvoted(usable) or usable[0]
@@ -122,19 +133,23 @@ def _outvoted(usable: list[tuple[str, str]]) -> tuple[str, str] | None:
     return None
 
 
-def _untruncated(title: str, texts: list[tuple[str, str]]) -> str:
-    """The full headline when ``title`` is cut short: an unescaped quote in a meta tag ends its
-    content early («Sieger und "royaler Besuch"» becomes «Sieger und»), while the <h1> or the
-    JSON-LD headline still has the whole of it."""
+def _cut_short(title: str, texts: list[tuple[str, str]]) -> bool:
+    """Whether ``title`` is a meta tag cut short by an unescaped quote in its content attribute
+    («Sieger und "royaler Besuch"» read as «Sieger und»), while the <h1> or JSON-LD still has the
+    whole line. Such a tag is broken markup, no evidence of the headline: the next source decides,
+    rather than the page's other copy being promoted to the rank of the broken one."""
     for src, text in texts:
-        if src not in ("h1", "json-ld", "meta:headline"):
-            continue
-        if len(text) > len(title) and text.startswith(title) and text[len(title)] == " " \
-                and text[len(title) + 1:len(title) + 2] in ('"', "'", "«", "„", "“"):
-            return text
-        # The reverse: «Headline-Section|Site» glued without spaces, while the other source has
-        # just «Headline».
-        if len(text.split()) >= 3 and len(title) > len(text) and title.startswith(text) \
-                and title[len(text)] in _GLUED:
+        if src in _HEADLINE_SOURCES and len(text) > len(title) and text.startswith(title) \
+                and text[len(title)] == " " and text[len(title) + 1:len(title) + 2] in _QUOTES:
+            return True
+    return False
+
+
+def _unglued(title: str, texts: list[tuple[str, str]]) -> str:
+    """«Headline-Section|Site» glued without spaces, while another headline source has just
+    «Headline»: the latter, which is the same headline without the glued decoration."""
+    for src, text in texts:
+        if src in _HEADLINE_SOURCES and len(text.split()) >= 3 and len(title) > len(text) \
+                and title.startswith(text) and title[len(text)] in _GLUED:
             return text
     return title

@@ -183,9 +183,24 @@ def test_headline_with_dash_or_quotes_stays_whole():
     assert strip_site_name(title, ["الاتحاد"], [title + " - الاتحاد"]) == title
 
 
-def test_title_cut_short_by_an_unescaped_quote_is_restored_and_glued_suffix_cut():
+def test_kicker_shown_with_the_headline_is_not_cut_as_decoration():
+    og, ld = "Nationale Demo / Der 9. Juli naht: Gewerkschaften zeigen Stärke", "Der 9. Juli naht: Gewerkschaften zeigen Stärke"
+    # Only the shorter JSON-LD copy: the kicker reads as a prefix to cut.
+    assert choose_title([("meta:og:title", og), ("json-ld", ld)], [])[0] == ld
+    # The <h1> shows the same words whole (kicker span glued to the headline): nothing is cut.
+    h1 = "Nationale DemoDer 9. Juli naht: Gewerkschaften zeigen Stärke"
+    assert choose_title([("meta:og:title", og), ("json-ld", ld), ("h1", h1)], []) == (og, "meta:og:title")
+    # A site name is still cut when the headline copies do not carry it.
+    assert choose_title([("meta:og:title", f"{ld} - Tageblatt.lu"), ("h1", ld)], ["tageblatt.lu"])[0] == ld
+
+
+def test_title_cut_short_by_an_unescaped_quote_is_no_evidence_and_glued_suffix_cut():
     cut = choose_title([("meta:og:title", "Sieger und"), ("h1", 'Sieger und "royaler Besuch"')], [])
-    assert cut == ('Sieger und "royaler Besuch"', "meta:og:title")
+    assert cut == ('Sieger und "royaler Besuch"', "h1")
+    # The broken tag does not promote the <h1>'s text over the next source in order.
+    cut = choose_title([("meta:og:title", "Sieger und"), ("json-ld", "Kinder-Marathon am Sonnabend"),
+                        ("meta:twitter:title", "Sieger und"), ("h1", 'Sieger und "royaler Besuch"')], [])
+    assert cut == ("Kinder-Marathon am Sonnabend", "json-ld")
     glued = choose_title([("meta:og:title", "도입 또다시 불발 친청계-정치ㅣ한국일보"),
                           ("json-ld", "도입 또다시 불발 친청계")], ["한국일보"])
     assert glued == ("도입 또다시 불발 친청계", "meta:og:title")
