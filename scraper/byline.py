@@ -59,14 +59,22 @@ def _byline_scope(h1):
     return scope.getparent() if scope is not None and scope.getparent() is not None else scope
 
 
-def byline_names(tree, h1) -> list[str]:
-    """Names in the story's byline: its rel=author links, else its innermost byline/author blocks."""
+def rel_author_names(tree, h1) -> list[str]:
+    """The names of the story's rel=author links (HTML's markup for "the author of this article")."""
     scope = _byline_scope(h1)
     if scope is None:
         return []
-    links = [a for a in scope.iterfind(".//a[@rel='author']") if not _in_teaser(a, scope)]
-    if names := _name_texts(links, split=False):
+    return _name_texts([a for a in scope.iterfind(".//a[@rel='author']") if not _in_teaser(a, scope)],
+                       split=False)
+
+
+def byline_names(tree, h1) -> list[str]:
+    """Names in the story's byline: its rel=author links, else its innermost byline/author blocks."""
+    if names := rel_author_names(tree, h1):
         return names
+    scope = _byline_scope(h1)
+    if scope is None:
+        return []
     blocks = []
     for el in scope.iter():
         cls = el.get("class") if isinstance(el.tag, str) else None
@@ -77,6 +85,31 @@ def byline_names(tree, h1) -> list[str]:
             continue
         blocks.append(el)
     return _name_texts(blocks)
+
+
+# The word a byline starts with: «By A», «von A», «par A», «بقلم أ».
+_BY_WORDS = {"by", "von", "par", "por", "di", "da", "door", "av", "af", "przez", "od", "بقلم", "كتب", "كتبت"}
+_BY_LINE_MAX = 120      # characters: «von Dr. A und B, Desk» is a byline; a longer text is prose
+
+
+def by_line_names(tree, h1) -> list[str]:
+    """The names after a by-word that opens a short line of the story's region («von <a>Dr. Max
+    Kolter</a>»): the wording of a byline, which photo credits («Foto:») and teasers do not use."""
+    scope = _byline_scope(h1)
+    if scope is None:
+        return []
+    for el in scope.iter("p", "div", "span", "li", "address"):
+        lead = (el.text or "").strip().rstrip(":").strip().lower()
+        if lead not in _BY_WORDS or _in_teaser(el, scope) or len(text_of(el)) > _BY_LINE_MAX:
+            continue
+        # Each name is its own element («von <a>A</a> und <b>B</b>»); plain text after the word
+        # is one string of names.
+        marked = [child for child in el if child.tag in ("a", "b", "strong", "span")]
+        names = _name_texts(marked, split=False) if marked else _name_texts([el])
+        if marked and not names:
+            continue
+        return [n for n in names if n.strip().lower() not in _BY_WORDS]
+    return []
 
 
 def labelled_author(tree) -> str | None:

@@ -17,7 +17,7 @@ from . import jsonld
 from .boilerplate import normalize_space
 from .dateline import date_line_dates, headline_element, iso_date, labelled_dates, text_of, time_dates
 from .profiles import Profile, compiled
-from .byline import byline_names, labelled_author
+from .byline import by_line_names, byline_names, labelled_author, rel_author_names
 from .title import _alnum, choose_title
 from .urls import host_key
 
@@ -70,6 +70,8 @@ class _Cascade:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.provenance: dict[str, str] = {}
+        # What later sources offered for a field already set, in order: the runners-up.
+        self.others: dict[str, list[tuple[Any, str]]] = {}
 
     def offer(self, field: str, value: Any, source: str) -> bool:
         if value in (None, "", [], ()):
@@ -82,6 +84,7 @@ class _Cascade:
             self.provenance[field] = f"{self.provenance[field]} + {source}"
             return True
         if have not in (None, "", []):
+            self.others.setdefault(field, []).append((value, source))
             return False
         self.values[field] = value
         self.provenance[field] = source
@@ -192,8 +195,20 @@ def _author_from_page(tree, h1, c: _Cascade, site_names: list[str]) -> None:
         if len(names) < len(have.split(", ")):
             c.values["author"] = ", ".join(names)
         return
-    # Over a publisher's name only a field the page labels "Author" wins: a byline block may
-    # hold a desk's initials or a photographer where the publisher credits its newsroom.
+    # Over a publisher's name, first a person another machine-readable field names (JSON-LD
+    # says «Krautreporter» where <meta name=author> says who wrote it), or a rel=author link,
+    # which is markup for exactly this; then only a field the page labels "Author": a byline
+    # block may hold a desk's initials or a photographer where the publisher credits its newsroom.
+    if have:
+        linked = clean_author(", ".join(rel_author_names(tree, h1)))
+        by_line = clean_author(", ".join(by_line_names(tree, h1)))
+        # A value naming the site anywhere («hessenschau.de, Frankfurt, Germany») is a credit line.
+        people = [(v, src) for v, src in [*c.others.get("author", ()), (linked, "a[rel=author]"),
+                                          (by_line, "byline")]
+                  if v and not any(_is_publisher(n, site_names) for n in v.split(", "))]
+        if people:
+            c.values["author"], c.provenance["author"] = people[0]
+            return
     shown = None if have else clean_author(", ".join(byline_names(tree, h1)))
     found, source = (shown, "byline") if shown else (clean_author(labelled_author(tree)), "labelled author")
     if found and not _is_publisher(found, site_names):

@@ -482,6 +482,28 @@ def test_author_values_that_are_not_people():
     assert extract(with_block("", head=head), "https://news.example/a/1").author == "Ulrich Welter, Anna Roe"
 
 
+def test_a_person_named_elsewhere_beats_the_publisher_as_author():
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "عنوان الخبر الرئيسي اليوم",'
+          ' "author": {"@type": "Organization", "name": "Example News"}}</script>'
+          '<meta property="og:site_name" content="Example News">')
+    url = "https://news.example/a/1"
+    # Another machine-readable field names the writer.
+    a = extract(with_block("", head=ld + '<meta name="author" content="Jane Doe">'), url)
+    assert (a.author, a.provenance["author"]) == ("Jane Doe", "meta:author")
+    # ... but a credit line that names the site is not a person.
+    a = extract(with_block("", head=ld + '<meta name="author" content="news.example, Frankfurt, Germany">'), url)
+    assert a.author == "Example News"
+    # A rel=author link, and a line that opens with a by-word, name the writer too.
+    linked = "<p class='meta'>By <a rel='author' href='/people/jane'>Jane Doe</a></p>"
+    assert extract(with_block("", head=ld).replace("</h1>", f"</h1>{linked}"), url).author == "Jane Doe"
+    von = "<p class='reader-meta'> von <a href='/autoren/name/max-kolter'>Dr. Max Kolter</a> </p>"
+    a = extract(with_block("", head=ld).replace("</h1>", f"</h1>{von}"), url)
+    assert (a.author, a.provenance["author"]) == ("Dr. Max Kolter", "byline")
+    # «By Example News with Agencies»: the site and a wire credit, no person; the publisher stays.
+    agencies = "<div class='contributors'>By&nbsp;<b>Example News</b> with&nbsp;<b>Agencies</b></div>"
+    assert extract(with_block("", head=ld).replace("</h1>", f"</h1>{agencies}"), url).author == "Example News"
+
+
 def test_a_byline_line_anywhere_is_not_body():
     cards = "<p>von Anne Sophie Beispiel</p><p>By the river the old town keeps its market every Sunday morning.</p>"
     a = extract(with_block(cards), "https://news.example/a/1")
