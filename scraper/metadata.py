@@ -239,7 +239,9 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
                       ("meta:twitter:title", _first(metas, "twitter:title")),
                       ("h1", text_of(h1) if h1 is not None else None),
                       ("meta:dc.title", _first(metas, "dc.title")),
-                      ("title", text_of(title_el) if title_el is not None else None)]
+                      ("title", text_of(title_el) if title_el is not None else None),
+                      # <meta name="title">: the CMS's page-title field, often the editorial headline.
+                      ("meta:title", _first(metas, "title"))]
         title, source = choose_title(candidates, site_names)
         c.offer("title", title, source or "")
         # Every version of the headline: the body extractor sometimes keeps one that is not the title.

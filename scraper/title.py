@@ -119,16 +119,20 @@ def choose_title(candidates: list[tuple[str, str | None]],
 
 
 def _outvoted(usable: list[tuple[str, str]]) -> tuple[str, str] | None:
-    """The JSON-LD headline when twitter:title sides with it against og:title.
+    """The JSON-LD headline when twitter:title or <meta name="title"> sides with it against og:title.
 
     og:title and twitter:title are both share-card titles, written once and copied; when the
     publisher gives the card on one network the article's structured headline instead, og:title
-    is the one-off variant (a social A/B title), and two sources agree on the headline.
+    is the one-off variant (a social A/B title), and two sources agree on the headline. The CMS's
+    own page-title field (<meta name="title">) siding with the structured headline says the same.
     """
     by_source = {src: text for src, text in reversed(usable)}
-    og, ld, tw = (by_source.get(k) for k in ("meta:og:title", "json-ld", "meta:twitter:title"))
-    if usable[0][0] == "meta:og:title" and og and ld and tw \
-            and _alnum(ld) == _alnum(tw) != _alnum(og):
+    og, ld = by_source.get("meta:og:title"), by_source.get("json-ld")
+    if usable[0][0] != "meta:og:title" or not og or not ld or _alnum(ld) == _alnum(og):
+        return None
+    # The page-title field counts only as a verbatim copy: «Kicker: - Headline» there is the
+    # document title's pattern (kicker and headline joined by the site's separator), not a vote.
+    if _alnum(by_source.get("meta:twitter:title") or "") == _alnum(ld) or by_source.get("meta:title") == ld:
         return "json-ld", ld
     return None
 

@@ -446,6 +446,14 @@ def test_json_ld_headline_wins_when_twitter_title_sides_with_it():
                         ["Example News"]) == ("Real headline here", "json-ld")
     assert choose_title(cands("Social card title", "Real headline here", "Social card title"),
                         ["Example News"]) == ("Social card title", "meta:og:title")
+    # The CMS's <meta name="title"> copying the JSON-LD headline verbatim is the same vote...
+    with_meta = [("meta:og:title", "Social card title"), ("json-ld", "Real headline here"),
+                 ("title", "Real headline here | Example News"), ("meta:title", "Real headline here")]
+    assert choose_title(with_meta, ["Example News"]) == ("Real headline here", "json-ld")
+    # ... but a document-title pattern there («Kicker: - Headline») is not a copy of the headline.
+    kicker = [("meta:og:title", "Headline here"), ("json-ld", "«Kicker»: Headline here"),
+              ("h1", "Headline here"), ("meta:title", "«Kicker»: - Headline here")]
+    assert choose_title(kicker, []) == ("Headline here", "meta:og:title")
 
 
 def test_meta_headline_unglues_a_section_suffix():
