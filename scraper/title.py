@@ -48,16 +48,18 @@ def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str]
     """``title`` without a site-name prefix/suffix; unchanged when nothing says what to cut.
 
     ``headlines`` are the page's undecorated copies of the headline (<h1>, JSON-LD): when one of
-    them carries the same words as the whole of ``title``, nothing in it is decoration («Kicker /
-    Headline» shown as such above the article), even if a shorter copy elsewhere omits a part.
+    them carries the same words as the whole of ``title``, a part that a shorter copy elsewhere
+    omits is not decoration («Kicker / Headline» shown as such above the article); only the site's
+    name is still cut then.
     """
     title = normalize_space(title)
     parts = _parts(title)
-    if len(parts) < 2 or _alnum(title) in {_alnum(h) for h in headlines if h and h != title}:
+    if len(parts) < 2:
         return title
+    shown_whole = _alnum(title) in {_alnum(h) for h in headlines if h and h != title}
     folded_others = {fold(o) for o in others if o}
     # The longest run of parts that another source gives verbatim is the headline.
-    for size in range(len(parts) - 1, 0, -1):
+    for size in range(len(parts) - 1 if not shown_whole else 0, 0, -1):
         for start in range(0, len(parts) - size + 1):
             chunk = parts[start:start + size]
             joined_folded = {fold(s) for s in _joins(title, chunk)}

@@ -190,8 +190,10 @@ def test_kicker_shown_with_the_headline_is_not_cut_as_decoration():
     # The <h1> shows the same words whole (kicker span glued to the headline): nothing is cut.
     h1 = "Nationale DemoDer 9. Juli naht: Gewerkschaften zeigen Stärke"
     assert choose_title([("meta:og:title", og), ("json-ld", ld), ("h1", h1)], []) == (og, "meta:og:title")
-    # A site name is still cut when the headline copies do not carry it.
+    # A site name is still cut when the headline copies do not carry it, and when they do.
     assert choose_title([("meta:og:title", f"{ld} - Tageblatt.lu"), ("h1", ld)], ["tageblatt.lu"])[0] == ld
+    assert choose_title([("meta:og:title", f"{ld} - Tageblatt.lu"), ("json-ld", f"{ld} - Tageblatt.lu")],
+                        ["tageblatt.lu"])[0] == ld
 
 
 def test_title_cut_short_by_an_unescaped_quote_is_no_evidence_and_glued_suffix_cut():
