@@ -28,6 +28,7 @@ from .templates import SiteTemplate, strip_template
 from .urls import host_key
 
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
+_IN_FIGURE = etree.XPath("boolean(ancestor-or-self::figure | ancestor-or-self::figcaption)")
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
                                default_doctype=False)
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call per element
@@ -191,7 +192,10 @@ def _visible_lead(tree, summary: str | None, paragraphs: list[str]) -> str | Non
     if any(want in fold(p) for p in paragraphs[:3]):
         return None
     start = normalize_space(summary)[:20]
-    shown = [el for el in _STARTS_WITH(tree, start=start) if fold(el.text_content()) == want]
+    # A photo's caption may repeat the description too (the CMS fills one from the other): that
+    # copy is the picture's, not a standfirst.
+    shown = [el for el in _STARTS_WITH(tree, start=start)
+             if fold(el.text_content()) == want and not _IN_FIGURE(el)]
     # Each block the page shows it in is one copy: when the extraction already holds as many (a
     # teaser or kicker kept above the lead pushed it down), adding it again would duplicate it.
     if len(shown) > sum(want == fold(p) for p in paragraphs):

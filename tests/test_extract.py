@@ -315,6 +315,11 @@ def test_visible_standfirst_from_meta_description_leads_the_text():
     html = page(head=f'<meta name="description" content="{lead}">', article=f"<div class='lead'>{lead}</div>")
     a = extract(html, "https://news.example/a/1")
     assert a.text.startswith(lead + "\n\n")
+    # The same words as a photo's caption are the picture's, not a standfirst.
+    caption = (f"<figure><img src='/p.jpg'><figcaption><div class='text-caption'><span>{lead}</span> "
+               "<span>© Agentur | Fotograf</span></div></figcaption></figure>")
+    a = extract(page(head=f'<meta name="description" content="{lead}">', article=caption), "https://news.example/a/1")
+    assert lead not in a.text
 
 
 def test_json_ld_article_body_drops_what_is_not_the_story():
