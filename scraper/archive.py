@@ -10,11 +10,11 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from . import runstate, search
+from . import listings, runstate, search
 from .discover import Discovery, discover_site
 from .errors import ConfigError, ScraperError
 from .extract import extract_page
@@ -43,6 +43,7 @@ class RunOptions:
     fetch: FetchOptions = RUN_FETCH_OPTIONS
     max_tries: int = runstate.MAX_TRIES
     on_page: Callable[[Page], None] | None = None   # sees every page fetched (e.g. a WARC writer)
+    clock: Callable[[], datetime] = runstate.now_utc  # ages of cached listings and robots.txt (tests move it)
 
 
 class Reporter:
@@ -130,6 +131,8 @@ class _Run:
         self.options, self.reporter = options, reporter
         self.politeness = Politeness()
         self.client = PoliteClient(options.fetch, self.politeness)
+        # robots.txt copies kept by earlier runs (RFC 9309 section 2.4: reused for up to 24 hours).
+        self.client.robots.use_copies(listings.robots_copies(archive), now=options.clock)
         self.counts = {name: 0 for name in runstate.COUNTS}
         self.problems: list[str] = []
         self.run_id = 0
@@ -140,6 +143,7 @@ class _Run:
     def run(self) -> RunReport:
         self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
         attempted = self._fetch_all(self._discover_all())
+        listings.save_robots(self.archive, self.client.robots.new_copies())   # hosts met while fetching
         code = self._exit_code(attempted)
         runstate.finish_run(self.archive, self.run_id, self.counts, code, self.problems)
         return RunReport(self.run_id, self.counts, self.problems, code)
@@ -151,15 +155,21 @@ class _Run:
     def _discover_all(self) -> int:
         """Discover every site (concurrently; each host at its own pace) and queue what is new."""
         sources_ok = 0
+        # Read here, in the run's thread: discovery threads only read these snapshots.
+        memories = {site.name: listings.ListingMemory(site.name, listings.load(self.archive, site.name),
+                                                      clock=self.options.clock) for site in self.sites}
         with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(self.sites)))) as pool:
             for profile, found in zip(self.sites, pool.map(
-                    lambda p: discover_site(p, self.client), self.sites)):
+                    lambda p: discover_site(p, self.client, memory=memories[p.name]), self.sites)):
                 self._log_attempts(found.attempts, final=None)
                 for message in found.problems:
                     self._problem(message)
                 sources_ok += found.listings_read
                 fresh = [item for url, item in found.found.items() if self.archive.find(url) is None]
                 self.counts["discovered"] += runstate.enqueue(self.archive, profile.name, fresh)
+                # Only now that their articles are queued: a run killed before this line re-reads them.
+                listings.save(self.archive, found.listings.values())
+        listings.save_robots(self.archive, self.client.robots.new_copies())
         return sources_ok
 
     def _fetch_all(self, sources_ok: int) -> int:

@@ -5,6 +5,10 @@ sitemaps), the start pages (links matching the site's ``article`` regex, and ``<
 feeds), the feeds (RSS/Atom), the sitemaps (indexes followed newest first, gzip, news sitemaps).
 Every URL is canonicalised, so one article listed by a feed, a sitemap and the home page is one
 entry that remembers all three. A source that fails is reported and the others still count.
+
+Given a ``ListingMemory`` (the cron run's), each listing is asked for conditionally and one that
+answers 304 is not read again (its articles were queued when it was last read); without one
+(`scraper discover`), every listing is read in full, so the preview always shows everything.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import lxml.html
 
 from .errors import FetchError, ScraperError
 from .feeds import FeedError, Found, looks_like_feed, parse_feed, parse_sitemap
+from .listings import Listing, ListingMemory, reading_rules
 from .politeness import PoliteClient
 from .profiles import Profile
 from .robots import robots_url
@@ -39,7 +44,8 @@ class Discovery:
     problems: list[str] = field(default_factory=list)        # one line each, for stderr
     attempts: list[dict] = field(default_factory=list)       # HTTP attempts, for the fetch log
     disallowed: int = 0                                       # article URLs robots.txt forbids
-    listings_read: int = 0                                    # start pages, feeds, sitemaps fetched
+    listings_read: int = 0                                    # start pages, feeds, sitemaps that answered
+    listings: dict[str, Listing] = field(default_factory=dict)  # what came of each, for the archive
 
     def add(self, item: Found, profile: Profile, *, needs_regex: bool) -> None:
         url = canonicalize(item.url)
@@ -84,68 +90,104 @@ def page_links(html: str, base_url: str) -> tuple[list[str], list[str]]:
     return links, feeds
 
 
-def discover_site(profile: Profile, client: PoliteClient, *,
-                  max_sitemaps: int = MAX_SITEMAPS) -> Discovery:
-    """Read the site's robots.txt, start pages, feeds and sitemaps; return the article URLs found."""
+def discover_site(profile: Profile, client: PoliteClient, *, max_sitemaps: int = MAX_SITEMAPS,
+                  memory: ListingMemory | None = None) -> Discovery:
+    """Read the site's robots.txt, start pages, feeds and sitemaps; return the article URLs found.
+
+    ``memory`` (the archive's listing cache) makes listing requests conditional; the caller stores
+    ``result.listings`` once the URLs found are queued.
+    """
     result = Discovery(profile.name)
+    memory = memory if memory is not None else ListingMemory(profile.name)   # knows nothing: full reads
     tz = profile.tz
 
-    def get(url: str, *, html: bool):
+    def get(url: str, *, html: bool, kind: str):
+        """The page (a 304 Page when unchanged since its last complete read), or None if it failed."""
         try:
-            page = client.get(url, html=html, attempts=_tagged(result.attempts, url))
+            page = client.get(url, html=html, attempts=_tagged(result.attempts, url),
+                              **memory.validators(url))
         except FetchError as exc:
             result.problems.append(f"{profile.name}: {exc}")
+            memory.failed(url, kind, exc)
             return None
         result.listings_read += 1
+        if page.not_modified:
+            memory.not_modified(url, kind)
         return page
+
+    def read(url: str, kind: str, page, parse, children=()) -> None:
+        problem = _read(parse, result, profile)
+        if problem is None:
+            memory.read(url, kind, page, children)      # children: filled by parse by now
+        else:
+            memory.partial(url, kind, page, problem)
 
     # robots.txt of every host the profile names: pace and extra sitemaps.
     feeds = list(dict.fromkeys(profile.feeds))
     sitemaps = list(dict.fromkeys(profile.sitemaps))
+    digests = []
     for origin in dict.fromkeys(robots_url(u) for u in (*profile.start, *profile.feeds, *profile.sitemaps)):
         robots = client.robots.for_url(origin)
+        digests.append(robots.digest)
         if robots.why.startswith("unreachable"):
             result.problems.append(f"{profile.name}: {origin} {robots.why}: nothing on that host is fetched")
         client.politeness.set_delay(origin, profile.delay, robots.crawl_delay(client.options.user_agent))
         sitemaps.extend(s for s in robots.sitemaps if s not in sitemaps and _on_site(s, profile))
+    # A listing's validators are only trusted under the rules it was read with.
+    memory.rules = reading_rules(profile.article_url, profile.domains, digests)
 
     for start in profile.start:
-        page = get(start, html=True)
+        page = get(start, html=True, kind="start-page")
         if page is None:
             continue
-        links, alternates = page_links(page.html, page.final_url)
-        for link in links:
-            result.add(Found(link, "start-page", start), profile, needs_regex=True)
-        feeds.extend(f for f in alternates if f not in feeds and _on_site(f, profile))
+        if page.not_modified:
+            alternates = list(memory.children(start))   # its feeds are still asked, conditionally
+        else:
+            links, alternates = page_links(page.html, page.final_url)
+            for link in links:
+                result.add(Found(link, "start-page", start), profile, needs_regex=True)
+            alternates = [f for f in alternates if _on_site(f, profile)]
+            memory.read(start, "start-page", page, alternates)
+        feeds.extend(f for f in alternates if f not in feeds)
 
     for feed_url in feeds:
-        page = get(feed_url, html=False)
-        if page is not None:
-            _read(lambda: parse_feed(page.body, feed_url, tz), result, profile)
+        page = get(feed_url, html=False, kind="feed")
+        if page is not None and not page.not_modified:
+            read(feed_url, "feed", page, lambda: parse_feed(page.body, feed_url, tz))
 
-    _read_sitemaps(sitemaps, get, result, profile, max_sitemaps)
+    _read_sitemaps(sitemaps, get, read, memory, result, profile, max_sitemaps)
 
     allowed = {url: item for url, item in result.found.items() if client.allowed(url)}
+    if any(client.robots.for_url(url).why.startswith("unreachable") for url in result.found.keys() - allowed):
+        memory.unconfirmed()   # links dropped only for now (a host unreachable): read them again next run
     result.disallowed = len(result.found) - len(allowed)
     result.found = allowed
+    result.listings = dict(memory.results)
     return result
 
 
-def _read(parse, result: Discovery, profile: Profile) -> list:
+def _read(parse, result: Discovery, profile: Profile) -> str | None:
+    """Add the links ``parse()`` returns; return the problem if the listing was malformed, else None."""
     try:
-        items = parse()
+        items, problem = parse(), None
     except ScraperError as exc:
         # A malformed listing still gives the links read before the error (FeedError.partial).
         items = getattr(exc, "partial", None) or []
         kept = f" (kept the {len(items)} links read before it)" if items else ""
-        result.problems.append(f"{profile.name}: {exc}{kept}")
+        problem = f"{profile.name}: {exc}{kept}"
+        result.problems.append(problem)
     for item in items:
         result.add(item, profile, needs_regex=False)
-    return items
+    return problem
 
 
-def _read_sitemaps(roots: list[str], get, result: Discovery, profile: Profile, budget: int) -> None:
-    """Breadth first from the root sitemaps; an index's children newest first, ``budget`` files in all."""
+def _read_sitemaps(roots: list[str], get, read, memory: ListingMemory, result: Discovery,
+                   profile: Profile, budget: int) -> None:
+    """Breadth first from the root sitemaps; an index's children newest first, ``budget`` files in all.
+
+    An index that answers 304 is not read again, but the children it named then are still asked
+    (each conditionally): a static index over a changing news sitemap must not hide the latter.
+    """
     todo = deque((url, 0) for url in roots)
     seen: set[str] = set()
     while todo and budget > 0:
@@ -154,27 +196,36 @@ def _read_sitemaps(roots: list[str], get, result: Discovery, profile: Profile, b
             continue
         seen.add(url)
         budget -= 1
-        page = get(url, html=False)
+        page = get(url, html=False, kind="sitemap")
         if page is None:
             continue
-        if looks_like_feed(page.body):   # robots.txt Sitemap: lines may name a feed
-            _read(lambda: parse_feed(page.body, url, profile.tz), result, profile)
+        if page.not_modified:
+            if depth + 1 < MAX_SITEMAP_DEPTH:
+                todo.extend((child, depth + 1) for child in memory.children(url))
             continue
-        children: list = []
+        if looks_like_feed(page.body):   # robots.txt Sitemap: lines may name a feed
+            read(url, "feed", page, lambda: parse_feed(page.body, url, profile.tz))
+            continue
+        followed: list[str] = []     # the child sitemaps, newest first (an index's)
 
         def parse():
             try:
                 pages, kids = parse_sitemap(page.body, url, profile.tz)
             except FeedError as exc:
-                children.extend(getattr(exc, "children", []))   # an index cut short: its first children
+                # An index cut short: its first children are still followed.
+                followed.extend(_newest_first(getattr(exc, "children", []), profile))
                 raise
-            children.extend(kids)
+            followed.extend(_newest_first(kids, profile))
             return pages
-        _read(parse, result, profile)
+        read(url, "sitemap", page, parse, followed)
         if depth + 1 < MAX_SITEMAP_DEPTH:
-            oldest = datetime.min.replace(tzinfo=timezone.utc)
-            children.sort(key=lambda ref: ref.lastmod or oldest, reverse=True)
-            todo.extend((ref.url, depth + 1) for ref in children if _on_site(ref.url, profile))
+            todo.extend((child, depth + 1) for child in followed)
+
+
+def _newest_first(children: list, profile: Profile) -> list[str]:
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    ordered = sorted(children, key=lambda ref: ref.lastmod or oldest, reverse=True)
+    return [ref.url for ref in ordered if _on_site(ref.url, profile)]
 
 
 class _tagged(list):

@@ -213,3 +213,11 @@ def _article_provenance(db: Database) -> None:
     # Where each field of the record came from ({"published": "news-sitemap https://...", ...}), so
     # a researcher can tell a date read from the page from one a feed supplied.
     db.execute("ALTER TABLE articles ADD COLUMN provenance TEXT")
+
+
+@migration("005_listing_cache")
+def _listing_cache(db: Database) -> None:
+    # The validators of each feed, sitemap and start page, and robots.txt copies, kept between
+    # runs for conditional GETs: owned and explained by scraper/listings.py.
+    from .listings import create_tables
+    create_tables(db)

@@ -243,7 +243,9 @@ class PoliteClient:
         self.politeness = politeness
         self._fetch = fetch
         self._local = threading.local()
-        self.robots = RobotsCache(lambda url: self.get(url, html=False, check_robots=False),
+        # robots.txt may be asked for conditionally (etag=, last_modified=) to refresh a cached copy.
+        self.robots = RobotsCache(lambda url, **validators: self.get(url, html=False, check_robots=False,
+                                                                     **validators),
                                   options.user_agent)
 
     def session(self) -> requests.Session:
