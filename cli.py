@@ -271,22 +271,26 @@ def _text_out(output):
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--rank", is_flag=True, help="Best matches first (bm25; the title counts more), not newest first.")
 @click.option("--quote", is_flag=True, help="Search every word as written, punctuation included (no FTS5 syntax).")
+@click.option("--exact", is_flag=True, help="Only the forms typed, not the other forms of their Arabic stems.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 @db_option
 @handle_errors
-def search(query, site, since, until, limit, rank, quote, as_json, as_csv, db_path):
+def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv, db_path):
     """Full-text search of titles and texts, newest first, with a snippet around the match.
 
     Arabic spelling variants find each other: tashkeel and tatweel are ignored, أ إ آ ٱ are ا,
-    ى is ي, ة is ه, Arabic-Indic digits are digits; Latin ignores case and accents. QUERY is FTS5
-    syntax: words (all must match), "a phrase", OR, NOT, prefix*, title:word.
+    ى is ي, ة is ه, Arabic-Indic digits are digits; Latin ignores case and accents. An Arabic
+    word also finds its other forms (حكومة: والحكومة، للحكومة، حكومات), unless --exact. QUERY is
+    FTS5 syntax: words (all must match), "a phrase", OR, NOT, prefix*, title:word.
 
     Example:
 
         scraper search الامارات --since 2024-01-01
 
         scraper search '"كأس العالم" OR مونديال' --site alittihad --rank --json
+
+        scraper search الحكومة --exact
     """
     import csv
     import json
@@ -304,7 +308,7 @@ def search(query, site, since, until, limit, rank, quote, as_json, as_csv, db_pa
             click.echo(f"Indexing {backlog} articles for search (once)...", err=True)
         try:
             hits = run_search(archive, query, site=site, since=since and since.date(),
-                              until=until and until.date(), limit=limit, rank=rank, quote=quote,
+                              until=until and until.date(), limit=limit, rank=rank, quote=quote, exact=exact,
                               highlight=("\x1b[1m", "\x1b[0m") if tty else ("[", "]"))
         except BadQuery as exc:
             click.echo(f"Error: {exc}", err=True)

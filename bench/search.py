@@ -3,10 +3,14 @@
     python bench/search.py                      # builds /tmp/bench-search.db once, then measures
     python bench/search.py --articles 20000 --db /tmp/small.db
 
-Prints the time to index the archive, then the median and worst time of a set of queries (common,
-rare, phrases, prefixes, OR/NOT, spelling variants, site and date filters), newest first and
-ranked, each query run several times through the library call the CLI makes. Then the peak RSS of
-`scraper export` over the whole archive and over a tenth of it: streaming means they are close.
+Prints the time to index the archive and the size of each index (the exact forms, the Arabic
+stems), what stemming costs per article, then the median and worst time of a set of queries
+(common, rare, phrases, prefixes, OR/NOT, spelling variants, site and date filters), newest first
+and ranked, through the stems (the default) and with --exact, each query run several times through
+the library call the CLI makes. Then recall and over-matching on families of Arabic word forms
+(«حكومة»: «والحكومة», «حكومات»...), with and without stems, on a small archive of its own. Then
+the peak RSS of `scraper export` over the whole archive and over a tenth of it: streaming means
+they are close.
 """
 from __future__ import annotations
 
@@ -17,14 +21,20 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import snowballstemmer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scraper.search import refresh, search  # noqa: E402
+from scraper.models import Article  # noqa: E402
+from scraper.search import FTS_TABLE, STEM_TABLE, refresh, search  # noqa: E402
+from scraper.stems import stem_text, stem_word  # noqa: E402
 from scraper.store import Archive  # noqa: E402
+from scraper.textnorm import normalize  # noqa: E402
 
 # Real news words, some in several spellings (hamza, tashkeel, ta marbuta, alef maksura), so the
 # index holds the variants the normalisation must merge.
@@ -68,9 +78,36 @@ def build(path: Path, n: int) -> None:
     print(f"generated {n:,} articles in {time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
     refresh(archive)
-    print(f"indexed them in {time.perf_counter() - start:.1f} s "
+    elapsed = time.perf_counter() - start
+    print(f"indexed them in {elapsed:.1f} s, {elapsed / n * 1000:.2f} ms an article "
           f"({path.stat().st_size / 1e6:.0f} MB database)")
     archive.close()
+
+
+def index_sizes(path: Path) -> None:
+    """Bytes of each FTS5 index (its shadow tables), from SQLite's dbstat."""
+    archive = Archive.open(path)
+    # An archive built before an upgrade has its backlog indexed here, once, not timed as a query.
+    start = time.perf_counter()
+    if done := refresh(archive):
+        print(f"indexed {done:,} queued articles (an upgrade) in {time.perf_counter() - start:.1f} s")
+    sizes = dict(archive.db.execute(
+        "SELECT CASE WHEN name LIKE ? THEN 'stems' WHEN name LIKE ? THEN 'exact' ELSE 'rest' END, "
+        "sum(pgsize) FROM dbstat GROUP BY 1", [f"{STEM_TABLE}%", f"{FTS_TABLE}%"]).fetchall())
+    print(f"index size: exact forms {sizes.get('exact', 0) / 1e6:.0f} MB, stems {sizes.get('stems', 0) / 1e6:.0f} MB, "
+          f"rest of the database {sizes.get('rest', 0) / 1e6:.0f} MB")
+    # The Python side of indexing, on a sample: what the stems add to normalising.
+    rows = archive.db.execute("SELECT title, text FROM articles ORDER BY id DESC LIMIT 2000").fetchall()
+    archive.close()
+    start = time.perf_counter()
+    normalised = [(normalize(title), normalize(text)) for title, text in rows]
+    norm_time = time.perf_counter() - start
+    start = time.perf_counter()
+    for title, text in normalised:
+        stem_text(title), stem_text(text)
+    stem_time = time.perf_counter() - start
+    print(f"per article ({len(rows):,} sampled, stem cache warm): normalise {norm_time / len(rows) * 1000:.2f} ms, "
+          f"stem {stem_time / len(rows) * 1000:.2f} ms")
 
 
 QUERIES = [
@@ -87,21 +124,87 @@ QUERIES = [
 def measure(path: Path, repeat: int) -> None:
     archive = Archive.open(path)
     count = archive.db.execute("SELECT count(*) FROM articles").fetchone()[0]
-    for rank in (False, True):
+    for exact, rank in itertools.product((False, True), (False, True)):
         times = []
         slowest = (0.0, "")
         for spec in QUERIES:
             for _ in range(repeat):
                 start = time.perf_counter()
-                search(archive, **spec, limit=20, rank=rank)
+                search(archive, **spec, limit=20, rank=rank, exact=exact)
                 elapsed = time.perf_counter() - start
                 times.append(elapsed)
                 slowest = max(slowest, (elapsed, spec["query"]))
-        label = "ranked      " if rank else "newest first"
+        label = ("ranked      " if rank else "newest first") + (", exact" if exact else ", stems")
         print(f"search {label} over {count:,} articles: median {statistics.median(times) * 1000:.1f} ms, "
               f"p90 {sorted(times)[int(len(times) * 0.9)] * 1000:.1f} ms, "
               f"slowest {slowest[0] * 1000:.1f} ms ({slowest[1]}); {len(QUERIES)} queries x {repeat}")
     archive.close()
+
+
+# (query, forms a researcher means by it, other words that must not match). The forms are the
+# attached clitics (و ف ب ل ك ال), plurals, duals, the feminine, pronoun suffixes.
+FAMILIES = [
+    ("حكومة", "الحكومة والحكومة للحكومة بالحكومة فالحكومة وبالحكومة حكومات الحكومات والحكومات حكومته حكومتها",
+     "حكم الحكم محكمة"),
+    ("وزارة", "الوزارة والوزارة للوزارة بالوزارة وزارات الوزارات وزارته", "وزير الوزير وزراء"),
+    ("الوزير", "وزير والوزير للوزير بالوزير وزيرها الوزيران الوزيرين", "وزارة زير"),
+    ("مدرسة", "المدرسة والمدرسة للمدرسة بالمدرسة مدرستها", "مدارس"),
+    ("المدارس", "مدارس والمدارس للمدارس بالمدارس", "مدرسة"),
+    ("كتاب", "الكتاب والكتاب للكتاب بالكتاب كتابه كتابها كتابي", "كاتب الكاتب كتب مكتبة"),
+    ("الإمارات", "الامارات والإمارات للإمارات بالإمارات فالإمارات", "امارة"),
+    ("مستشفى", "المستشفى والمستشفى للمستشفى بالمستشفى مستشفيات المستشفيات", "شفاء"),
+    ("الرئيس", "رئيس والرئيس للرئيس بالرئيس رئيسها", "رئاسة"),
+    ("فلسطين", "بفلسطين وفلسطين لفلسطين الفلسطيني", "سطين"),
+    ("بيت", "البيت والبيت للبيت بالبيت وبيت لبيت بيتها", "بيوت"),
+    ("مصر", "ومصر لمصر بمصر فمصر", "مصري"),
+    ("المعلم", "معلم المعلمون والمعلمين معلمة المعلمات", "علم العلم"),
+    ("شركة", "الشركة والشركة للشركة بالشركة شركات الشركات شركتها", "شريك مشاركة"),
+    ("مدينة", "المدينة والمدينة بالمدينة للمدينة مدن", "دين"),
+    ("انتخابات", "الانتخابات والانتخابات بالانتخابات للانتخابات", "نخبة"),
+    ("اقتصاد", "الاقتصاد والاقتصاد بالاقتصاد للاقتصاد", "قصد"),
+    ("سلام", "السلام والسلام بالسلام للسلام", "اسلام الإسلام مسلم"),
+    ("عالم", "العالم والعالم بالعالم للعالم", "علم العلم"),
+    ("دولة", "الدولة والدولة بالدولة للدولة دولتها", "دول"),
+    ("قال", "قالت وقال فقال", "قيل"),
+]
+
+
+def recall() -> None:
+    """Each form and each other word in an article of its own; each query run with and without stems."""
+    with tempfile.TemporaryDirectory() as tmp, Archive.open(Path(tmp) / "recall.db") as archive:
+        docs: dict[str, int] = {}
+        for query, forms, others in FAMILIES:
+            for word in forms.split() + others.split():
+                if word not in docs:
+                    docs[word] = len(docs) + 1
+                    archive.save(Article(url=f"https://x.example/{docs[word]}", site="x", title="خبر",
+                                         text=f"جاء في النص {word} هنا", content_hash=word))
+        for exact in (True, False):
+            found = wanted = unwanted = 0
+            missed, conflated = [], []
+            for query, forms, others in FAMILIES:
+                hits = {hit.id for hit in search(archive, query, exact=exact, limit=1000)}
+                for word in forms.split():
+                    wanted += 1
+                    if docs[word] in hits:
+                        found += 1
+                    elif not exact:
+                        missed.append(word)
+                unwanted += len(others.split())
+                conflated += [f"{query}={word}" for word in others.split() if docs[word] in hits]
+            print(f"recall on {len(FAMILIES)} families of Arabic forms, {'exact' if exact else 'stems'}: "
+                  f"{found}/{wanted} = {found / wanted:.2f}; other words matched {len(conflated)}/{unwanted}"
+                  + (f"; missed: {' '.join(missed)}" if missed else "")
+                  + (f"; matched: {' '.join(conflated)}" if conflated else ""))
+    # The same families, word against word, for the library alone on our normalised text: what
+    # the corrections in scraper/stems.py buy.
+    library = snowballstemmer.stemmer("arabic")
+    for name, stem in (("Snowball alone", lambda w: library.stemWord(normalize(w))),
+                       ("scraper.stems", lambda w: stem_word(normalize(w)))):
+        same = sum(stem(word) == stem(query) for query, forms, _ in FAMILIES for word in forms.split())
+        wrong = sum(stem(word) == stem(query) for query, _, others in FAMILIES for word in others.split())
+        print(f"  stems equal to the query's, {name}: forms {same}/{sum(len(f.split()) for _, f, _ in FAMILIES)}, "
+              f"other words {wrong}/{sum(len(o.split()) for _, _, o in FAMILIES)}")
 
 
 def export_rss(path: Path, *args: str) -> float:
@@ -122,7 +225,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.db.exists():
         build(args.db, args.articles)
+    index_sizes(args.db)
     measure(args.db, args.repeat)
+    recall()
     if not args.no_export:
         small = export_rss(args.db, "--site", "alittihad", "--since", "2023-01-01")  # about a tenth
         full = export_rss(args.db, "--format", "csv")

@@ -221,3 +221,11 @@ def _listing_cache(db: Database) -> None:
     # runs for conditional GETs: owned and explained by scraper/listings.py.
     from .listings import create_tables
     create_tables(db)
+
+
+@migration("search_002_stems")
+def _search_stems(db: Database) -> None:
+    # A second FTS5 index, of Arabic stems, beside the exact one; every article queued again so
+    # the next search indexes the existing rows: owned and explained by scraper/search.py.
+    from .search import create_stem_index
+    create_stem_index(db)

@@ -19,6 +19,20 @@ How the index is kept (and why this way):
   are what the index holds, whatever happened after.
 
 Queries are normalised the same way (operators AND/OR/NOT/NEAR and quoted phrases kept).
+
+Arabic stems (search_002_stems): a second FTS5 table, ``articles_stems``, indexes the same two
+columns with every Arabic word replaced by its light stem (scraper/stems.py), so «حكومة» finds
+«والحكومة», «للحكومة», «حكومات». It is a table of its own rather than two more columns of
+``articles_fts`` because an external-content FTS5 table reads every one of its columns from the
+content table by name: two more columns would have to exist in ``articles`` (and so in Datasette's
+view, in exports, in ``SELECT *``). Its content is ``articles`` too, so snippet() cuts the original
+text, which works because stemming, like normalisation, keeps token positions. ``articles_fts``
+is left as it was: Datasette's search box and ``sqlite-utils search`` find it first (the stems
+table names its content in a form their detection does not look for), and their users, who type
+plain spellings and cannot stem them, find written forms there; ``search(exact=True)`` does the
+same. Both tables are fed by the one queue. The stemmer's ``SIGNATURE`` is kept in
+``_search_state``: a different stemmer would delete other stems than it indexed, so refresh()
+re-indexes everything when it changes.
 """
 from __future__ import annotations
 
@@ -32,10 +46,13 @@ from sqlite_utils import Database
 
 from .errors import ScraperError, StoreError
 from .store import Archive
+from .stems import SIGNATURE, stem_query, stem_text
 from .textnorm import normalize
 
 FTS_TABLE = "articles_fts"
 PENDING_TABLE = "_search_pending"
+STEM_TABLE = "articles_stems"
+STATE_TABLE = "_search_state"
 # Marks (M*) count as word characters: the default (L* N* Co) splits «دَاعِش» at every haraka, so
 # the original text would tokenize differently from its normalised copy. remove_diacritics 2 lets a
 # Datasette user's Latin query fold like ours does.
@@ -74,6 +91,16 @@ SCHEMA = [
 ]
 
 
+# search_002_stems. content='articles' in single quotes: sqlite-utils and Datasette look for
+# content=[articles] or content="articles" to find a table's index, and must keep finding articles_fts.
+STEM_SCHEMA = [
+    f"""CREATE VIRTUAL TABLE {STEM_TABLE} USING FTS5 (
+        title, text, content='articles', tokenize="{TOKENIZE}"
+    )""",
+    f"CREATE TABLE {STATE_TABLE} (key TEXT PRIMARY KEY, value TEXT)",
+]
+
+
 class BadQuery(ScraperError):
     """The search query is not valid FTS5 syntax (str: one line saying how to quote it)."""
 
@@ -99,17 +126,46 @@ def create_index(db: Database) -> None:
     queue_everything(db)
 
 
+def create_stem_index(db: Database) -> None:
+    """The migration search_002_stems: the stems table and the state table; every article queued
+    again, so the next refresh() fills the new index (and the old one, emptied with it)."""
+    for sql in STEM_SCHEMA:
+        db.execute(sql)
+    queue_everything(db)
+
+
 def queue_everything(db: Database) -> None:
-    """Empty the index and queue every article (inside the caller's transaction): what a migration
+    """Empty the indexes and queue every article (inside the caller's transaction): what a migration
     does after a change of textnorm's mapping; the next refresh() indexes them all again."""
-    db.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
+    tables = {name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)", [FTS_TABLE, STEM_TABLE, STATE_TABLE])}
+    for table in (FTS_TABLE, STEM_TABLE):
+        if table in tables:  # the stems table is missing while search_001 runs
+            db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
     db.execute(f"DELETE FROM {PENDING_TABLE}")
     db.execute(f"INSERT INTO {PENDING_TABLE} (article_id, indexed) SELECT id, 0 FROM articles")
+    if STATE_TABLE in tables:
+        db.execute(f"INSERT OR REPLACE INTO {STATE_TABLE} (key, value) VALUES ('stemmer', ?)", [SIGNATURE])
+
+
+def _stemmer_changed(db: Database) -> bool:
+    row = db.execute(f"SELECT value FROM {STATE_TABLE} WHERE key = 'stemmer'").fetchone()
+    return row is None or row[0] != SIGNATURE
+
+
+def _index_values(title: str | None, text: str | None) -> tuple[tuple, tuple]:
+    """(exact, stems): what each index holds for a title and text."""
+    title, text = normalize(title), normalize(text)
+    return (title, text), (stem_text(title), stem_text(text))
 
 
 def refresh(archive: Archive) -> int:
     """Index what the triggers queued; return how many articles were (re)indexed or removed."""
     done = 0
+    if _stemmer_changed(archive.db):  # another stemmer built this index: its stems cannot be deleted
+        with archive.transaction() as db:
+            if _stemmer_changed(db):  # re-checked under the write lock: one process re-queues
+                queue_everything(db)
     # Look before taking the write lock: a search while a cron run writes must not queue behind it.
     if not archive.db.execute(f"SELECT 1 FROM {PENDING_TABLE} LIMIT 1").fetchone():
         return done
@@ -121,14 +177,15 @@ def refresh(archive: Archive) -> int:
                 f"ORDER BY p.article_id LIMIT {_REFRESH_BATCH}").fetchall()
             if not rows:
                 return done
-            db.conn.executemany(
-                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, title, text) VALUES ('delete', ?, ?, ?)",
-                [(pid, normalize(old_title), normalize(old_text))
-                 for pid, indexed, old_title, old_text, *_ in rows if indexed])
-            db.conn.executemany(
-                f"INSERT INTO {FTS_TABLE} (rowid, title, text) VALUES (?, ?, ?)",
-                [(aid, normalize(title), normalize(text))
-                 for *_, aid, title, text in rows if aid is not None])
+            old = [(pid, *_index_values(old_title, old_text))
+                   for pid, indexed, old_title, old_text, *_ in rows if indexed]
+            new = [(aid, *_index_values(title, text)) for *_, aid, title, text in rows if aid is not None]
+            for table, which in ((FTS_TABLE, 0), (STEM_TABLE, 1)):
+                db.conn.executemany(
+                    f"INSERT INTO {table} ({table}, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                    [(rowid, *values[which]) for rowid, *values in old])
+                db.conn.executemany(f"INSERT INTO {table} (rowid, title, text) VALUES (?, ?, ?)",
+                                    [(rowid, *values[which]) for rowid, *values in new])
             db.conn.executemany(f"DELETE FROM {PENDING_TABLE} WHERE article_id = ?",
                                 [(row[0],) for row in rows])
         done += len(rows)
@@ -152,20 +209,22 @@ _QUOTED = re.compile(r'("(?:[^"]|"")*")')
 _OPERATOR = re.compile(r"\b(AND|OR|NOT|NEAR)\b")  # FTS5 operators are upper case only
 
 
-def prepare_query(query: str, *, quote: bool = False) -> str:
+def prepare_query(query: str, *, quote: bool = False, stem: bool = False) -> str:
     """The FTS5 query to run: normalised like the index, operators and phrase quotes kept.
 
     ``quote=True`` searches every word literally (each one a quoted string), so punctuation such
-    as ``COVID-19`` or ``C++`` needs no FTS5 syntax.
+    as ``COVID-19`` or ``C++`` needs no FTS5 syntax. ``stem=True`` also stems the Arabic words,
+    for the stems index (``word*`` loses only its article: stems begin where it ends).
     """
+    fold = (lambda piece: stem_query(normalize(piece))) if stem else normalize
     if quote:
         query = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
     parts = []
     for i, part in enumerate(_QUOTED.split(query)):
         if i % 2:  # a quoted phrase: its words are normalised, the quotes are not touched
-            parts.append(normalize(part))
+            parts.append(fold(part))
         else:
-            parts.extend(piece if _OPERATOR.fullmatch(piece) else normalize(piece)
+            parts.extend(piece if _OPERATOR.fullmatch(piece) else fold(piece)
                          for piece in _OPERATOR.split(part))
     return "".join(parts).strip()
 
@@ -181,18 +240,23 @@ def _parse_day(value: str | date | None, name: str) -> date | None:
 
 def search(archive: Archive, query: str, *, site: str | None = None, since: str | date | None = None,
            until: str | date | None = None, limit: int = 20, rank: bool = False,
-           quote: bool = False, highlight: tuple[str, str] = ("[", "]")) -> list[Hit]:
+           quote: bool = False, exact: bool = False,
+           highlight: tuple[str, str] = ("[", "]")) -> list[Hit]:
     """Articles matching ``query``, newest first (by ``published``) or, with ``rank``, best first.
+
+    Arabic words match every form with the same stem («حكومة»: «والحكومة», «حكومات»...);
+    ``exact`` matches only the written (normalised) forms, as Datasette's search box does.
 
     ``since``/``until`` are inclusive days compared with the published date as the page wrote it
     (its own time zone); articles without a date are left out by them, and listed last otherwise.
     """
-    fts_query = prepare_query(query, quote=quote)
+    fts_query = prepare_query(query, quote=quote, stem=not exact)
+    table = FTS_TABLE if exact else STEM_TABLE
     if not fts_query:
         raise BadQuery("empty search query: give at least one word")
     first, last = _parse_day(since, "since"), _parse_day(until, "until")
     refresh(archive)
-    where, params = [f"{FTS_TABLE} MATCH :q"], {"q": fts_query, "limit": limit}
+    where, params = [f"{table} MATCH :q"], {"q": fts_query, "limit": limit}
     if site is not None:
         where.append("a.site = :site")
         params["site"] = site
@@ -203,15 +267,15 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
         where.append("a.published < :before")
         params["before"] = (last + timedelta(days=1)).isoformat()
     # bm25 costs a computation per match: only when ranking by it.
-    score = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0)" if rank else "NULL"
+    score = f"bm25({table}, {TITLE_WEIGHT}, 1.0)" if rank else "NULL"
     order = "score" if rank else "a.published IS NULL, a.published DESC, a.id DESC"
     sql = (f"SELECT a.id, a.url, a.site, a.title, a.published, {score} AS score "
-           f"FROM {FTS_TABLE} JOIN articles a ON a.id = {FTS_TABLE}.rowid "
+           f"FROM {table} JOIN articles a ON a.id = {table}.rowid "
            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit")
     # Snippets are cut only for the rows shown: in the main query SQLite would compute one for
     # every match before sorting.
-    snippet_sql = (f"SELECT snippet({FTS_TABLE}, 1, ?, ?, '…', 24) FROM {FTS_TABLE} "
-                   f"WHERE {FTS_TABLE} MATCH ? AND rowid = ?")
+    snippet_sql = (f"SELECT snippet({table}, 1, ?, ?, '…', 24) FROM {table} "
+                   f"WHERE {table} MATCH ? AND rowid = ?")
     try:
         rows = archive.db.execute(sql, params).fetchall()
         return [Hit(id=aid, url=url, site=site_, title=title, published=published,
