@@ -65,3 +65,12 @@ def raw_server():
     server = RawServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """An empty archive in a temporary folder (test modules that need one filled define their own)."""
+    from scraper.store import Archive
+
+    with Archive.open(tmp_path / "archive.db") as opened:
+        yield opened

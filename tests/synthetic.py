@@ -53,3 +53,18 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler], host: str = "127.0.
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def article(n: int, title: str, text: str, published: str | None = None, site: str = "gulf"):
+    """A record as extraction would give it, for tests that fill an archive directly."""
+    import hashlib
+
+    from scraper.models import Article
+
+    return Article(url=f"https://news.example.ae/a/{n}", site=site, title=title, text=text,
+                   published=published, content_hash=hashlib.sha256(f"{title}\n{text}".encode()).hexdigest())
+
+
+def ids(hits) -> list[int]:
+    """The archive ids of search hits, in order."""
+    return [hit.id for hit in hits]

@@ -1,7 +1,6 @@
 """Search: Arabic/Latin normalisation, the FTS5 index kept right through every kind of write, queries, CLI."""
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import sqlite3
@@ -10,25 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from scraper.models import Article
 from scraper.search import BadQuery, pending_count, prepare_query, rebuild, refresh, search
-from scraper.store import Archive
 from scraper.textnorm import normalize
+from tests.synthetic import article, ids
 
 
-def article(n: int, title: str, text: str, published: str | None = None, site: str = "gulf") -> Article:
-    return Article(url=f"https://news.example.ae/a/{n}", site=site, title=title, text=text,
-                   published=published, content_hash=hashlib.sha256(f"{title}\n{text}".encode()).hexdigest())
-
-
-@pytest.fixture
-def archive(tmp_path):
-    with Archive.open(tmp_path / "archive.db") as opened:
-        yield opened
-
-
-def ids(hits) -> list[int]:
-    return [hit.id for hit in hits]
 
 
 # -- normalisation -------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Arabic stems in search: each clitic and affix family, what must not match, Datasette's exact index, snippets, the upgrade."""
 from __future__ import annotations
 
-import hashlib
 import random
 import sqlite3
 
@@ -11,27 +10,14 @@ from sqlite_utils import Database
 
 from cli import cli
 from scraper import migrations
-from scraper.models import Article
 from scraper.search import (FTS_TABLE, STATE_TABLE, STEM_TABLE, TOKENIZE, pending_count, prepare_query,
                             refresh, search)
 from scraper.stems import SIGNATURE, stem_text, stem_word
 from scraper.store import Archive
 from scraper.textnorm import normalize
+from tests.synthetic import article, ids
 
 
-def article(n: int, title: str, text: str, published: str | None = None) -> Article:
-    return Article(url=f"https://news.example.ae/a/{n}", site="gulf", title=title, text=text,
-                   published=published, content_hash=hashlib.sha256(f"{title}\n{text}".encode()).hexdigest())
-
-
-@pytest.fixture
-def archive(tmp_path):
-    with Archive.open(tmp_path / "archive.db") as opened:
-        yield opened
-
-
-def ids(hits) -> list[int]:
-    return [hit.id for hit in hits]
 
 
 # -- every family of attached words finds the plain word, and the other way round ---------------------

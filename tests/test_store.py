@@ -56,12 +56,6 @@ def count(archive, table):
     return archive.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-@pytest.fixture
-def archive(tmp_path):
-    with Archive.open(tmp_path / "archive.db") as opened:
-        yield opened
-
-
 def run_python(code: str, timeout: float = 20) -> subprocess.CompletedProcess:
     """Run a script in a fresh interpreter that imports this checkout (faults stay in that process)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
