@@ -174,6 +174,7 @@ class _Body:
     tags: list[str]                   # folded words of the record's tags
     content: str | None = None        # the profile's content selector that matched, if that path ran
     paragraph_rule: str | None = None
+    restored: frozenset[str] = frozenset()   # _key() of the sub-headlines put back between paragraphs
 
     def decide(self, lines: list[str], inside: bool) -> tuple[bool, str, str]:
         """(kept, stage, reason) of one text block."""
@@ -183,6 +184,8 @@ class _Body:
                 len(p) >= 20 and p in k for p in self.paragraphs for k in keys if len(k) > len(p)):
             if self.content:
                 return True, "profile", f"profile content `{self.content} {self.paragraph_rule}`"
+            if any(k in self.restored for k in keys):
+                return True, "generic", "generic: sub-headline between two kept paragraphs"
             return True, "generic", "generic: kept by trafilatura"
         for line in lines:
             if line in self.dropped:
@@ -238,7 +241,8 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
     body = _Body(frozenset(_key(p) for p in article.text.split("\n\n")) - {""} if article else frozenset(),
                  {normalize_space(t): why for t, why in provenance.get("dropped", [])},
                  article.title if article else None,
-                 fold(" ".join(article.tags)).split() if article and article.tags else [])
+                 fold(" ".join(article.tags)).split() if article and article.tags else [],
+                 restored=frozenset(_key(p) for p in provenance.get("subheadings", [])))
     containers = []
     if profile and text_source and text_source.startswith("profile:"):
         # The extractor records "profile:<content selector> <paragraphs selector>".

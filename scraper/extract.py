@@ -24,6 +24,7 @@ from .metadata import extract_metadata
 from .models import Article, Page
 from .profiles import Profile, profile_for
 from .teasers import drop_captions, drop_link_teasers
+from .subheads import restore_subheadings
 from .templates import SiteTemplate, strip_template
 from .urls import host_key
 
@@ -235,6 +236,10 @@ def _body(tree, profile: Profile | None, meta: dict, provenance: dict,
                 and (embedded := embedded_paragraphs(tree)):
             paragraphs = embedded
             provenance["text"] = "generic:article HTML inside a script (page rendered by JavaScript)"
+        restored = restore_subheadings(tree, paragraphs, [meta.get("title"), *meta.get("headlines", [])])
+        if len(restored) > len(paragraphs):
+            provenance["subheadings"] = [p for p in restored if p not in paragraphs]
+            paragraphs = restored
         if lead := _visible_lead(tree, meta.get("summary"), paragraphs):
             paragraphs.insert(0, lead)
             provenance["lead"] = "visible meta description"
