@@ -1,0 +1,198 @@
+"""The cron side: archive (find and archive new articles), discover (preview a site), sites (list them)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, db_option, handle_errors, \
+    open_existing, sites_file
+
+class ArchiveReporter:
+    """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file."""
+
+    def __init__(self, quiet, log_file):
+        self.quiet, self.bar = quiet, None
+        self.log = open(log_file, "a", encoding="utf-8") if log_file else None
+
+    def _write_log(self, line):
+        if self.log:
+            from datetime import datetime, timezone
+            self.log.write(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {line}\n")
+            self.log.flush()
+
+    def planned(self, total):
+        self._write_log(f"fetching {total} URLs")
+        if not self.quiet and total and sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label="archiving", file=sys.stderr)
+            self.bar.__enter__()
+
+    def outcome(self, url, status, detail=None):
+        self._write_log(f"{status} {url} {detail or ''}".rstrip())
+        if self.bar:
+            self.bar.update(1)
+        if status in ("failed", "gave_up"):
+            click.echo(f"{status}: {detail or url}", err=True)
+
+    def problem(self, message):
+        self._write_log(f"problem {message}")
+        click.echo(f"problem: {message}", err=True)
+
+    def close(self):
+        if self.bar:
+            self.bar.__exit__(None, None, None)
+        if self.log:
+            self.log.close()
+
+
+@click.command()
+@click.option("--site", "sites", multiple=True, help="Only this site (repeatable; default: every site).")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
+@click.option("--max", "max_new", type=click.IntRange(min=0), help="Fetch at most N new articles.")
+@click.option("--recheck-after", default="6h", show_default=True,
+              help="Check recent articles again once older than this (6h, 30m, 0 = now).")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Hosts fetched at the same time (one request at a time per host).")
+@click.option("--quiet", "-q", is_flag=True, help="No output at all unless something failed.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Append every outcome to FILE.")
+@click.option("--warc", type=click.Path(dir_okay=False),
+              help="Also write every exchange to this WARC file (.warc.gz: gzipped).")
+@click.option("--user-agent", help="User-Agent header (default names this tool and its version); "
+                                   "add a contact address for the sites' operators.")
+@db_option
+@handle_errors
+def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, warc, user_agent, db_path):
+    """Find the sites' new articles and archive them politely; for cron.
+
+    Discovers article URLs (robots.txt, start pages, feeds, sitemaps), fetches those not yet
+    archived, checks recent articles again for edits, and retries failed URLs on later runs.
+    Exit 0 all well, 1 some URLs failed, 3 most failed or the run could not start,
+    75 another run holds the lock (it touched nothing; cron will simply try again).
+
+    Example:
+
+        scraper archive --quiet --log-file archive.log
+
+        */10 * * * * cd /srv/news && scraper archive --quiet --db archive.db
+
+        scraper archive --site alittihad --max 50 --recheck-after 30m
+    """
+    from contextlib import nullcontext
+
+    import dataclasses
+
+    from scraper.archive import RUN_FETCH_OPTIONS, RunOptions, parse_duration, run_archive
+    from scraper.errors import ArchiveLocked, ConfigError
+    from scraper.warc import WarcWriter
+
+    try:
+        recheck = parse_duration(recheck_after)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--recheck-after") from None
+    reporter = ArchiveReporter(quiet, log_file)
+    try:
+        with (WarcWriter(warc) if warc else nullcontext()) as writer:
+            fetch_options = RUN_FETCH_OPTIONS if not user_agent else \
+                dataclasses.replace(RUN_FETCH_OPTIONS, user_agent=user_agent)
+            options = RunOptions(sites=tuple(sites), config=sites_file(config, db_path),
+                                 max_new=max_new, recheck_after=recheck, workers=workers,
+                                 fetch=fetch_options, on_page=writer.write_page if writer else None)
+            report = run_archive(db_path, options, reporter)
+    except ArchiveLocked as exc:
+        if not quiet:
+            click.echo(f"Locked: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    finally:
+        reporter.close()
+    if not quiet or report.exit_code:
+        counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)
+        click.echo(f"run {report.run_id}: {counts or 'nothing new'}", err=True)
+    sys.exit(report.exit_code)
+
+
+@click.command()
+@click.argument("site")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Sites file (default: sites.toml beside the database).")
+@click.option("--all", "show_all", is_flag=True, help="Also list URLs already archived.")
+@db_option
+@handle_errors
+def discover(site, config, show_all, db_path):
+    """Print the article URLs a run would fetch for SITE, and where each was listed.
+
+    Reads robots.txt, start pages, feeds and sitemaps; fetches no article and writes nothing.
+    One line per URL: the URL, a tab, then each "source listing-URL" separated by tabs.
+
+    Example:
+
+        scraper discover alittihad | cut -f1 | head
+    """
+    from scraper.archive import RunOptions, discover as discover_urls, select_sites
+    from scraper.errors import ConfigError
+
+    try:
+        (profile,) = select_sites(RunOptions(sites=(site,), config=sites_file(config, db_path)))
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    result = discover_urls(profile)
+    archive = None
+    if not show_all and os.path.exists(db_path):
+        from scraper.store import Archive
+        archive = Archive.open(db_path)
+    try:
+        for url, item in result.found.items():
+            if archive is not None and archive.find(url) is not None:
+                continue
+            click.echo("\t".join([url, f"{item.source} {item.source_url}", *item.also]))
+    finally:
+        if archive is not None:
+            archive.close()
+    for message in result.problems:
+        click.echo(f"problem: {message}", err=True)
+    if result.disallowed:
+        click.echo(f"{result.disallowed} URLs left out: robots.txt disallows them", err=True)
+    sys.exit(EXIT_SOME_FAILED if result.problems else EXIT_OK)
+
+
+@click.command()
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Sites file (default: sites.toml beside the database).")
+@db_option
+@handle_errors
+def sites(config, db_path):
+    """List the known sites: where they are found, what the archive holds, their last run.
+
+    Example:
+
+        scraper sites --config sites.toml
+    """
+    from scraper import runstate
+    from scraper.profiles import load_profiles
+
+    path = sites_file(config, db_path)
+    profiles = load_profiles(path if path.exists() else None)
+    summary = {}
+    if os.path.exists(db_path):
+        with open_existing(db_path) as archive:
+            summary = runstate.site_summary(archive, {n: p.domains for n, p in profiles.items()})
+    for name, profile in sorted(profiles.items()):
+        sources = f"{len(profile.start)} start, {len(profile.feeds)} feeds, {len(profile.sitemaps)} sitemaps"
+        click.echo(f"{name}: {', '.join(profile.domains)} ({sources})")
+        info = summary.get(name)
+        if info is None:
+            continue
+        queue = info["queue"]
+        run = info["last_run"]
+        last = (f"last run {run['started_at']} (exit {run['exit_code']})" if run and run["ended_at"]
+                else f"last run {run['started_at']} (did not finish)" if run else "never run")
+        click.echo(f"  {info['articles']} articles; {queue.get('pending', 0)} queued, "
+                   f"{queue.get('gave_up', 0)} given up; {last}")
+
+
+COMMANDS = (archive, discover, sites)

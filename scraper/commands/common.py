@@ -1,0 +1,71 @@
+"""What every command shares: exit codes, the --db option, library errors as one line and an exit code."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError, ScraperError, StoreError
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3          # the run could not start, or most URLs failed
+EXIT_LOCKED = 75         # EX_TEMPFAIL: another run holds the lock; cron will try again
+EXIT_INTERRUPTED = 130   # Ctrl-C
+
+
+def db_option(f):
+    return click.option(
+        "--db", "db_path", default="archive.db", show_default=True, envvar="SCRAPER_DB",
+        type=click.Path(dir_okay=False), help="SQLite archive (also $SCRAPER_DB).",
+    )(f)
+
+
+def handle_errors(f):
+    """Turn library exceptions into one line on stderr and a defined exit code, never a traceback."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: what was already saved is kept.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except ScraperError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            # An unusable database or sites file: nothing could start.
+            sys.exit(EXIT_FAILED if isinstance(exc, (StoreError, ConfigError)) else EXIT_SOME_FAILED)
+    return wrapper
+
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def open_existing(db_path):
+    """Commands that read the archive must not create an empty one from a mistyped --db."""
+    from scraper.store import Archive
+
+    if not os.path.exists(db_path):
+        raise click.UsageError(f"{db_path}: no such archive (give --db PATH or set SCRAPER_DB)")
+    return Archive.open(db_path)
+
+
+def text_out(output):
+    """A UTF-8 text stream on FILE or standard output ('-'), whatever the locale says."""
+    import io
+
+    if output == "-":
+        return io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+    return open(output, "w", encoding="utf-8", newline="")
+
+
+def sites_file(config, db_path):
+    """--config FILE, else sites.toml beside the database (absent: the built-in sites only)."""
+    if config:
+        if not os.path.exists(config):
+            raise click.UsageError(f"{config}: no such sites file")
+        return Path(config)
+    return Path(os.path.abspath(db_path)).parent / "sites.toml"
