@@ -38,11 +38,13 @@ _META = {
     "image": ("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"),
 }
 _TAG_META = ("article:tag", "news_keywords", "keywords", "parsely-tags", "sailthru.tags")
+# Title fields of newsletter, analytics and library metadata (Sailthru, Parse.ly, Cxense, Dublin Core).
+_TITLE_FIELDS = ("sailthru.title", "parsely-title", "cxenseparse:title", "dcterms.title")
 _SITE_META = ("og:site_name", "application-name", "apple-mobile-web-app-title", "twitter:site")
 # Every element with an itemprop, via its attribute nodes: ~5x faster in libxml2 than testing the
 # attribute's value on every element (//*[@itemprop='x']).
 _MICRODATA = etree.XPath("//@itemprop/..")
-_MICRODATA_PROPS = {"datePublished", "dateModified", "author"}
+_MICRODATA_PROPS = {"datePublished", "dateModified", "author", "headline"}
 
 
 # "A and B", "A und B", "A og B": one name per author, as the record lists them.
@@ -159,9 +161,11 @@ def _from_meta(metas: dict[str, list[str]], c: _Cascade, tz) -> None:
         c.offer("tags", list(dict.fromkeys(t.strip() for t in tags if t.strip())), f"meta:{name}")
 
 
-def _from_microdata(tree, c: _Cascade, tz) -> None:
+def _from_microdata(tree, c: _Cascade, tz) -> str | None:
+    """Dates and author from schema.org microdata; returns its headline (on an element, not a
+    <meta>: those are read with the other meta tags), a title candidate."""
     found: dict[str, list] = {}
-    for el in _MICRODATA(tree):   # one pass over the tree for the three properties
+    for el in _MICRODATA(tree):   # one pass over the tree for the four properties
         if (prop := el.get("itemprop")) in _MICRODATA_PROPS:
             found.setdefault(prop, []).append(el)
     for field, prop in (("published", "datePublished"), ("modified", "dateModified")):
@@ -174,6 +178,7 @@ def _from_microdata(tree, c: _Cascade, tz) -> None:
             name = (names[0].get("content") or text_of(names[0])) if names else text_of(el)
             if name and len(name) < 80 and c.offer("author", clean_author(name), "microdata:author"):
                 break
+    return next((text_of(el) for el in found.get("headline", ()) if el.tag != "meta"), None)
 
 
 def _is_publisher(author: str, site_names: list[str]) -> bool:
@@ -226,7 +231,7 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
     ld_headline = _from_jsonld(tree, c, tz, site_names)
     metas = meta_tags(tree)
     _from_meta(metas, c, tz)
-    _from_microdata(tree, c, tz)
+    microdata_headline = _from_microdata(tree, c, tz)
     site_names += [v for k in _SITE_META for v in metas.get(k, ())[:1]]
     if url:
         site_names += [host_key(url), host_key(url).split(".")[0]]
@@ -241,7 +246,10 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
                       ("meta:dc.title", _first(metas, "dc.title")),
                       ("title", text_of(title_el) if title_el is not None else None),
                       # <meta name="title">: the CMS's page-title field, often the editorial headline.
-                      ("meta:title", _first(metas, "title"))]
+                      ("meta:title", _first(metas, "title")),
+                      # The headline as other title fields give it, last: they vote (title._outvoted).
+                      ("microdata:headline", microdata_headline),
+                      *((f"meta:{name}", _first(metas, name)) for name in _TITLE_FIELDS)]
         title, source = choose_title(candidates, site_names)
         c.offer("title", title, source or "")
         # Every version of the headline: the body extractor sometimes keeps one that is not the title.

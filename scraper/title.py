@@ -19,7 +19,10 @@ _SEPARATORS = re.compile(r"\s+(?:[|\-–—:·•»«/~*]|::)\s+|\s*[|｜•ㅣ]
 _GLUED = "-|｜ㅣ–—·"
 _QUOTES = ('"', "'", "«", "„", "“")
 # The copies of the headline that carry no site name by convention.
-_HEADLINE_SOURCES = ("h1", "json-ld", "meta:headline")
+_HEADLINE_SOURCES = ("h1", "json-ld", "meta:headline", "microdata:headline")
+# Title fields that can side with the JSON-LD headline against og:title (see _outvoted).
+_VOTERS = ("meta:twitter:title", "microdata:headline", "meta:sailthru.title", "meta:parsely-title",
+           "meta:cxenseparse:title", "meta:dc.title", "meta:dcterms.title")
 
 
 def _parts(title: str) -> list[str]:
@@ -121,20 +124,23 @@ def choose_title(candidates: list[tuple[str, str | None]],
 
 
 def _outvoted(usable: list[tuple[str, str]]) -> tuple[str, str] | None:
-    """The JSON-LD headline when twitter:title or <meta name="title"> sides with it against og:title.
+    """The JSON-LD headline when another title field names it against og:title.
 
-    og:title and twitter:title are both share-card titles, written once and copied; when the
-    publisher gives the card on one network the article's structured headline instead, og:title
-    is the one-off variant (a social A/B title), and two sources agree on the headline. The CMS's
-    own page-title field (<meta name="title">) siding with the structured headline says the same.
+    og:title is the share card's title, which editors often word for social media; the JSON-LD
+    headline is the article's structured headline. Alone against og:title it loses (og:title is
+    right more often on the corpus and across publishers), but a second field naming it says the
+    card is the one-off variant: twitter:title (the other card, usually a copy of og:title), the
+    schema.org headline given again as microdata, or the title a newsletter, analytics or library
+    field carries (sailthru.title, parsely-title, cxenseparse:title, dc.title). The CMS's own
+    page-title field (<meta name="title">) counts only as a verbatim copy: «Kicker: - Headline»
+    there is the document title's pattern (kicker and headline joined by the site's separator).
     """
     by_source = {src: text for src, text in reversed(usable)}
     og, ld = by_source.get("meta:og:title"), by_source.get("json-ld")
     if usable[0][0] != "meta:og:title" or not og or not ld or _alnum(ld) == _alnum(og):
         return None
-    # The page-title field counts only as a verbatim copy: «Kicker: - Headline» there is the
-    # document title's pattern (kicker and headline joined by the site's separator), not a vote.
-    if _alnum(by_source.get("meta:twitter:title") or "") == _alnum(ld) or by_source.get("meta:title") == ld:
+    if by_source.get("meta:title") == ld or any(
+            _alnum(text) == _alnum(ld) for src, text in by_source.items() if src in _VOTERS):
         return "json-ld", ld
     return None
 

@@ -457,10 +457,32 @@ def test_json_ld_headline_wins_when_twitter_title_sides_with_it():
     with_meta = [("meta:og:title", "Social card title"), ("json-ld", "Real headline here"),
                  ("title", "Real headline here | Example News"), ("meta:title", "Real headline here")]
     assert choose_title(with_meta, ["Example News"]) == ("Real headline here", "json-ld")
+    # So do the schema.org headline given again as microdata, and a newsletter or analytics title
+    # field, even when twitter:title copies og:title.
+    for voter in ("microdata:headline", "meta:sailthru.title", "meta:parsely-title", "meta:dc.title"):
+        got = choose_title(cands("Social card title", "Real headline here", "Social card title")
+                           + [(voter, "Real headline here")], ["Example News"])
+        assert got == ("Real headline here", "json-ld"), voter
+    # A field siding with og:title changes nothing.
+    assert choose_title(cands("Social card title", "Real headline here", "Social card title")
+                        + [("microdata:headline", "Social card title")], ["Example News"])[0] == "Social card title"
     # ... but a document-title pattern there («Kicker: - Headline») is not a copy of the headline.
     kicker = [("meta:og:title", "Headline here"), ("json-ld", "«Kicker»: Headline here"),
               ("h1", "Headline here"), ("meta:title", "«Kicker»: - Headline here")]
     assert choose_title(kicker, []) == ("Headline here", "meta:og:title")
+
+
+def test_microdata_headline_on_the_page_sides_with_json_ld():
+    real = "عنوان الخبر الرئيسي اليوم"
+    head = ('<meta property="og:title" content="عنوان مختصر للمشاركة">'
+            '<meta name="twitter:title" content="عنوان مختصر للمشاركة">'
+            f'<script type="application/ld+json">{{"@type": "NewsArticle", "headline": "{real}"}}</script>')
+    page_html = with_block("", head=head).replace("<h1>", "<h1 itemprop='headline'>")
+    a = extract(page_html, "https://news.example/a/1")
+    assert (a.title, a.provenance["title"]) == (real, "json-ld")
+    # Without the microdata the share card's title stands (og:title first; twitter:title copies it).
+    a = extract(with_block("", head=head), "https://news.example/a/1")
+    assert a.title == "عنوان مختصر للمشاركة"
 
 
 def test_meta_headline_unglues_a_section_suffix():
