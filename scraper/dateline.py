@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from lxml import etree
+
 from . import dates
 from .boilerplate import normalize_space
 
@@ -215,3 +217,25 @@ def labelled_dates(tree, tz) -> list[Found]:
         if len(value) <= _DATE_LINE_MAX and (iso := iso_date(value, tz, loose=True)):
             return [("published", iso, "labelled date")]
     return []
+
+
+# data-* attributes that front-end code renders the article's date from («data-deploy-dt»,
+# «data-published-at», «data-pubdate»): when the markup carries no printed date at all, they are
+# what the browser will show. "update"/"modif"/"re-deploy" names are the modified time.
+_DATA_DATE = re.compile(r"^data-(?:[a-z-]*-)?(?:publish|published|pub|deploy|created|release|"
+                        r"update|updated|modified)(?:-?(?:date|dt|time|at|on))+$")
+_DATA_MODIFIED = re.compile(r"updat|modif|re-?deploy")
+_DATA_ATTRIBUTES = etree.XPath("//@*[starts-with(name(), 'data-')]", smart_strings=True)
+
+
+def attribute_dates(tree, tz) -> list[Found]:
+    """Published and modified times from data-* attributes named for them; a last resort."""
+    found: dict[str, Found] = {}
+    for attribute in _DATA_ATTRIBUTES(tree):
+        name = attribute.attrname
+        if not _DATA_DATE.match(name) or len(attribute) > 40:
+            continue
+        field = "modified" if _DATA_MODIFIED.search(name) else "published"
+        if field not in found and (iso := iso_date(str(attribute), tz, loose=True)):
+            found[field] = (field, iso, f"[{attribute.attrname}]")
+    return list(found.values())

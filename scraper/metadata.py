@@ -15,7 +15,8 @@ from lxml import etree
 
 from . import jsonld
 from .boilerplate import normalize_space
-from .dateline import date_line_dates, headline_element, iso_date, labelled_dates, text_of, time_dates
+from .dateline import (attribute_dates, date_line_dates, headline_element, iso_date, labelled_dates, text_of,
+                       time_dates)
 from .profiles import Profile, compiled
 from .byline import by_line_names, byline_names, labelled_author, rel_author_names
 from .title import _alnum, choose_title
@@ -263,6 +264,9 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
             c.offer(field, iso, source)
     if c.missing("published") and c.missing("modified"):
         for field, iso, source in labelled_dates(tree, tz):
+            c.offer(field, iso, source)
+    if c.missing("published") and c.missing("modified"):
+        for field, iso, source in attribute_dates(tree, tz):
             c.offer(field, iso, source)
     lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
     c.offer("language", lang, "html[lang]")

@@ -265,3 +265,22 @@ def test_round_trip_printed_arabic_dates(moment, names, indic, twelve_hour):
     # a wall time the DST change repeats is its first occurrence (fold=0)
     expected = moment.replace(second=0, microsecond=0, fold=0, tzinfo=ZoneInfo("Africa/Cairo"))
     assert iso(text, "Africa/Cairo") == expected.isoformat(timespec="seconds")
+
+
+def test_dates_only_in_data_attributes_are_a_last_resort():
+    from scraper.extract import extract
+
+    story = "".join(f"<p>الفقرة رقم {n} من نص الخبر الكامل الذي نشرته الصحيفة صباح اليوم في موقعها.</p>"
+                    for n in range(6))
+    body = (f"<article data-re-deploy-dt='2026.01.29 18:49' data-deploy-dt='2026.01.29 18:40'>"
+            f"<h1>عنوان الخبر الرئيسي اليوم</h1>{story}</article>")
+    a = extract(f"<html><body>{body}</body></html>", "https://news.example/a/1")
+    assert (a.published, a.modified) == ("2026-01-29T18:40:00", "2026-01-29T18:49:00")
+    assert a.provenance["published"] == "[data-deploy-dt]"
+    # A printed date wins; the attributes are not read then.
+    printed = body.replace("<h1>", "<time datetime='2026-01-28T09:00:00+09:00'>28.01.2026</time><h1>")
+    assert extract(f"<html><body>{printed}</body></html>", "https://news.example/a/1").published \
+        == "2026-01-28T09:00:00+09:00"
+    # Attributes that are not named for a date are not dates.
+    other = body.replace("data-deploy-dt", "data-article-id").replace("data-re-deploy-dt", "data-count")
+    assert extract(f"<html><body>{other}</body></html>", "https://news.example/a/1").published is None
