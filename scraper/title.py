@@ -102,10 +102,12 @@ def choose_title(candidates: list[tuple[str, str | None]],
     """(headline, source) from ``candidates`` [(source, text)] given in trust order.
 
     Each candidate loses its site-name prefix/suffix (judged against the other candidates and the
-    site's names); the first one left that is more than the site's name is the headline. The order
-    the caller uses (og:title, JSON-LD, twitter:title, <h1>, <title>) is the one that matched the
-    publisher's headline most often on the development corpus: og:title is what editors write for
-    display, while <h1> is sometimes a kicker, a breadcrumb or a live-ticker's title.
+    site's names); the first one left that is more than the site's name is the headline, unless
+    other title fields outvote og:title (see _outvoted). The order the caller uses (og:title,
+    JSON-LD, twitter:title, <h1>, <title>, then the fields that only vote) is the one that matched
+    the publisher's headline most often on the development corpus, and og:title is the commonest
+    source across publishers' own parsers too; <h1> is sometimes a kicker, a breadcrumb or a
+    live-ticker's title.
     """
     site_names = [s for s in site_names if s]
     texts = [(src, normalize_space(html.unescape(t))) for src, t in candidates if t and t.strip()]
