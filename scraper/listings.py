@@ -215,3 +215,17 @@ def save_robots(archive: Archive, copies: Iterable[RobotsCopy]) -> None:
                        "fetched_at, checked_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        [copy.url, copy.status, copy.text, copy.etag, copy.last_modified,
                         _iso(copy.fetched_at), _iso(copy.checked_at), copy.error])
+
+
+def health(archive: Archive) -> dict[str, dict]:
+    """{site: {"outcomes": {outcome: listings}, "failing": [(url, error)]}} of each listing's last
+    request, for `scraper sites`: a feed that keeps failing is what an operator must see."""
+    out: dict[str, dict] = {}
+    for row in archive.db.execute("SELECT site, url, outcome, status, error FROM listings ORDER BY site, url"):
+        site = out.setdefault(row[0], {"outcomes": {}, "failing": []})
+        site["outcomes"][row[2]] = site["outcomes"].get(row[2], 0) + 1
+        if row[2] in (FAILED, PARTIAL):
+            error = (row[4] or (f"HTTP {row[3]}" if row[3] else row[2])).removeprefix(f"{row[1]}: ")
+            site["failing"].append((row[1], error))
+    return out
+

@@ -273,6 +273,10 @@ def test_a_listing_not_read_to_the_end_keeps_no_validators(site, fault):
     assert rss["outcome"] == ("failed" if fault == "cut" else "partial")
     assert (rss["etag"], rss["last_modified"], rss["read_at"]) == (None, None, None)
     assert site.url(5) not in site.archived()         # listed only in the part never read
+    # `scraper sites` shows the operator which listing failed, and why.
+    listed = CliRunner().invoke(cli, ["sites", "--db", site.db, "--config", str(site.config)]).output
+    assert f"1 {'failed' if fault == 'cut' else 'partly read'}" in listed
+    assert f"    {site.base}/rss.xml: " in listed
     site.cut.clear()
     site.put("/rss.xml", good)
     site.log.clear()

@@ -166,21 +166,23 @@ def discover(site, config, show_all, db_path):
 @db_option
 @handle_errors
 def sites(config, db_path):
-    """List the known sites: where they are found, what the archive holds, their last run.
+    """List the known sites: where they are found, what the archive holds, their last run, and
+    how their feeds, sitemaps and start pages answered (each failing one with its error).
 
     Example:
 
         scraper sites --config sites.toml
     """
-    from scraper import runstate
+    from scraper import listings, runstate
     from scraper.profiles import load_profiles
 
     path = sites_file(config, db_path)
     profiles = load_profiles(path if path.exists() else None)
-    summary = {}
+    summary, health = {}, {}
     if os.path.exists(db_path):
         with open_existing(db_path) as archive:
             summary = runstate.site_summary(archive, {n: p.domains for n, p in profiles.items()})
+            health = listings.health(archive)
     for name, profile in sorted(profiles.items()):
         sources = f"{len(profile.start)} start, {len(profile.feeds)} feeds, {len(profile.sitemaps)} sitemaps"
         click.echo(f"{name}: {', '.join(profile.domains)} ({sources})")
@@ -193,6 +195,13 @@ def sites(config, db_path):
                 else f"last run {run['started_at']} (did not finish)" if run else "never run")
         click.echo(f"  {info['articles']} articles; {queue.get('pending', 0)} queued, "
                    f"{queue.get('gave_up', 0)} given up; {last}")
+        if name in health:
+            outcomes = health[name]["outcomes"]
+            words = {"read": "read", "not_modified": "not modified", "partial": "partly read", "failed": "failed"}
+            click.echo("  listings at the last run: " + ", ".join(
+                f"{n} {words.get(outcome, outcome)}" for outcome, n in sorted(outcomes.items())))
+            for url, error in health[name]["failing"]:
+                click.echo(f"    {url}: {error}")
 
 
 COMMANDS = (archive, discover, sites)
