@@ -72,6 +72,7 @@ def _without(paragraphs: list[str], doomed: set[int], why: str, dropped: list) -
 
 
 _FIGCAPTIONS = etree.XPath("//figcaption")
+_PICTURE_LINE_WORDS = 15     # a caption line beside a picture; a sentence of the story is longer
 
 
 def drop_captions(tree, paragraphs: list[str], dropped: list) -> list[str]:
@@ -85,6 +86,12 @@ def drop_captions(tree, paragraphs: list[str], dropped: list) -> list[str]:
     seen: dict[int, object] = {}   # holds the elements, so their ids stay theirs
     for img in tree.iter("img"):   # caption blocks sit by their picture: look around each image only
         parent = img.getparent()
+        # A paragraph holding a picture and one short line (WordPress's «<img><br><em>caption</em>»):
+        # that line is the picture's caption. Emoji images sit inside sentences and are not pictures.
+        holder = next((a for a in img.iterancestors("p")), None)
+        if holder is not None and "emoji" not in (img.get("class") or "") \
+                and len(holder.text_content().split()) <= _PICTURE_LINE_WORDS:
+            blocks[id(holder)] = holder
         around = parent.getparent() if parent is not None and parent.getparent() is not None else parent
         if around is None or id(around) in seen:
             continue

@@ -404,6 +404,13 @@ def test_photo_caption_lines_are_dropped():
                                  "Minister on Monday said the talks would go on."], dropped)
     assert kept == ["Minister on Monday said the talks would go on."]
     assert {why for _, why in dropped} == {"photo caption"}
+    # A paragraph holding a picture and a short line: the line is its caption; an emoji image
+    # inside a sentence is not a picture.
+    tree = lxml_html.document_fromstring(
+        "<html><body><p><img src='c.jpg' class='wp-image-1'><br><em>الوزير خلال المؤتمر الصحفي</em></p>"
+        "<p>Talks go on <img class='emoji' src='e.svg' alt='🙂'> today.</p></body></html>")
+    kept = drop_captions(tree, ["الوزير خلال المؤتمر الصحفي", "Talks go on today."], [])
+    assert kept == ["Talks go on today."]
 
 
 @pytest.mark.parametrize("text", ["Lesedauer: 4 Minuten", "Reading time: 3 min", "Image: Jane Doe",
