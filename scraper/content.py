@@ -96,6 +96,8 @@ def profile_paragraphs(tree, profile: Profile) -> tuple[list[str], str | None]:
 # paragraphs is spared, since a class such as "has-comments" can sit on a wrapper of the whole page.
 _CHROME_WORDS = ("prayer", "cookie", "newsletter", "ticker", "share-bar", "social-share", "sharing",
                  "epaper", "most-read", "mostread", "breaking-news",
+                 # the writer's box under the story: their bio, not the article
+                 "author-bio", "author__bio", "authorbio", "biography",
                  # embedded social posts: someone else's words, quoted in the page's markup
                  "twitter-tweet", "instagram-media", "tiktok-embed", "fb-post")
 _CHROME = re.compile("|".join(map(re.escape, _CHROME_WORDS)))

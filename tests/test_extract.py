@@ -308,6 +308,11 @@ def test_chrome_classes_are_removed_but_not_a_wrapper_holding_the_article():
     html = html.replace("<body>", "<body><div class='page has-cookie-banner'>").replace("</body>", "</div></body>")
     a = extract(html, "https://news.example/a/1")
     assert a.text.count("الفقرة رقم") == 8 and "اشترك" not in a.text
+    # The writer's box under the story is about the writer, not the article.
+    bio = ("<div class='writer-biography'><p>صحفي يغطي شؤون الطاقة "
+           "والاقتصاد منذ عشرين عاما وعمل مراسلا في عواصم عربية وأوروبية عدة</p></div>")
+    a = extract(page().replace("</article>", f"{bio}</article>"), "https://news.example/a/1")
+    assert a.text.count("الفقرة رقم") == 8 and "صحفي يغطي" not in a.text
 
 
 def test_visible_standfirst_from_meta_description_leads_the_text():
