@@ -6,6 +6,7 @@ row, a «اقرأ أيضا» link, a copyright line), never because a long parag
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -17,6 +18,7 @@ _ALEFS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "�
                         "’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
 
 
+@functools.lru_cache(maxsize=8192)   # the same lines are compared in several steps of one page
 def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     return " ".join(_DIACRITICS.sub("", text).translate(_ALEFS).split())
