@@ -87,8 +87,12 @@ def byline_names(tree, h1) -> list[str]:
     return _name_texts(blocks)
 
 
-# The word a byline starts with: «By A», «von A», «par A», «بقلم أ».
-_BY_WORDS = {"by", "von", "par", "por", "di", "da", "door", "av", "af", "przez", "od", "بقلم", "كتب", "كتبت"}
+# The words a byline opens with («By A», «von A», «par A», «بقلم أ», «إعداد أ» folded): the one list
+# every reader of bylines uses (here, scraper.extract's byline lines, metadata's author cleaning).
+BY_WORDS = ("by", "written by", "von", "par", "por", "di", "door", "av", "af",
+            "بقلم", "كتب", "كتبت", "اعداد", "تقرير", "حوار")
+# Of those, the ones that also begin surnames («von Trotta», «Di Maio»): never cut from a name field.
+NAME_PARTICLES = ("von", "di")
 _BY_LINE_MAX = 120      # characters: «von Dr. A und B, Desk» is a byline; a longer text is prose
 
 
@@ -100,7 +104,7 @@ def by_line_names(tree, h1) -> list[str]:
         return []
     for el in scope.iter("p", "div", "span", "li", "address"):
         lead = (el.text or "").strip().rstrip(":").strip().lower()
-        if lead not in _BY_WORDS or _in_teaser(el, scope) or len(text_of(el)) > _BY_LINE_MAX:
+        if lead not in BY_WORDS or _in_teaser(el, scope) or len(text_of(el)) > _BY_LINE_MAX:
             continue
         # Each name is its own element («von <a>A</a> und <b>B</b>»); plain text after the word
         # is one string of names.
@@ -108,7 +112,7 @@ def by_line_names(tree, h1) -> list[str]:
         names = _name_texts(marked, split=False) if marked else _name_texts([el])
         if marked and not names:
             continue
-        return [n for n in names if n.strip().lower() not in _BY_WORDS]
+        return [n for n in names if n.strip().lower() not in BY_WORDS]
     return []
 
 

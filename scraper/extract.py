@@ -18,6 +18,7 @@ from lxml.etree import ParserError
 
 from . import dates
 from .boilerplate import clean_paragraphs, fold, normalize_space
+from .byline import BY_WORDS
 from .content import drop_elements, embedded_paragraphs, generic_paragraphs, profile_paragraphs
 from .errors import ExtractionError
 from .metadata import extract_metadata
@@ -45,7 +46,7 @@ _BYLINE_WORDS = 8        # "By Jane Doe", «كتب: محمد علي»
 _CARD_BYLINE_WORDS = 4   # "By" + a name of up to four words
 _HEAD = 4                # a byline or date line is among the first paragraphs
 # Byline openings (folded: lower case, one alef form).
-_BYLINE = re.compile(r"^(by|von|par|por|door|av|af|di|written by|بقلم|كتب|كتبت|اعداد|تقرير|حوار)\b[\s:]")
+_BYLINE = re.compile(r"^(%s)\b[\s:]" % "|".join(BY_WORDS))
 _BODY_MIN_CHARS = 500    # a shorter JSON-LD articleBody is a teaser, not the story
 _BODY_COVERED = 0.9      # share of articleBody's words the extraction must hold before we trust it
 _BODY_SHARE = 0.5        # a paragraph with fewer of its words in articleBody is not the story

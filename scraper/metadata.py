@@ -18,7 +18,7 @@ from .boilerplate import normalize_space
 from .dateline import (attribute_dates, date_line_dates, headline_element, iso_date, labelled_dates, text_of,
                        time_dates)
 from .profiles import Profile, compiled
-from .byline import by_line_names, byline_names, labelled_author, rel_author_names
+from .byline import BY_WORDS, NAME_PARTICLES, by_line_names, byline_names, labelled_author, rel_author_names
 from .title import _alnum, choose_title
 from .urls import host_key
 
@@ -53,7 +53,8 @@ _AND = re.compile(r"\s+(?:and|und|og|och|et|y|e|i|en|ja|és|&)\s+", re.I)
 _INITIALS = re.compile(r"\s*\([a-z]{2,4}\.?\)$")   # "Elena Oberholzer (obe)", "(cog.)": desk initials
 # A CMS identifier where a name should be: a URL slug ("chuck-ross") or a number ("105092").
 _NOT_A_NAME = re.compile(r"^(?:[a-z0-9]+(?:[-_][a-z0-9]+)+|\d+)$")
-_BY = re.compile(r"^(by|von|par|por|di|door|av|af)\s+", re.I)
+# «By Jane Doe» in a name field; not «von»/«di», which begin surnames there («Di Maio»).
+_BY = re.compile(r"^(%s)\s+" % "|".join(w for w in BY_WORDS if w not in NAME_PARTICLES), re.I)
 
 
 def clean_author(value: str | None) -> str | None:

@@ -525,6 +525,9 @@ def test_author_values_that_are_not_people():
     from scraper.metadata import clean_author
     assert clean_author("chuck-ross") is None and clean_author("105092") is None
     assert clean_author("Corina Gall (cog.)") == "Corina Gall"
+    # A by-word that also begins surnames stays on the name.
+    assert clean_author("Di Maio") == "Di Maio" and clean_author("von Trotta") == "von Trotta"
+    assert clean_author("بقلم أحمد علي") == "أحمد علي"
     head = '<meta property="og:site_name" content="Fox News"><meta name="author" content="Aaron Doe, Fox News">'
     assert extract(with_block("", head=head), "https://news.example/a/1").author == "Aaron Doe"
     head = '<meta property="og:site_name" content="WELT"><meta name="author" content="Ulrich Welter, Anna Roe">'
