@@ -25,21 +25,18 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
 from sqlite_utils import Database
 
 from .models import Page
 from .robots import RobotsCopy
+from .runstate import iso_utc, now_utc
 from .store import Archive
 
 FULL_READ_EVERY = timedelta(days=1)
 READ, PARTIAL, NOT_MODIFIED, FAILED = "read", "partial", "not_modified", "failed"
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -159,7 +156,7 @@ def create_tables(db: Database) -> None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None
+    return iso_utc(moment) if moment else None
 
 
 def _when(text: str | None) -> datetime | None:

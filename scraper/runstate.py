@@ -28,7 +28,8 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """A moment as the archive stores it: UTC, ISO 8601, to the second."""
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -55,7 +56,7 @@ def retry_delay(tries: int) -> timedelta:
 def start_run(archive: Archive, sites: Iterable[str], pid: int, at: datetime | None = None) -> int:
     with archive.transaction() as db:
         cursor = db.execute("INSERT INTO runs (started_at, sites, pid) VALUES (?, ?, ?)",
-                            [_iso(at or now_utc()), json.dumps(list(sites)), pid])
+                            [iso_utc(at or now_utc()), json.dumps(list(sites)), pid])
         return cursor.lastrowid
 
 
@@ -66,7 +67,7 @@ def finish_run(archive: Archive, run_id: int, counts: Mapping[str, int], exit_co
         db.execute(
             "UPDATE runs SET ended_at = ?, exit_code = ?, problems = ?, "
             + ", ".join(f"{name} = ?" for name in COUNTS) + " WHERE id = ?",
-            [_iso(at or now_utc()), exit_code, json.dumps(problems, ensure_ascii=False),
+            [iso_utc(at or now_utc()), exit_code, json.dumps(problems, ensure_ascii=False),
              *values.values(), run_id])
 
 
@@ -86,7 +87,7 @@ def enqueue(archive: Archive, site: str, items: Iterable[Found], at: datetime | 
 
     A listing's title and date are kept from the first listing that gives them.
     """
-    stamp = _iso(at or now_utc())
+    stamp = iso_utc(at or now_utc())
     added = 0
     with archive.transaction() as db:
         for item in items:
@@ -113,7 +114,7 @@ def due(archive: Archive, sites: Iterable[str], at: datetime | None = None,
     sql = (f"SELECT url, site, tries, feed_title, feed_published, source FROM queue "
            f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) "
            f"ORDER BY discovered_at, url")
-    params: list = [PENDING, *names, _iso(at or now_utc())]
+    params: list = [PENDING, *names, iso_utc(at or now_utc())]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
@@ -128,7 +129,7 @@ def listing(archive: Archive, url: str) -> dict | None:
 
 def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None) -> None:
     """The URL is archived (or was checked again): never fetched as new again."""
-    stamp = _iso(at or now_utc())
+    stamp = iso_utc(at or now_utc())
     with archive.transaction() as db:
         db.execute("INSERT INTO queue (url, site, discovered_at, state, checked_at) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(url) DO UPDATE SET state = ?, checked_at = ?, next_try = NULL, "
@@ -144,7 +145,7 @@ def mark_failed(archive: Archive, url: str, error: str, *, retryable: bool,
         tries = (row[0] if row else 0) + 1
         state = PENDING if retryable and tries < max_tries else GAVE_UP
         db.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ? WHERE url = ?",
-                   [tries, state, error, _iso(moment + retry_delay(tries)), url])
+                   [tries, state, error, iso_utc(moment + retry_delay(tries)), url])
     return state
 
 
