@@ -237,5 +237,5 @@ def attribute_dates(tree, tz) -> list[Found]:
             continue
         field = "modified" if _DATA_MODIFIED.search(name) else "published"
         if field not in found and (iso := iso_date(str(attribute), tz, loose=True)):
-            found[field] = (field, iso, f"[{attribute.attrname}]")
+            found[field] = (field, iso, f"[{name}]")
     return list(found.values())

@@ -84,14 +84,16 @@ def drop_captions(tree, paragraphs: list[str], dropped: list) -> list[str]:
         return paragraphs
     blocks = {id(el): el for el in _FIGCAPTIONS(tree)}
     seen: dict[int, object] = {}   # holds the elements, so their ids stay theirs
+    measured: dict[int, object] = {}   # the same, for the paragraphs holding pictures
     for img in tree.iter("img"):   # caption blocks sit by their picture: look around each image only
         parent = img.getparent()
         # A paragraph holding a picture and one short line (WordPress's «<img><br><em>caption</em>»):
         # that line is the picture's caption. Emoji images sit inside sentences and are not pictures.
-        holder = next((a for a in img.iterancestors("p")), None)
-        if holder is not None and "emoji" not in (img.get("class") or "") \
-                and len(holder.text_content().split()) <= _PICTURE_LINE_WORDS:
-            blocks[id(holder)] = holder
+        holder = next(img.iterancestors("p"), None)
+        if holder is not None and id(holder) not in measured and "emoji" not in (img.get("class") or ""):
+            measured[id(holder)] = holder    # a paragraph of many pictures is measured once
+            if len(holder.text_content().split()) <= _PICTURE_LINE_WORDS:
+                blocks[id(holder)] = holder
         around = parent.getparent() if parent is not None and parent.getparent() is not None else parent
         if around is None or id(around) in seen:
             continue
