@@ -79,7 +79,8 @@ def test_billion_laughs_is_refused_at_once_without_expanding(parse, doc, packed)
     if packed:
         body = gzip.compress(body)
     before, began = peak_rss_mb(), time.monotonic()
-    with pytest.raises(FeedError, match="entities") as err:
+    # The behaviour, not a library's wording: refused at once, one line, nothing of the bomb shown.
+    with pytest.raises(FeedError) as err:
         parse(body, "https://example.com/hostile.xml")
     assert time.monotonic() - began < 2
     assert peak_rss_mb() - before < 50          # expanded, it would be gigabytes
@@ -148,7 +149,7 @@ def test_discovery_reports_a_hostile_feed_and_keeps_the_other_sources(raw_server
     profile = site(raw_server, feeds=("/bomb.xml", "/xxe.xml", "/good.xml"), sitemaps=("/sitemap.xml",))
     result = discover_site(profile, client())
     assert list(result.found) == [raw_server.url("/news/1")]
-    assert len(result.problems) == 3 and all("entities" in p and "\n" not in p for p in result.problems)
+    assert len(result.problems) == 3 and all("\n" not in p and "lol" not in p for p in result.problems)
     assert "TOP-SECRET-CONTENT" not in repr(result)
 
 
