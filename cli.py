@@ -102,7 +102,8 @@ def _learned_template(db_path, address):
     """The template learned for the site of ``address`` in the archive at ``db_path`` (or None)."""
     if not db_path:
         return None
-    from scraper.site_templates import site_of, template_for
+    from scraper.pipeline import template_for
+    from scraper.profiles import site_of
     from scraper.store import Archive
 
     with Archive.open(db_path) as archive:

@@ -23,7 +23,7 @@ from .lock import RunLock
 from .models import Article, Page
 from .politeness import DEFAULT_WORKERS, Deferred, PoliteClient, Politeness, polite_map, throttle_of
 from .profiles import Profile, load_profiles
-from .site_templates import template_for
+from .pipeline import template_for
 from .store import Archive
 
 RECENT = timedelta(days=2)               # articles this fresh are checked again for edits

@@ -305,3 +305,19 @@ def to_iso(p: ParsedDate | datetime) -> str:
             return p.value.date().isoformat()
         p = p.value
     return p.isoformat(timespec="seconds")
+
+def parse_timestamp(value: str | None, tz: ZoneInfo | None = None) -> datetime | None:
+    """RFC 822 (RSS), ISO 8601 / W3C Datetime (Atom, sitemaps); a naive time takes ``tz`` (or UTC)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz or timezone.utc)
+    return parsed

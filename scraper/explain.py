@@ -17,7 +17,8 @@ from . import dates
 from .boilerplate import fold, normalize_space
 from .content import GENERIC_PRUNE
 from .errors import ExtractionError
-from .extract import profile_for_page, extract, parse_html
+from .extract import profile_for_page, extract
+from .parse import parse_html
 from .metadata import extract_metadata
 from .models import Article
 from .profiles import Profile, compiled

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from itertools import islice
 from typing import Mapping
 from urllib.parse import unquote
 
-import lxml.html
 from lxml import etree
-from lxml.etree import ParserError
 
 from . import dates
 from .boilerplate import clean_paragraphs, fold, normalize_space
@@ -23,6 +20,7 @@ from .content import drop_elements, embedded_paragraphs, generic_paragraphs, pro
 from .errors import ExtractionError
 from .metadata import extract_metadata
 from .models import Article, Page
+from .parse import MAX_PAGE_CHARS, parse_html
 from .profiles import Profile, profile_for
 from .teasers import drop_captions, drop_link_teasers
 from .subheads import restore_subheadings
@@ -31,15 +29,6 @@ from .urls import host_key
 
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
 _IN_FIGURE = etree.XPath("boolean(ancestor-or-self::figure | ancestor-or-self::figcaption)")
-_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
-                               default_doctype=False)
-# Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call per element
-# touched (a tag -> class table for forms and inputs, which no extraction step uses), and its
-# ~6,000 calls a page cost more time than any of our own steps.
-_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
-    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
-    pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _WORD = re.compile(r"\w+")
 _DATE_LINE_WORDS = 10    # a paragraph this short that holds a date is a date line, not body text
 _BYLINE_WORDS = 8        # "By Jane Doe", «كتب: محمد علي»
@@ -52,52 +41,6 @@ _BODY_COVERED = 0.9      # share of articleBody's words the extraction must hold
 _BODY_SHARE = 0.5        # a paragraph with fewer of its words in articleBody is not the story
 _MIN_WORDS = 5           # less than this is a link or a label, not an article
 
-
-# Pages that no article page can be are refused before the costly steps: parsing and scoring them
-# takes minutes or gigabytes, partly inside C code that no timeout can interrupt (issue 6).
-MAX_PAGE_CHARS = 10 * 1024 * 1024   # as the fetcher's default size cap; `scraper extract FILE` has none
-MAX_ELEMENTS = 50_000     # a heavy article page with comments has ~5,000; 50,000 tiny paragraphs
-#                           already take ~15 s to score, and the cost grows faster than linearly
-MAX_ATTRIBUTES = 1_000    # distinct names on one element: libxml2 checks each new attribute against
-#                           all earlier ones, so 50,000 take 8 s and 100,000 half a minute
-# Characters XML cannot hold (C0 controls but tab and line breaks, U+FFFE/U+FFFF, lone surrogates):
-# the HTML parser keeps them, then lxml refuses them when the extraction sets text (a ValueError),
-# and in a record they break JSON and CSV readers. Pasted from word processors, they mean nothing.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_VALUE = r"""(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))?+"""
-_START_TAG = re.compile(r"""<[a-zA-Z][^\s/>]*+(?:[\s/]++[^\s"'>/=]++""" + _VALUE + ")*+")
-_ATTRIBUTE_NAME = re.compile(r"""[\s/]++([^\s"'>/=]++)""" + _VALUE)
-
-
-def _refuse_pathological(html: str) -> None:
-    """ExtractionError for a page over MAX_PAGE_CHARS or an element with over MAX_ATTRIBUTES."""
-    if len(html) > MAX_PAGE_CHARS:
-        raise ExtractionError(f"the page has {len(html) / 1e6:.0f} million characters, more than an "
-                              f"article page can have ({MAX_PAGE_CHARS / 1e6:.0f} million); refused")
-    for tag in _START_TAG.finditer(html):
-        # Each distinct name takes at least two characters: only a long tag needs counting.
-        if (tag.end() - tag.start() > 2 * MAX_ATTRIBUTES
-                and len(set(_ATTRIBUTE_NAME.findall(tag.group()))) > MAX_ATTRIBUTES):
-            raise ExtractionError(f"an element has more than {MAX_ATTRIBUTES:,} attributes; refused")
-
-
-def parse_html(html: str):
-    """One lxml tree for the whole extraction (metadata, selectors and trafilatura all share it)."""
-    html = _XML_DECLARATION.sub("", html, count=1)
-    if not html.strip():
-        raise ExtractionError("empty page: no HTML to extract from")
-    _refuse_pathological(html)
-    html = _NOT_XML.sub("", html.replace("\x0c", " "))   # a form feed is whitespace in HTML
-    try:
-        tree = lxml.html.document_fromstring(html, parser=_PARSER)
-    except (ParserError, ValueError) as exc:
-        raise ExtractionError(f"the page could not be parsed as HTML ({exc})") from None
-    if tree is None:
-        raise ExtractionError("empty page: no HTML to extract from")
-    if next(islice(tree.iter(), MAX_ELEMENTS, None), None) is not None:
-        raise ExtractionError(f"the page has more than {MAX_ELEMENTS:,} elements, more than an "
-                              "article page can have; refused")
-    return tree
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -11,31 +11,21 @@ from __future__ import annotations
 import gzip
 import io
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Iterator
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from .dates import parse_timestamp
 from .errors import FeedError  # noqa: F401  (re-exported: callers catch feeds.FeedError)
+from .models import Found
 
 # Decompressed size cap for .xml.gz: the sitemap protocol allows 50 MB uncompressed.
 MAX_XML_BYTES = 60 * 1024 * 1024
 
-
-@dataclass
-class Found:
-    """One article URL discovered, where it came from, and what the listing said about it."""
-
-    url: str
-    source: str                     # "feed", "sitemap", "news-sitemap", "start-page"
-    source_url: str                 # the feed, sitemap or page that listed it
-    title: str | None = None        # from the feed item or news:title
-    published: str | None = None    # ISO 8601 with offset, from pubDate/published/publication_date
-    also: list[str] = field(default_factory=list)  # further "source source_url" that listed it
 
 
 @dataclass
@@ -125,28 +115,13 @@ def _clear(el) -> None:
         del parent[0]
 
 
-def parse_date(value: str | None, tz: ZoneInfo | None = None) -> datetime | None:
-    """RFC 822 (RSS), ISO 8601 / W3C Datetime (Atom, sitemaps); a naive time takes ``tz`` (or UTC)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz or timezone.utc)
-    return parsed
 
 
 def _iso(value: str | None, tz: ZoneInfo | None, *, date_only_ok: bool = False) -> str | None:
     """ISO 8601 with the offset, or None; a bare date is no publication time, so it is dropped."""
     if not value or (len(value.strip()) <= 10 and not date_only_ok):
         return None
-    parsed = parse_date(value, tz)
+    parsed = parse_timestamp(value, tz)
     return parsed.isoformat() if parsed else None
 
 
@@ -210,7 +185,7 @@ def parse_sitemap(body: bytes, sitemap_url: str, tz: ZoneInfo | None = None,
             if loc:
                 loc = urljoin(sitemap_url, loc)
                 if name == "sitemap":
-                    children.append(SitemapRef(loc, parse_date(lastmod, tz)))
+                    children.append(SitemapRef(loc, parse_timestamp(lastmod, tz)))
                 else:
                     news = published is not None or title is not None
                     pages.append(Found(loc, "news-sitemap" if news else "sitemap", sitemap_url, title,

@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Mapping
 from sqlite_utils import Database
 
 from .models import Page
-from .robots import RobotsCopy
+from .models import RobotsCopy
 from .runstate import iso_utc, now_utc
 from .store import Archive
 

@@ -86,3 +86,29 @@ class Article:
 
     def replace(self, **changes: Any) -> "Article":
         return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Found:
+    """One article URL discovered, where it came from, and what the listing said about it."""
+
+    url: str
+    source: str                     # "feed", "sitemap", "news-sitemap", "start-page"
+    source_url: str                 # the feed, sitemap or page that listed it
+    title: str | None = None        # from the feed item or news:title
+    published: str | None = None    # ISO 8601 with offset, from pubDate/published/publication_date
+    also: list[str] = field(default_factory=list)  # further "source source_url" that listed it
+
+
+@dataclass(frozen=True)
+class RobotsCopy:
+    """A robots.txt answer kept between runs: a 2xx body, or a 4xx (everything allowed)."""
+
+    url: str
+    status: int
+    text: str
+    fetched_at: datetime            # fetched, or confirmed by a 304: the start of its 24 hours
+    etag: str | None = None
+    last_modified: str | None = None
+    checked_at: datetime | None = None   # the last time it was asked for, whatever the answer
+    error: str | None = None             # that last answer, when the host was unreachable

@@ -1,4 +1,5 @@
-"""One target through the whole pipeline: fetch -> extract -> store, every attempt logged.
+"""One target through the whole pipeline: fetch -> extract -> store, every attempt logged; and
+each site's learned template, learned from the archive when it is due.
 
 Shared by `scraper fetch` and the cron run so both record the same outcomes the same way.
 """
@@ -12,10 +13,18 @@ from .errors import ExtractionError, FetchError
 from .extract import extract_page
 from .fetch import FetchOptions, fetch, load_file
 from .models import Page
-from .profiles import Profile
-from .site_templates import site_of, template_for
+from .profiles import Profile, site_of
+from . import site_templates
+from .templates import SiteTemplate, learn_template
 from .store import Archive
 from .urls import canonicalize
+
+RECENT_PAGES = 50       # pages a site's template is learned from: its most recently fetched ones
+# Learning reads up to RECENT_PAGES pages (~40 ms each), so it is redone when the site's archived
+# articles have doubled since (3, 6, 12, ... while the template is young) and then every
+# RELEARN_EVERY new articles: about 40 ms per archived article, and a redesign is learned within
+# RELEARN_EVERY articles.
+RELEARN_EVERY = 50
 
 # What a target can come to; the CLI prints one line per target with one of these words.
 SAVED, UPDATED, UNCHANGED, NOT_MODIFIED, SKIPPED, FAILED = (
@@ -80,3 +89,34 @@ def archive_one(target: str, archive: Archive, options: FetchOptions = FetchOpti
 def _file_attempt(page: Page) -> dict:
     return {"url": page.final_url, "status": page.status, "error": None, "bytes": len(page.body),
             "elapsed": page.elapsed, "etag": page.etag, "last_modified": page.last_modified}
+
+
+def learn_site(archive: Archive, site: str, *, limit: int = RECENT_PAGES, min_pages: int = 3,
+               min_share: float = 0.6) -> SiteTemplate:
+    """Learn ``site``'s template from its ``limit`` most recently fetched raw pages and store it."""
+    articles = site_templates.site_articles(archive, site)
+    template = learn_template(site_templates.recent_pages(archive, site, limit),
+                              min_pages=min_pages, min_share=min_share)
+    site_templates.store(archive, site, template, articles)
+    return template
+
+
+def template_for(archive: Archive, site: str | None, *, learn: bool = True,
+                 relearn_every: int = RELEARN_EVERY, min_pages: int = 3) -> SiteTemplate | None:
+    """The site's learned template, or None when it has none (yet) or it holds no block.
+
+    With ``learn`` (the default) the template is learned first when the site has ``min_pages``
+    archived articles and no template, or twice as many articles as when last learned, or
+    ``relearn_every`` more, so the archiver's template follows the site's redesigns by itself.
+    """
+    if not site:
+        return None
+    kept = site_templates.stored(archive, site)
+    if learn:
+        articles = site_templates.site_articles(archive, site)
+        if articles >= min_pages and (kept is None or articles - kept[0] >= min(relearn_every, max(kept[0], 1))):
+            template = learn_site(archive, site, min_pages=min_pages)
+            return None if template.empty else template
+    if kept is None:
+        return None
+    return None if kept[1].empty else kept[1]

@@ -19,7 +19,8 @@ from .errors import ScraperError
 from .extract import extract_page
 from .models import ARTICLE_FIELDS, Article, Page
 from .profiles import Profile
-from .site_templates import site_of, template_for
+from .pipeline import template_for
+from .profiles import site_of
 from .store import Archive
 
 # `url` is the row's identity (the store keeps the first key URL); everything else is rebuilt.

@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 from protego import Protego
 
 from .errors import FetchError, HTTPStatusError
-from .models import Page
+from .models import Page, RobotsCopy
 
 # RFC 9309 section 2.5: parse at least the first 500 KiB; we stop there.
 MAX_ROBOTS_BYTES = 500 * 1024
@@ -60,24 +60,13 @@ class Robots:
         return float(delay) if delay is not None else None
 
 
-@dataclass(frozen=True)
-class RobotsCopy:
-    """A robots.txt answer kept between runs: a 2xx body, or a 4xx (everything allowed)."""
 
-    url: str
-    status: int
-    text: str
-    fetched_at: datetime            # fetched, or confirmed by a 304: the start of its 24 hours
-    etag: str | None = None
-    last_modified: str | None = None
-    checked_at: datetime | None = None   # the last time it was asked for, whatever the answer
-    error: str | None = None             # that last answer, when the host was unreachable
-
-    def robots(self) -> Robots:
-        if 200 <= self.status < 300:
-            return parse_robots(self.text, self.url)
-        return Robots(self.url, allow_all=True, why=f"missing (HTTP {self.status})",
-                      digest=f"missing {self.status}")
+def robots_of(copy: RobotsCopy) -> Robots:
+    """The rules a kept copy stands for: its body when 2xx, else everything allowed (a 4xx)."""
+    if 200 <= copy.status < 300:
+        return parse_robots(copy.text, copy.url)
+    return Robots(copy.url, allow_all=True, why=f"missing (HTTP {copy.status})",
+                  digest=f"missing {copy.status}")
 
 
 def robots_url(url: str) -> str:
@@ -110,19 +99,19 @@ def robots_from(url: str, get: Callable[..., Page], copy: RobotsCopy | None = No
     except HTTPStatusError as exc:
         if 400 <= exc.status < 500 and exc.status != 429:
             kept = RobotsCopy(url, exc.status, "", moment, checked_at=moment)
-            return kept.robots(), kept
+            return robots_of(kept), kept
         why = f"unreachable (HTTP {exc.status})"
     except FetchError as exc:
         why = f"unreachable ({exc})"
     else:
         if page.not_modified and copy is not None:
             kept = dataclasses.replace(copy, fetched_at=moment, checked_at=moment, error=None)
-            return kept.robots(), kept
+            return robots_of(kept), kept
         text = page.body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace").lstrip("\ufeff")
         kept = RobotsCopy(url, page.status, text, moment, page.etag, page.last_modified, moment)
-        return kept.robots(), kept
+        return robots_of(kept), kept
     if copy is not None and moment - copy.fetched_at <= STALE_IF_UNREACHABLE:
-        robots = copy.robots()
+        robots = robots_of(copy)
         robots.why = f"cached copy of {copy.fetched_at:%Y-%m-%d %H:%M} UTC used: {why}"
         return robots, dataclasses.replace(copy, checked_at=moment, error=why)
     return Robots(url, allow_all=False, why=why, digest="unreachable"), None
@@ -171,7 +160,7 @@ class RobotsCache:
     def _resolve(self, key: str) -> Robots:
         copy = self._copies.get(key)
         if copy is not None and self._now() - copy.fetched_at < FRESH_FOR:
-            return copy.robots()      # fresh enough: not asked at all
+            return robots_of(copy)      # fresh enough: not asked at all
         robots, kept = robots_from(key, self._get, copy, self._now)
         if kept is not None:
             with self._guard:

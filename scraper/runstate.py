@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 
-from .feeds import Found, parse_date
+from .dates import parse_timestamp
+from .models import Found
 from .store import Archive
 
 PENDING, DONE, GAVE_UP = "pending", "done", "gave_up"
@@ -166,10 +167,10 @@ def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent
 
     found = []
     for row in rows:
-        published = parse_date(row["published"] or row["feed_published"])
+        published = parse_timestamp(row["published"] or row["feed_published"])
         if published is None or published < moment - recent:
             continue
-        looked = max(filter(None, (parse_date(row["checked_at"]), parse_date(row["fetched_at"]))),
+        looked = max(filter(None, (parse_timestamp(row["checked_at"]), parse_timestamp(row["fetched_at"]))),
                      default=None)
         if looked is not None and moment - looked < after:
             continue

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from scraper.explain import explain, render
-from scraper.site_templates import template_for
+from scraper.pipeline import template_for
 from scraper.templates import learn_template
 from test_templates import BOILERPLATE, MOST_READ, PAGES as SITE_PAGES, SITE, archive_with, url as site_url
 

@@ -9,7 +9,9 @@ from scraper.boilerplate import normalize_space
 from scraper.extract import extract, parse_html
 from scraper.models import Page
 from scraper.store import Archive
-from scraper.site_templates import TABLE, learn_site, site_of, template_for
+from scraper.pipeline import learn_site, template_for
+from scraper.profiles import site_of
+from scraper.site_templates import TABLE
 from scraper.templates import SiteTemplate, learn_template, strip_template
 
 SITE = "khaleej-news.test"

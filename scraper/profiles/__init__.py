@@ -214,3 +214,9 @@ def profile_for(url: str | None, profiles: Mapping[str, Profile] | None = None) 
             if host == domain or host.endswith("." + domain):
                 return profile
     return None
+
+
+def site_of(url: str | None, profiles: Mapping[str, Profile] | None = None) -> str | None:
+    """The ``site`` the extractor will give a page at ``url``: its profile's name, else its host."""
+    profile = profile_for(url, profiles)
+    return profile.name if profile else (host_key(url) if url else None) or None
