@@ -72,11 +72,11 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     """
     from contextlib import nullcontext
 
-    from scraper.fetch import DEFAULT_USER_AGENT, FetchOptions
+    from scraper.fetch.http import DEFAULT_USER_AGENT, FetchOptions
     from scraper.pipeline import FAILED, archive_one
     from scraper.profiles import load_profiles
     from scraper.store import Archive
-    from scraper.warc import WarcWriter
+    from scraper.use.warc import WarcWriter
 
     found = _read_targets(targets, input_file)
     if not found:
@@ -137,15 +137,15 @@ def extract(files, url, indent, show_why, templates_db):
     """
     import json
 
-    from scraper.extract import extract as extract_article
+    from scraper.extract.article import extract as extract_article
     from scraper.extract import extract_page
-    from scraper.fetch import load_file
+    from scraper.fetch.http import load_file
 
     failed = 0
     for name in files:
         try:
             if show_why:
-                from scraper.explain import explain, render
+                from scraper.extract.explain import explain, render
                 if name == "-":
                     html, address = sys.stdin.buffer.read(), url
                 elif not os.path.isfile(name):

@@ -74,7 +74,7 @@ def serve(hosts: int, port: int, pages: int, latency: float, ready) -> None:
 
 def child(args) -> None:
     """One measured run, in its own process so its peak RSS is its own."""
-    from scraper.archive import Reporter, RunOptions, run_archive
+    from scraper.crawl.run import Reporter, RunOptions, run_archive
 
     class Clock(Reporter):
         started = ended = 0.0

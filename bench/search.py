@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scraper.models import Article  # noqa: E402
-from scraper.search import FTS_TABLE, STEM_TABLE, refresh, search  # noqa: E402
-from scraper.stems import stem_text, stem_word  # noqa: E402
-from scraper.store import Archive  # noqa: E402
-from scraper.textnorm import normalize  # noqa: E402
+from scraper.store.search import FTS_TABLE, STEM_TABLE, refresh, search  # noqa: E402
+from scraper.store.stems import stem_text, stem_word  # noqa: E402
+from scraper.store.archive import Archive  # noqa: E402
+from scraper.store.textnorm import normalize  # noqa: E402
 
 # Real news words, some in several spellings (hamza, tashkeel, ta marbuta, alef maksura), so the
 # index holds the variants the normalisation must merge.
@@ -197,10 +197,10 @@ def recall() -> None:
                   + (f"; missed: {' '.join(missed)}" if missed else "")
                   + (f"; matched: {' '.join(conflated)}" if conflated else ""))
     # The same families, word against word, for the library alone on our normalised text: what
-    # the corrections in scraper/stems.py buy.
+    # the corrections in scraper/store/stems.py buy.
     library = snowballstemmer.stemmer("arabic")
     for name, stem in (("Snowball alone", lambda w: library.stemWord(normalize(w))),
-                       ("scraper.stems", lambda w: stem_word(normalize(w)))):
+                       ("scraper.store.stems", lambda w: stem_word(normalize(w)))):
         same = sum(stem(word) == stem(query) for query, forms, _ in FAMILIES for word in forms.split())
         wrong = sum(stem(word) == stem(query) for query, _, others in FAMILIES for word in others.split())
         print(f"  stems equal to the query's, {name}: forms {same}/{sum(len(f.split()) for _, f, _ in FAMILIES)}, "

@@ -9,7 +9,7 @@ in a sitemap and a feed. One article in twenty answers with a fault, the kinds i
 timeouts, a body trickling one byte a second, resets mid-body, a short body, truncated gzip, a
 gzip bomb, redirect loops and long chains, a redirect to ftp://, an empty body, binary as
 text/html, 401, 403, 404, 410, and 429/503 with Retry-After in seconds and as a date (those two
-answer properly the second time). A child process runs `scraper.archive.run_archive` (the
+answer properly the second time). A child process runs `scraper.crawl.run.run_archive` (the
 function behind `scraper archive`) and reports its peak RSS at 1,000 pages and at the end.
 
 Afterwards the database is checked: every URL is either archived or has a failed row in the
@@ -218,8 +218,8 @@ def serve(hosts: int, port: int, pages: int, ready) -> None:
 # --- the archive run (in a child process, so that its peak RSS is its own) ----------------------
 
 def child(args) -> None:
-    from scraper.archive import Reporter, RunOptions, run_archive
-    from scraper.fetch import FetchOptions
+    from scraper.crawl.run import Reporter, RunOptions, run_archive
+    from scraper.fetch.http import FetchOptions
 
     class Progress(Reporter):
         done = 0

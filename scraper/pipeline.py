@@ -9,14 +9,14 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from .errors import ExtractionError, FetchError
-from .extract import extract_page
-from .fetch import FetchOptions, fetch, load_file
+from .errors import ExtractionError, FetchError, StoreError
+from .extract.article import extract_page
+from .fetch.http import FetchOptions, fetch, load_file
 from .models import Page
 from .profiles import Profile, site_of
-from . import site_templates
-from .templates import SiteTemplate, learn_template
-from .store import Archive
+from .store import site_templates
+from .extract.templates import SiteTemplate, learn_template
+from .store.archive import Archive
 from .urls import canonicalize
 
 RECENT_PAGES = 50       # pages a site's template is learned from: its most recently fetched ones
@@ -97,7 +97,7 @@ def learn_site(archive: Archive, site: str, *, limit: int = RECENT_PAGES, min_pa
     articles = site_templates.site_articles(archive, site)
     template = learn_template(site_templates.recent_pages(archive, site, limit),
                               min_pages=min_pages, min_share=min_share)
-    site_templates.store(archive, site, template, articles)
+    site_templates.store(archive, site, template.to_json(), template.pages, articles)
     return template
 
 
@@ -119,4 +119,9 @@ def template_for(archive: Archive, site: str | None, *, learn: bool = True,
             return None if template.empty else template
     if kept is None:
         return None
-    return None if kept[1].empty else kept[1]
+    try:
+        template = SiteTemplate.from_json(kept[1])
+    except ValueError as exc:
+        raise StoreError(f"the stored template of site {site!r} is unreadable ({exc}); delete its row "
+                         f"from {site_templates.TABLE} to learn it again") from None
+    return None if template.empty else template

@@ -257,7 +257,7 @@ def test_a_file_that_is_not_a_database_is_a_one_line_error_exit_3_and_left_untou
 READ_ONLY = """
 import os, sys
 import cli
-import scraper.archive, scraper.pipeline, scraper.store, scraper.fetch, scraper.extract  # before dropping root
+import scraper.crawl.run, scraper.pipeline, scraper.store.archive, scraper.fetch.http, scraper.extract.article  # before dropping root
 if os.geteuid() == 0:   # root ignores permission bits: act as nobody, as a cron user would be
     os.setgid(65534)
     os.setuid(65534)
@@ -307,7 +307,7 @@ def test_a_read_only_directory_is_a_one_line_error_and_exit_3(read_only_dir, nam
 FILE_SIZE_LIMIT = """
 import os, resource, signal, sys
 import cli
-import scraper.archive, scraper.pipeline, scraper.store, scraper.fetch, scraper.extract
+import scraper.crawl.run, scraper.pipeline, scraper.store.archive, scraper.fetch.http, scraper.extract.article
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # else the kernel kills us at the limit
 db = sys.argv[sys.argv.index("--db") + 1]
 size = max(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))

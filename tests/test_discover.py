@@ -14,14 +14,14 @@ import time
 
 import pytest
 
-from scraper.discover import discover_site, page_links
+from scraper.crawl.discover import discover_site, page_links
 from scraper.errors import ArchiveLocked
-from scraper.feeds import FeedError, parse_feed, parse_sitemap
-from scraper.fetch import FetchOptions
-from scraper.lock import RunLock
-from scraper.politeness import PoliteClient, Politeness, polite_map
+from scraper.crawl.feeds import FeedError, parse_feed, parse_sitemap
+from scraper.fetch.http import FetchOptions
+from scraper.crawl.lock import RunLock
+from scraper.crawl.politeness import PoliteClient, Politeness, polite_map
 from scraper.profiles import Profile
-from scraper.robots import parse_robots
+from scraper.crawl.robots import parse_robots
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>الاتحاد</title><link>https://example.com/</link>
@@ -99,7 +99,7 @@ def test_entities_are_refused(doc):
 def test_malformed_and_gzip_bomb_are_feed_errors(monkeypatch):
     with pytest.raises(FeedError, match="not well-formed"):
         parse_sitemap(b"<urlset><url><loc>x</url>", "https://example.com/s.xml")
-    import scraper.feeds as feeds
+    import scraper.crawl.feeds as feeds
     monkeypatch.setattr(feeds, "MAX_XML_BYTES", 10_000)
     bomb = gzip.compress(b"<urlset>" + b" " * 1_000_000 + b"</urlset>")
     with pytest.raises(FeedError, match="decompressed"):
@@ -239,7 +239,7 @@ def test_lock_is_exclusive_and_released_by_kill(tmp_path):
             RunLock(db).acquire()
     RunLock(db).acquire().release()
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from scraper.lock import RunLock; RunLock(sys.argv[1]).acquire(); "
+        "import sys, time; from scraper.crawl.lock import RunLock; RunLock(sys.argv[1]).acquire(); "
         "print('locked', flush=True); time.sleep(60)"), str(db)],
         stdout=subprocess.PIPE, cwd=os.path.dirname(os.path.dirname(__file__)))
     try:

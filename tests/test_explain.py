@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from scraper.explain import explain, render
+from scraper.extract.explain import explain, render
 from scraper.pipeline import template_for
-from scraper.templates import learn_template
+from scraper.extract.templates import learn_template
 from test_templates import BOILERPLATE, MOST_READ, PAGES as SITE_PAGES, SITE, archive_with, url as site_url
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"

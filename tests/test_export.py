@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from scraper.export import ExportFilter, columns, export
+from scraper.use.export import ExportFilter, columns, export
 from scraper.models import Article
 from scraper.store import Archive
 

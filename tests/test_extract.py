@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from scraper import extract as extract_from_package
-from scraper.boilerplate import chrome_reason, clean_paragraphs
+from scraper.extract.boilerplate import chrome_reason, clean_paragraphs
 from scraper.errors import ExtractionError
 from scraper.extract import extract, extract_page
 from scraper.models import Page
 from scraper.profiles import load_profiles
-from scraper.title import choose_title, strip_site_name
+from scraper.extract.title import choose_title, strip_site_name
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 GOLDEN = sorted(p.stem for p in PAGES.glob("*.json"))
@@ -217,7 +217,7 @@ def test_choose_title_prefers_og_then_json_ld_and_unescapes():
 
 
 def test_author_names_are_split_and_cleaned():
-    from scraper.metadata import clean_author
+    from scraper.extract.metadata import clean_author
     assert clean_author("By Samya Kullab and Vasilisa Stepanenko") == "Samya Kullab, Vasilisa Stepanenko"
     assert clean_author("Elena Oberholzer (obe), Oliver Maksan (oma)") == "Elena Oberholzer, Oliver Maksan"
     assert clean_author("سارة المنصوري، خالد الحمادي".replace("،", ",")) == "سارة المنصوري, خالد الحمادي"
@@ -345,7 +345,7 @@ def test_byline_and_date_line_kept_by_the_extractor_are_not_body():
 
 
 def test_learned_site_template_is_stripped_before_the_body():
-    from scraper.templates import learn_template
+    from scraper.extract.templates import learn_template
     promo = "<p class='promo'>حمّلوا تطبيق الموقع المجاني لتصلكم الأخبار العاجلة أولا بأول على هواتفكم</p>"
 
     topics = ["الاقتصاد", "الرياضة", "الصحة", "التعليم", "الطقس"]   # the text, not only numbers, differs
@@ -399,7 +399,7 @@ def test_links_inside_sentences_in_page_anchors_and_live_blog_entries_are_kept()
 
 def test_photo_caption_lines_are_dropped():
     from lxml import html as lxml_html
-    from scraper.teasers import drop_captions
+    from scraper.extract.teasers import drop_captions
     tree = lxml_html.document_fromstring(
         "<html><body><figure><img src='a.jpg'><figcaption>صورة أرشيفية للبرلمان<br>تصوير: أحمد</figcaption>"
         "</figure><div class='media'><img src='b.jpg'><span class='img-caption'>Minister on Monday</span></div>"
@@ -522,7 +522,7 @@ def test_byline_names_fill_a_missing_author():
 
 
 def test_author_values_that_are_not_people():
-    from scraper.metadata import clean_author
+    from scraper.extract.metadata import clean_author
     assert clean_author("chuck-ross") is None and clean_author("105092") is None
     assert clean_author("Corina Gall (cog.)") == "Corina Gall"
     # A by-word that also begins surnames stays on the name.

@@ -16,7 +16,7 @@ import pytest
 
 from scraper.errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                             TooManyRedirects, UnsupportedURL)
-from scraper.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, get_page, load_file
+from scraper.fetch.http import DEFAULT_USER_AGENT, FetchOptions, fetch, get_page, load_file
 
 ARTICLE = (Path(__file__).parent / "fixtures" / "fetch" / "arabic-article.txt").read_text("utf-8")
 HTML = f'<html lang="ar"><head><title>خبر</title></head><body><p>{ARTICLE}</p></body></html>'
@@ -384,7 +384,7 @@ def test_a_gzipped_file_that_inflates_past_the_cap_is_refused(tmp_path):
     import gzip as gz
 
     from scraper.errors import TooLarge
-    from scraper.fetch import load_file
+    from scraper.fetch.http import load_file
 
     bomb = tmp_path / "page.html.gz"
     with gz.open(bomb, "wb") as f:

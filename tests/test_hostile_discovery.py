@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from scraper.discover import discover_site
-from scraper.feeds import FeedError, parse_feed, parse_sitemap
-from scraper.fetch import FetchOptions
-from scraper.politeness import PoliteClient, Politeness
+from scraper.crawl.discover import discover_site
+from scraper.crawl.feeds import FeedError, parse_feed, parse_sitemap
+from scraper.fetch.http import FetchOptions
+from scraper.crawl.politeness import PoliteClient, Politeness
 from scraper.profiles import Profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,7 +224,7 @@ def rss(field):
     return int(line.split()[1]) / 1024
 
 from lxml import etree
-from scraper.feeds import parse_sitemap
+from scraper.crawl.feeds import parse_sitemap
 body = Path(sys.argv[2]).read_bytes()
 try:
     with open("/proc/self/clear_refs", "w") as f:

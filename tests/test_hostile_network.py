@@ -28,8 +28,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import EXIT_SOME_FAILED, cli
-from scraper.archive import RunOptions, run_archive
-from scraper.fetch import FetchOptions
+from scraper.crawl.run import RunOptions, run_archive
+from scraper.fetch.http import FetchOptions
 from scraper.pipeline import FAILED, SAVED, archive_one
 from scraper.store import Archive
 from tests.synthetic import prose

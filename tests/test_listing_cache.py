@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import EXIT_OK, cli
-from scraper.archive import RunOptions, run_archive
+from scraper.crawl.run import RunOptions, run_archive
 from tests.synthetic import SiteHandler, prose, serve
 
 ROOT = Path(__file__).resolve().parent.parent

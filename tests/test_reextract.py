@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from cli import cli
 from scraper.extract import extract_page
 from scraper.models import Page
-from scraper.reextract import reextract
-from scraper.search import search
+from scraper.use.reextract import reextract
+from scraper.store.search import search
 from scraper.store import Archive
 
 

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from scraper.search import BadQuery, pending_count, prepare_query, rebuild, refresh, search
-from scraper.textnorm import normalize
+from scraper.store.search import BadQuery, pending_count, prepare_query, rebuild, refresh, search
+from scraper.store.textnorm import normalize
 from tests.synthetic import article, ids
 
 

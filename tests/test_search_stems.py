@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from cli import cli
-from scraper import migrations
-from scraper.search import (FTS_TABLE, STATE_TABLE, STEM_TABLE, TOKENIZE, pending_count, prepare_query,
+from scraper.store import migrations
+from scraper.store.search import (FTS_TABLE, STATE_TABLE, STEM_TABLE, TOKENIZE, pending_count, prepare_query,
                             refresh, search)
-from scraper.stems import SIGNATURE, stem_text, stem_word
+from scraper.store.stems import SIGNATURE, stem_text, stem_word
 from scraper.store import Archive
-from scraper.textnorm import normalize
+from scraper.store.textnorm import normalize
 from tests.synthetic import article, ids
 
 

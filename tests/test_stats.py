@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from scraper import runstate
+from scraper.store import runstate
 from scraper.models import Article
-from scraper.stats import collect
+from scraper.use.stats import collect
 from scraper.store import Archive
 
 

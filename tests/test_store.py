@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from scraper import migrations
+from scraper.store import migrations
 from scraper.errors import DatabaseBusy, DiskFull, NotADatabase, NotArchived, StoreError
 from scraper.models import Article, Page
-from scraper.store import Archive, SaveResult, article_identity
+from scraper.store.archive import Archive, SaveResult, article_identity
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -122,7 +122,7 @@ def test_appended_migration_runs_once_and_a_failing_one_leaves_nothing(tmp_path,
 
 def test_two_processes_creating_one_archive_apply_migrations_once(tmp_path):
     path = tmp_path / "race.db"
-    code = f"from scraper.store import Archive\nArchive.open({str(path)!r}).close()\n"
+    code = f"from scraper.store.archive import Archive\nArchive.open({str(path)!r}).close()\n"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE) for _ in range(3)]
     errors = [p.communicate(timeout=30)[1] for p in procs]

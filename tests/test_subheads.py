@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from scraper.subheads import restore_subheadings
+from scraper.extract.subheads import restore_subheadings
 
 P1 = "Die Exporte nach Iran sind in den vergangenen fünf Jahren um mehr als die Hälfte gefallen."
 P2 = "Mit Blick auf Deutschlands wichtigste Handelspartner liegt Iran inzwischen weit hinten."
@@ -53,7 +53,7 @@ def test_a_heading_the_extraction_kept_is_not_added_twice():
 
 
 def test_explain_names_the_rule_that_put_a_sub_headline_back():
-    from scraper.explain import _Body, _key
+    from scraper.extract.explain import _Body, _key
 
     heading = "Wo liegt Iran im Handelspartner-Vergleich?"
     body = _Body(frozenset(_key(p) for p in [P1, heading, P2]), {}, None, [], restored=frozenset({_key(heading)}))

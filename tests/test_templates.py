@@ -5,14 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from scraper.boilerplate import normalize_space
-from scraper.extract import extract, parse_html
+from scraper.extract.boilerplate import normalize_space
+from scraper.extract.article import extract, parse_html
 from scraper.models import Page
 from scraper.store import Archive
 from scraper.pipeline import learn_site, template_for
 from scraper.profiles import site_of
-from scraper.site_templates import TABLE
-from scraper.templates import SiteTemplate, learn_template, strip_template
+from scraper.store.site_templates import TABLE
+from scraper.extract.templates import SiteTemplate, learn_template, strip_template
 
 SITE = "khaleej-news.test"
 WEEKDAYS = ["الأحد", "الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت"]

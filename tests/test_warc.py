@@ -15,10 +15,10 @@ from warcio.warcwriter import WARCWriter
 
 from cli import cli
 from scraper.extract import extract_page
-from scraper.fetch import FetchOptions, fetch
+from scraper.fetch.http import FetchOptions, fetch
 from scraper.models import ARTICLE_FIELDS, Page
 from scraper.store import Archive
-from scraper.warc import WarcWriter
+from scraper.use.warc import WarcWriter
 
 PARAGRAPH = "قال مسؤول في وزارة الاقتصاد إن النمو تجاوز التوقعات خلال الربع الأخير من العام الماضي"
 

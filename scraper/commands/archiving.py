@@ -83,9 +83,9 @@ def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, war
 
     import dataclasses
 
-    from scraper.archive import RUN_FETCH_OPTIONS, RunOptions, parse_duration, run_archive
+    from scraper.crawl.run import RUN_FETCH_OPTIONS, RunOptions, parse_duration, run_archive
     from scraper.errors import ArchiveLocked, ConfigError
-    from scraper.warc import WarcWriter
+    from scraper.use.warc import WarcWriter
 
     try:
         recheck = parse_duration(recheck_after)
@@ -132,7 +132,7 @@ def discover(site, config, show_all, db_path):
 
         scraper discover alittihad | cut -f1 | head
     """
-    from scraper.archive import RunOptions, discover as discover_urls, select_sites
+    from scraper.crawl.run import RunOptions, discover as discover_urls, select_sites
     from scraper.errors import ConfigError
 
     try:
@@ -173,7 +173,7 @@ def sites(config, db_path):
 
         scraper sites --config sites.toml
     """
-    from scraper import listings, runstate
+    from scraper.store import listings, runstate
     from scraper.profiles import load_profiles
 
     path = sites_file(config, db_path)

@@ -1,4 +1,4 @@
-"""Commands over an archive: search, export, reextract, stats, import-warc (scraper/search.py etc.)."""
+"""Commands over an archive: search, export, reextract, stats, import-warc (scraper/store/search.py etc.)."""
 from __future__ import annotations
 
 import os
@@ -42,8 +42,8 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
     import json
     from urllib.parse import unquote
 
-    from scraper.search import BadQuery, pending_count
-    from scraper.search import search as run_search
+    from scraper.store.search import BadQuery, pending_count
+    from scraper.store.search import search as run_search
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -101,8 +101,8 @@ def export(fmt, site, since, until, output, bom, db_path):
 
         scraper export --format csv --site alittihad --since 2024-01-01 --bom -o 2024.csv
     """
-    from scraper.export import ExportFilter
-    from scraper.export import export as run_export
+    from scraper.use.export import ExportFilter
+    from scraper.use.export import export as run_export
 
     selection = ExportFilter(site=site, since=since and since.date(), until=until and until.date())
     target = output if output == "-" else output + ".part"
@@ -147,7 +147,7 @@ def reextract(site, dry_run, as_json, config, db_path):
     import json
 
     from scraper.profiles import load_profiles
-    from scraper.reextract import reextract as run_reextract
+    from scraper.use.reextract import reextract as run_reextract
 
     def progress(checked):
         if checked % 500 == 0 and sys.stderr.isatty():
@@ -185,7 +185,7 @@ def stats(as_json, db_path):
     """
     import json
 
-    from scraper.stats import collect
+    from scraper.use.stats import collect
 
     with open_existing(db_path) as archive:
         data = collect(archive)
@@ -225,7 +225,7 @@ def import_warc(files, verbose, db_path):
         scraper import-warc CC-NEWS-20240101000000-00001.warc.gz --db news.db
     """
     from scraper.store import Archive
-    from scraper.warc import import_warc as run_import
+    from scraper.use.warc import import_warc as run_import
 
     def show(outcome, url):
         if verbose:

@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import ArchiveLocked, StoreError
+from ..errors import ArchiveLocked, StoreError
 
 
 def lock_path(db_path: str | os.PathLike) -> Path:

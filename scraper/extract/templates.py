@@ -7,7 +7,7 @@ date of the day and today's prayer times hash alike on every day. A (path, text)
 least ``min_share`` of at least ``min_pages`` pages is the site's template. The article body never
 qualifies: its path recurs on every page, but with different text each time.
 
-Pure: no disk, no network. scraper/pipeline.py learns one template per site when due, scraper/site_templates.py keeps it in the
+Pure: no disk, no network. scraper/pipeline.py learns one template per site when due, scraper/store/site_templates.py keeps it in the
 archive.
 """
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any, Generator, Iterable, Mapping
 
 from lxml import etree
 
-from . import dates
+from .. import dates
 from .boilerplate import fold, normalize_space
 from .content import drop_element
-from .errors import ExtractionError
+from ..errors import ExtractionError
 from .parse import parse_html
 
 FORMAT_VERSION = 1
@@ -210,7 +210,7 @@ def _page_blocks(tree) -> tuple[dict[tuple[str, str], str], str]:
 def _as_tree(page):
     if isinstance(page, (str, bytes)):
         if isinstance(page, bytes):
-            from .charset import decode_html
+            from ..charset import decode_html
             page, _ = decode_html(page, None)
         return parse_html(page)
     return page

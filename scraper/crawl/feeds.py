@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from .dates import parse_timestamp
-from .errors import FeedError  # noqa: F401  (re-exported: callers catch feeds.FeedError)
-from .models import Found
+from ..dates import parse_timestamp
+from ..errors import FeedError  # noqa: F401  (re-exported: callers catch feeds.FeedError)
+from ..models import Found
 
 # Decompressed size cap for .xml.gz: the sitemap protocol allows 50 MB uncompressed.
 MAX_XML_BYTES = 60 * 1024 * 1024

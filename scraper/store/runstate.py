@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 
-from .dates import parse_timestamp
-from .models import Found
-from .store import Archive
+from ..dates import parse_timestamp
+from ..models import Found
+from .archive import Archive
 
 PENDING, DONE, GAVE_UP = "pending", "done", "gave_up"
 MAX_TRIES = 5                           # attempts (over several runs) before a URL is given up
@@ -163,7 +163,7 @@ def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent
         "SELECT a.url, a.published, a.fetched_at, a.etag, a.last_modified, q.checked_at, "
         "q.feed_published FROM articles a LEFT JOIN queue q ON q.url = a.url "
         "WHERE coalesce(a.published, q.feed_published) >= ?", [floor])
-    from .urls import host_key   # local: keeps this module's imports about storage
+    from ..urls import host_key   # local: keeps this module's imports about storage
 
     found = []
     for row in rows:

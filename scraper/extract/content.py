@@ -1,6 +1,6 @@
 """The article body as paragraphs: a profile's selectors, else trafilatura on the already-parsed tree.
 
-Both paths return raw paragraphs in page order; scraper.boilerplate cleans them afterwards, so the
+Both paths return raw paragraphs in page order; scraper.extract.boilerplate cleans them afterwards, so the
 same net catches chrome whichever path let it through. A <br> inside a paragraph splits it: sites
 that lay out text with <br> mean one paragraph per line.
 """
@@ -12,7 +12,7 @@ import re
 import lxml.html
 from lxml import etree
 
-from .profiles import Profile, compiled
+from ..profiles import Profile, compiled
 
 # Block-level tags whose text is one paragraph when a container has no <p> (the <br> layout).
 _BLOCKS = {"p", "div", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "section", "article",
@@ -101,7 +101,7 @@ _CHROME_WORDS = ("prayer", "cookie", "newsletter", "ticker", "share-bar", "socia
                  # embedded social posts: someone else's words, quoted in the page's markup
                  "twitter-tweet", "instagram-media", "tiktok-embed", "fb-post")
 _CHROME = re.compile("|".join(map(re.escape, _CHROME_WORDS)))
-# The same rule as one XPath expression, for callers replaying the extraction (scraper.explain).
+# The same rule as one XPath expression, for callers replaying the extraction (scraper.extract.explain).
 GENERIC_PRUNE = "//*[{}][not(.//h1)][count(.//p) < 6]".format(" or ".join(
     f"contains(@class, '{w}') or contains(@id, '{w}')" for w in _CHROME_WORDS))
 _ENOUGH = 0.5

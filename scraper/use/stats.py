@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from . import runstate
-from .search import PENDING_TABLE
-from .store import Archive
-from .urls import host_key
+from ..store import runstate
+from ..store.search import PENDING_TABLE
+from ..store.archive import Archive
+from ..urls import host_key
 
 NO_SITE = "(no site)"
 

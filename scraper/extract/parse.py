@@ -13,7 +13,7 @@ import lxml.html
 from lxml import etree
 from lxml.etree import ParserError
 
-from .errors import ExtractionError
+from ..errors import ExtractionError
 
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
                                default_doctype=False)

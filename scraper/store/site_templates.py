@@ -2,7 +2,7 @@
 
 Storage only: which template a site has and how many articles it had then, and the raw pages a
 template is learned from. When to learn one, and the learning itself, are the pipeline's
-(scraper/pipeline.py) and the extractor's (scraper/templates.py).
+(scraper/pipeline.py) and the extractor's (scraper/extract/templates.py).
 """
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from .errors import NotArchived, StoreError
-from .templates import SiteTemplate
+from ..errors import NotArchived
 
 TABLE = "site_templates"
 
 
 def create_table(db: Database) -> None:
-    """The migration (see scraper/migrations.py): one learned template per site."""
+    """The migration (see scraper/store/migrations.py): one learned template per site."""
     db.execute(f"""CREATE TABLE {TABLE} (
         site TEXT PRIMARY KEY,           -- articles.site
         learned_at TEXT NOT NULL,        -- UTC ISO 8601
@@ -45,21 +44,15 @@ def recent_pages(archive, site: str, limit: int) -> Iterator[str]:
             continue
 
 
-def stored(archive, site: str) -> tuple[int, SiteTemplate] | None:
-    """(the site's article count when learned, its template), or None when it has none yet."""
+def stored(archive, site: str) -> tuple[int, str] | None:
+    """(the site's article count when learned, its template as JSON), or None when it has none yet."""
     row = archive.db.execute(f"SELECT articles, template FROM {TABLE} WHERE site = ?", [site]).fetchone()
-    if row is None:
-        return None
-    try:
-        return row[0], SiteTemplate.from_json(row[1])
-    except ValueError as exc:
-        raise StoreError(f"the stored template of site {site!r} is unreadable ({exc}); "
-                         f"delete its row from {TABLE} to learn it again") from None
+    return None if row is None else (row[0], row[1])
 
 
-def store(archive, site: str, template: SiteTemplate, articles: int) -> None:
-    """Keep ``template`` as the site's, learned when it had ``articles`` articles."""
+def store(archive, site: str, template_json: str, pages: int, articles: int) -> None:
+    """Keep a template (as JSON) as the site's, learned from ``pages`` when it had ``articles``."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with archive.transaction() as db:
         db.execute(f"INSERT OR REPLACE INTO {TABLE} (site, learned_at, pages, articles, template) "
-                   "VALUES (?, ?, ?, ?, ?)", [site, now, template.pages, articles, template.to_json()])
+                   "VALUES (?, ?, ?, ?, ?)", [site, now, pages, articles, template_json])

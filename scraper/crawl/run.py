@@ -14,17 +14,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from . import listings, runstate, search
+from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
-from .errors import ConfigError, ScraperError
-from .extract import extract_page
-from .fetch import FetchOptions
+from ..errors import ConfigError, ScraperError
+from ..extract.article import extract_page
+from ..fetch.http import FetchOptions
 from .lock import RunLock
-from .models import Article, Page
+from ..models import Article, Page
 from .politeness import DEFAULT_WORKERS, Deferred, PoliteClient, Politeness, polite_map, throttle_of
-from .profiles import Profile, load_profiles
-from .pipeline import template_for
-from .store import Archive
+from ..profiles import Profile, load_profiles
+from ..pipeline import template_for
+from ..store.archive import Archive
 
 RECENT = timedelta(days=2)               # articles this fresh are checked again for edits
 RECHECK_AFTER = timedelta(hours=6)

@@ -13,7 +13,7 @@ Caching (section 2.4): a copy (a 2xx body or a 4xx answer) is reused for up to 2
 asking; after that it is asked for again with If-None-Match / If-Modified-Since, and a 304 makes
 the copy fresh for another 24 hours. When the host is unreachable, the RFC lets a cached copy
 stand in (we use one up to 30 days old, its "reasonably long period"); without one, everything
-is disallowed as before. The copies live in the archive (scraper/listings.py stores them); this
+is disallowed as before. The copies live in the archive (scraper/store/listings.py stores them); this
 module only decides, so a cron run every ten minutes asks each host once a day, not 144 times.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 
-from .errors import FetchError, HTTPStatusError
-from .models import Page, RobotsCopy
+from ..errors import FetchError, HTTPStatusError
+from ..models import Page, RobotsCopy
 
 # RFC 9309 section 2.5: parse at least the first 500 KiB; we stop there.
 MAX_ROBOTS_BYTES = 500 * 1024

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit, urlunsplit
 from requests.structures import CaseInsensitiveDict
 from sqlite_utils import Database
 
-from .charset import decode_html
-from .errors import DatabaseBusy, DiskFull, NotADatabase, NotArchived, StoreError
+from ..charset import decode_html
+from ..errors import DatabaseBusy, DiskFull, NotADatabase, NotArchived, StoreError
 from .migrations import migrate, write_transaction
-from .models import ARTICLE_FIELDS, Article, Page
-from .urls import canonicalize, same_site
+from ..models import ARTICLE_FIELDS, Article, Page
+from ..urls import canonicalize, same_site
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # What a fetch attempt can come to ("retried": an earlier attempt of a fetch that was tried again).

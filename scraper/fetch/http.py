@@ -25,12 +25,12 @@ from urllib.request import url2pathname
 import requests
 import urllib3
 
-from . import PROJECT_URL, __version__
-from .charset import decode_html, looks_binary
-from .errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
+from .. import PROJECT_URL, __version__
+from ..charset import decode_html, looks_binary
+from ..errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                      TooManyRedirects, UnsupportedURL)
 from .memory import release_free_memory
-from .models import Page
+from ..models import Page
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (+{PROJECT_URL})"
 HTML_TYPES = ("text/html", "application/xhtml+xml")

@@ -21,7 +21,7 @@ How the index is kept (and why this way):
 Queries are normalised the same way (operators AND/OR/NOT/NEAR and quoted phrases kept).
 
 Arabic stems (search_002_stems): a second FTS5 table, ``articles_stems``, indexes the same two
-columns with every Arabic word replaced by its light stem (scraper/stems.py), so «حكومة» finds
+columns with every Arabic word replaced by its light stem (scraper/store/stems.py), so «حكومة» finds
 «والحكومة», «للحكومة», «حكومات». It is a table of its own rather than two more columns of
 ``articles_fts`` because an external-content FTS5 table reads every one of its columns from the
 content table by name: two more columns would have to exist in ``articles`` (and so in Datasette's
@@ -44,8 +44,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .errors import ScraperError, StoreError
-from .store import Archive
+from ..errors import ScraperError, StoreError
+from .archive import Archive
 from .stems import SIGNATURE, stem_query, stem_text
 from .textnorm import normalize
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from .errors import ScraperError
-from .extract import extract_page
-from .models import ARTICLE_FIELDS, Article, Page
-from .profiles import Profile
-from .pipeline import template_for
-from .profiles import site_of
-from .store import Archive
+from ..errors import ScraperError
+from ..extract.article import extract_page
+from ..models import ARTICLE_FIELDS, Article, Page
+from ..profiles import Profile
+from ..pipeline import template_for
+from ..profiles import site_of
+from ..store.archive import Archive
 
 # `url` is the row's identity (the store keeps the first key URL); everything else is rebuilt.
 REBUILT_FIELDS = tuple(name for name in ARTICLE_FIELDS if name != "url")

@@ -160,7 +160,7 @@ def _initial(db: Database) -> None:
 
 @migration("002_archive_queue")
 def _archive_queue(db: Database) -> None:
-    # The cron archiver's to-do list (scraper/runstate.py): every article URL discovered and not yet
+    # The cron archiver's to-do list (scraper/store/runstate.py): every article URL discovered and not yet
     # archived, how often it failed and when to try again. Rows stay as `done` once archived, so
     # the listing's title and date are kept and rechecks know when the page was last looked at.
     db.execute("""CREATE TABLE queue (
@@ -196,14 +196,14 @@ def _archive_runs(db: Database) -> None:
 @migration("search_001_fts")
 def _search_fts(db: Database) -> None:
     # The FTS5 index of normalised title/text, its queue and plain-SQL triggers: owned and
-    # explained by scraper/search.py. Imported here, not at the top: search imports the store.
+    # explained by scraper/store/search.py. Imported here, not at the top: search imports the store.
     from .search import create_index
     create_index(db)
 
 
 @migration("templates_001_site_templates")
 def _site_templates(db: Database) -> None:
-    # One learned template per site: owned and explained by scraper/site_templates.py.
+    # One learned template per site: owned and explained by scraper/store/site_templates.py.
     from .site_templates import create_table
     create_table(db)
 
@@ -218,7 +218,7 @@ def _article_provenance(db: Database) -> None:
 @migration("005_listing_cache")
 def _listing_cache(db: Database) -> None:
     # The validators of each feed, sitemap and start page, and robots.txt copies, kept between
-    # runs for conditional GETs: owned and explained by scraper/listings.py.
+    # runs for conditional GETs: owned and explained by scraper/store/listings.py.
     from .listings import create_tables
     create_tables(db)
 
@@ -226,6 +226,6 @@ def _listing_cache(db: Database) -> None:
 @migration("search_002_stems")
 def _search_stems(db: Database) -> None:
     # A second FTS5 index, of Arabic stems, beside the exact one; every article queued again so
-    # the next search indexes the existing rows: owned and explained by scraper/search.py.
+    # the next search indexes the existing rows: owned and explained by scraper/store/search.py.
     from .search import create_stem_index
     create_stem_index(db)

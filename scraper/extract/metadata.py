@@ -17,10 +17,10 @@ from . import jsonld
 from .boilerplate import normalize_space
 from .dateline import (attribute_dates, date_line_dates, headline_element, iso_date, labelled_dates, text_of,
                        time_dates)
-from .profiles import Profile, compiled
+from ..profiles import Profile, compiled
 from .byline import BY_WORDS, NAME_PARTICLES, by_line_names, byline_names, labelled_author, rel_author_names
 from .title import _alnum, choose_title
-from .urls import host_key
+from ..urls import host_key
 
 # Meta tag names (lower case) per field, in trust order. Why these: they are the ones publishers'
 # CMSes emit (OpenGraph/article:*, Dublin Core, Parse.ly, Sailthru, plain name=date/pubdate).

@@ -13,19 +13,19 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from . import dates
+from .. import dates
 from .boilerplate import clean_paragraphs, fold, normalize_space
 from .byline import BY_WORDS
 from .content import drop_elements, embedded_paragraphs, generic_paragraphs, profile_paragraphs
-from .errors import ExtractionError
+from ..errors import ExtractionError
 from .metadata import extract_metadata
-from .models import Article, Page
+from ..models import Article, Page
 from .parse import MAX_PAGE_CHARS, parse_html
-from .profiles import Profile, profile_for
+from ..profiles import Profile, profile_for
 from .teasers import drop_captions, drop_link_teasers
 from .subheads import restore_subheadings
 from .templates import SiteTemplate, strip_template
-from .urls import host_key
+from ..urls import host_key
 
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
 _IN_FIGURE = etree.XPath("boolean(ancestor-or-self::figure | ancestor-or-self::figcaption)")
@@ -207,13 +207,13 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
 
     ``final_url`` is the address after redirects (default ``url``); ``profiles`` replaces the
     built-in site profiles (e.g. ``load_profiles(config)``); ``template`` is the site's learned
-    template (scraper.templates), whose blocks are removed before the body is extracted.
+    template (scraper.extract.templates), whose blocks are removed before the body is extracted.
     """
     if isinstance(html, bytes):
         if len(html) > MAX_PAGE_CHARS:   # before decoding (and detecting the charset of) 50 MB
             raise ExtractionError(f"the page is {len(html) / 1048576:.0f} MB, more than the "
                                   f"{MAX_PAGE_CHARS // 1048576} MB an article page can be; refused")
-        from .charset import decode_html   # here: charset is only needed for bytes
+        from ..charset import decode_html   # here: charset is only needed for bytes
         html, _ = decode_html(html, _header(headers, "content-type"))
     final_url = final_url or url
     tree = parse_html(html)

@@ -30,10 +30,10 @@ from typing import Callable, Iterable, Mapping
 
 from sqlite_utils import Database
 
-from .models import Page
-from .models import RobotsCopy
+from ..models import Page
+from ..models import RobotsCopy
 from .runstate import iso_utc, now_utc
-from .store import Archive
+from .archive import Archive
 
 FULL_READ_EVERY = timedelta(days=1)
 READ, PARTIAL, NOT_MODIFIED, FAILED = "read", "partial", "not_modified", "failed"
@@ -130,7 +130,7 @@ class ListingMemory:
 # -- the SQLite end (the run's thread only) -------------------------------------------------------
 
 def create_tables(db: Database) -> None:
-    """The schema of migration 005_listing_cache (scraper/migrations.py)."""
+    """The schema of migration 005_listing_cache (scraper/store/migrations.py)."""
     db.execute("""CREATE TABLE listings (
         site TEXT NOT NULL,
         url TEXT NOT NULL,

@@ -26,13 +26,13 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
-from . import __version__
-from .charset import decode_html
-from .errors import ScraperError, StoreError
-from .extract import extract_page
-from .fetch import FetchOptions, is_html_type
-from .models import Page
-from .store import Archive
+from .. import __version__
+from ..charset import decode_html
+from ..errors import ScraperError, StoreError
+from ..extract.article import extract_page
+from ..fetch.http import FetchOptions, is_html_type
+from ..models import Page
+from ..store.archive import Archive
 
 # Headers that describe the transfer, not the bytes we keep (see the module docstring).
 _TRANSFER_HEADERS = ("content-encoding", "transfer-encoding", "content-length")

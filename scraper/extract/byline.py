@@ -88,7 +88,7 @@ def byline_names(tree, h1) -> list[str]:
 
 
 # The words a byline opens with («By A», «von A», «par A», «بقلم أ», «إعداد أ» folded): the one list
-# every reader of bylines uses (here, scraper.extract's byline lines, metadata's author cleaning).
+# every reader of bylines uses (here, scraper.extract.article's byline lines, metadata's author cleaning).
 BY_WORDS = ("by", "written by", "von", "par", "por", "di", "door", "av", "af",
             "بقلم", "كتب", "كتبت", "اعداد", "تقرير", "حوار")
 # Of those, the ones that also begin surnames («von Trotta», «Di Maio»): never cut from a name field.

@@ -23,11 +23,11 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import requests
 
-from .fetch import FetchOptions, fetch as default_fetch
-from .models import Page
-from .errors import RobotsDisallowed
+from ..fetch.http import FetchOptions, fetch as default_fetch
+from ..models import Page
+from ..errors import RobotsDisallowed
 from .robots import RobotsCache
-from .urls import host_key
+from ..urls import host_key
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from lxml import etree
 
-from . import dates
+from .. import dates
 from .boilerplate import normalize_space
 
 # Words that mark a date as the last update, not the publication (Arabic, English, European).

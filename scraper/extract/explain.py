@@ -13,15 +13,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from . import dates
+from .. import dates
 from .boilerplate import fold, normalize_space
 from .content import GENERIC_PRUNE
-from .errors import ExtractionError
-from .extract import profile_for_page, extract
+from ..errors import ExtractionError
+from .article import profile_for_page, extract
 from .parse import parse_html
 from .metadata import extract_metadata
-from .models import Article
-from .profiles import Profile, compiled
+from ..models import Article
+from ..profiles import Profile, compiled
 from .content import drop_element
 from .templates import SiteTemplate, block_text, find_template_blocks
 
@@ -210,7 +210,7 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
             profiles: Mapping[str, Profile] | None = None) -> Explanation:
     """What the extractor does with this page, block by block, and where each field came from."""
     if isinstance(html, bytes):
-        from .charset import decode_html
+        from ..charset import decode_html
         content_type = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), None)
         html, _ = decode_html(html, content_type)
     article, error = None, None

@@ -19,13 +19,13 @@ from urllib.parse import urljoin
 
 import lxml.html
 
-from .errors import FetchError, ScraperError
+from ..errors import FetchError, ScraperError
 from .feeds import FeedError, Found, looks_like_feed, parse_feed, parse_sitemap
-from .listings import Listing, ListingMemory, reading_rules
+from ..store.listings import Listing, ListingMemory, reading_rules
 from .politeness import PoliteClient
-from .profiles import Profile
+from ..profiles import Profile
 from .robots import robots_url
-from .urls import canonicalize, host_key
+from ..urls import canonicalize, host_key
 
 __all__ = ["Discovery", "Found", "discover_site", "page_links"]
 

@@ -1,0 +1,1 @@
+"""The cron run: discovery (feeds, sitemaps, start pages, robots.txt), politeness, the run lock, the run."""

@@ -1,0 +1,1 @@
+"""Using the archive: export, WARC in and out, re-extraction, statistics."""
