@@ -53,7 +53,7 @@ def _version(dist: str) -> str:
 
 def _scraper() -> Extractor:
     try:
-        from scraper.extract import article as extract
+        from scraper.extract import extract
     except Exception as exc:  # noqa: BLE001 - a broken extractor is a result, shown as failures
         error = exc
 
@@ -65,7 +65,7 @@ def _scraper() -> Extractor:
             return Prediction(article.title, article.published, article.text or "", article.author)
 
     return Extractor("scraper", run, _version("arabic-news-scraper") or "tree",
-                     "scraper.extract.article(html_bytes, url=page_url)")
+                     "scraper.extract(html_bytes, url=page_url)")
 
 
 def _trafilatura() -> Extractor | str:
