@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from . import jsonld
+from . import jsonld, zones
 from .boilerplate import normalize_space
 from .dateline import (attribute_dates, date_line_dates, headline_element, iso_date, labelled_dates, text_of,
                        time_dates)
@@ -276,6 +276,11 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
         c.values["language"] = re.split(r"[-_]", str(c.values["language"]).strip())[0].lower() or None
     if profile:
         c.offer("language", profile.language, f"profile:{profile.name}")
+    if tz is None:   # no configured zone: a time printed without offset takes the page's evidence
+        for field in ("published", "modified"):
+            if placed := zones.localize(c.values.get(field), tree, url):
+                c.values[field] = placed[0]
+                c.provenance[field] += f" + zone {placed[1]}"
     canonical = tree.xpath("//link[@rel='canonical']/@href") or metas.get("og:url", [])
     if canonical and url:
         c.offer("canonical_url", urljoin(url, canonical[0].strip()), "link[rel=canonical]")
