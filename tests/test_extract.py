@@ -567,3 +567,19 @@ def test_ruby_readings_are_kept_as_the_page_prints_them_in_plain_text():
                 "訴追案を提出している点などを挙げ、反国家行為だと指摘した。")
     html = with_block(f"<p>{sentence}</p>")
     assert "弾劾（だんがい）訴追案" in extract(html, "https://news.example/a/1").text
+
+
+def test_the_metadata_cascade_is_a_typed_record():
+    """The cascade hands the body step a frozen Metadata, not a dict with extra keys to pop."""
+    from scraper.extract.metadata import Metadata, extract_metadata
+    from scraper.extract.parse import parse_html
+
+    case = golden("jsonld_only")
+    meta = extract_metadata(parse_html((PAGES / "jsonld_only.html").read_text(encoding="utf-8")),
+                            case["url"], None)
+    assert isinstance(meta, Metadata)
+    assert meta.title == case["record"]["title"] and meta.provenance["title"] == "json-ld"
+    assert meta.tags == tuple(case["record"]["tags"]) and meta.live_blog is False
+    assert meta.value("published") == case["record"]["published"] and meta.value("site") is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.title = "changed"

@@ -18,7 +18,7 @@ from .boilerplate import clean_paragraphs, fold, normalize_space
 from .byline import BY_WORDS
 from .content import drop_elements, embedded_paragraphs, generic_paragraphs, profile_paragraphs
 from ..errors import ExtractionError
-from .metadata import extract_metadata
+from .metadata import Metadata, extract_metadata
 from ..models import Article, Page
 from .parse import MAX_PAGE_CHARS, parse_html
 from ..profiles import Profile, profile_for
@@ -57,16 +57,15 @@ def _section_from_url(profile: Profile, url: str | None) -> str | None:
     return normalize_space(unquote(match.group(1)).replace("-", " ")) if match and match.groups() else None
 
 
-def _drop_non_body(paragraphs: list[str], meta: dict, tz) -> list[str]:
+def _drop_non_body(paragraphs: list[str], meta: Metadata, tz) -> list[str]:
     """Headline, byline, date line and tag list are metadata, not body, when the extractor keeps them.
 
     They sit at the top (before the first real paragraph, or among the first few when very short)
     or, for a "published on" line, at the very end; a bare "By Name" line goes wherever it is.
     """
-    title_keys = {fold(t) for t in [meta.get("title"), *meta.pop("headlines", [])] if t}
-    tags = meta.get("tags") or []
-    tag_key = fold(" ".join(tags)).split() if tags else None
-    author_key = fold(meta["author"]) if meta.get("author") else None
+    title_keys = {fold(t) for t in [meta.title, *meta.headlines] if t}
+    tag_key = fold(" ".join(meta.tags)).split() if meta.tags else None
+    author_key = fold(meta.author) if meta.author else None
     words = [len(_WORD.findall(p)) for p in paragraphs]
     first_long = next((i for i, n in enumerate(words) if n > _DATE_LINE_WORDS
                        and fold(paragraphs[i]) not in title_keys), len(paragraphs))
@@ -158,7 +157,7 @@ def profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> 
     return profile
 
 
-def _body(tree, profile: Profile | None, meta: dict, provenance: dict,
+def _body(tree, profile: Profile | None, meta: Metadata, provenance: dict,
           final_url: str | None) -> tuple[list[str], str]:
     """(clean body paragraphs, extractor label): the profile's selectors, else the generic path."""
     extractor, paragraphs = "generic", []
@@ -180,20 +179,20 @@ def _body(tree, profile: Profile | None, meta: dict, provenance: dict,
                 and (embedded := embedded_paragraphs(tree)):
             paragraphs = embedded
             provenance["text"] = "generic:article HTML inside a script (page rendered by JavaScript)"
-        restored = restore_subheadings(tree, paragraphs, [meta.get("title"), *meta.get("headlines", [])])
+        restored = restore_subheadings(tree, paragraphs, [meta.title, *meta.headlines])
         if len(restored) > len(paragraphs):
             provenance["subheadings"] = [p for p in restored if p not in paragraphs]
             paragraphs = restored
-        if lead := _visible_lead(tree, meta.get("summary"), paragraphs):
+        if lead := _visible_lead(tree, meta.summary, paragraphs):
             paragraphs.insert(0, lead)
             provenance["lead"] = "visible meta description"
     dropped: list[tuple[str, str]] = []
     paragraphs = clean_paragraphs(paragraphs, dropped)
     if generic:
-        if not meta.get("live_blog"):
+        if not meta.live_blog:
             paragraphs = drop_link_teasers(tree, paragraphs, dropped)
         paragraphs = drop_captions(tree, paragraphs, dropped)
-        paragraphs = _keep_article_body(paragraphs, meta.get("article_body"), dropped)
+        paragraphs = _keep_article_body(paragraphs, meta.article_body, dropped)
     paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None)
     if dropped:
         provenance["dropped"] = dropped
@@ -219,9 +218,9 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
     tree = parse_html(html)
     profile = profile_for_page(tree, url, final_url, profiles)
     meta = extract_metadata(tree, final_url, profile)
-    provenance = dict(meta.pop("provenance"))
-    if profile and meta.get("section") is None and (section := _section_from_url(profile, final_url)):
-        meta["section"], provenance["section"] = section, "profile:section_url"
+    provenance: dict = dict(meta.provenance)
+    if profile and meta.section is None and (section := _section_from_url(profile, final_url)):
+        meta, provenance["section"] = meta.replace(section=section), "profile:section_url"
     if template is not None and (stripped := strip_template(tree, template)):
         # After the metadata (it reads the whole page), before the body (the template is chrome).
         provenance["template"] = f"{stripped} learned template block(s) removed"
@@ -229,14 +228,14 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
     if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS:
         raise ExtractionError(f"{final_url or 'page'}: no article text found")
     text = "\n\n".join(paragraphs)
-    title = normalize_space(meta["title"]) if meta.get("title") else None
+    title = normalize_space(meta.title) if meta.title else None
     return Article(
-        url=url, final_url=final_url, canonical_url=meta.get("canonical_url"),
+        url=url, final_url=final_url, canonical_url=meta.canonical_url,
         site=profile.name if profile else (host_key(final_url) if final_url else None) or None,
-        title=title, published=meta.get("published"), modified=meta.get("modified"),
-        author=meta.get("author"), section=meta.get("section"), tags=list(meta.get("tags") or []),
-        summary=normalize_space(meta["summary"]) if meta.get("summary") else None, text=text,
-        language=meta.get("language"), image=meta.get("image"),
+        title=title, published=meta.published, modified=meta.modified,
+        author=meta.author, section=meta.section, tags=list(meta.tags),
+        summary=normalize_space(meta.summary) if meta.summary else None, text=text,
+        language=meta.language, image=meta.image,
         word_count=len(_WORD.findall(text)),
         content_hash=hashlib.sha256(f"{title or ''}\n\n{text}".encode("utf-8")).hexdigest(),
         extractor=extractor, provenance=provenance,

@@ -223,10 +223,9 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
     provenance = dict(article.provenance) if article else {}
     if article is None:  # the fields the page still has, with their sources
         meta = extract_metadata(parse_html(html), url, profile)
-        provenance = meta.pop("provenance")
-        values = meta
+        provenance, value = dict(meta.provenance), meta.value
     else:
-        values = article.to_dict()
+        value = article.to_dict().get
     rec = _Recorder(tree)
 
     # The stages in the extractor's order, each taking its blocks out of the tree.
@@ -260,8 +259,8 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
         rec.add(el, kept, stage, reason, " ".join(lines))
 
     provenance.setdefault("site", f"profile:{profile.name}" if profile else "the page's host")
-    fields = tuple(FieldSource(name, values.get(name), provenance.get(name)) for name in _FIELDS
-                   if values.get(name) not in (None, "", []))
+    fields = tuple(FieldSource(name, value(name), provenance.get(name)) for name in _FIELDS
+                   if value(name) not in (None, "", [], ()))
     return Explanation(url=url, site=article.site if article else None,
                        extractor=article.extractor if article else None, text_source=text_source,
                        blocks=rec.blocks(), fields=fields, article=article, error=error,
@@ -283,6 +282,6 @@ def render(explanation: Explanation) -> str:
         out.append(f"  {'+' if b.kept else '-'} {b.reason:<{width}}  {b.path}{times}  «{b.text}»")
     out.append("\nFields (value <- source):")
     for f in e.fields:
-        value = ", ".join(map(str, f.value)) if isinstance(f.value, list) else str(f.value)
+        value = ", ".join(map(str, f.value)) if isinstance(f.value, (list, tuple)) else str(f.value)
         out.append(f"  {f.name:<13} {_preview(value)}  <- {f.source or '-'}")
     return "\n".join(out)

@@ -4,11 +4,15 @@ Each source fills only what is still missing, in that order of trust, and the so
 is recorded (``provenance``) so `--explain` can say where a value came from. Dates are searched only
 where an article's own date lives (machine-readable fields, <time> near the headline, the short line
 under it): never in the masthead (the day's date), the footer (the copyright year) or the body.
+The result is a `Metadata` record: the record's fields, their sources, and the clues the body step
+reads (every copy of the headline, the JSON-LD articleBody, whether the page is a live blog).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -68,6 +72,45 @@ def clean_author(value: str | None) -> str | None:
             if name and name not in names:
                 names.append(name)
     return ", ".join(names) or None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What the page says about its article outside the body text.
+
+    The record's fields (None or empty when the page does not say), ``provenance`` (field -> the
+    source it came from), and what the body step reads: ``headlines`` (every version of the headline
+    the page gives, when the title came from choosing among them: a body extractor sometimes keeps one
+    that is not the title), ``article_body`` (the JSON-LD articleBody: a copy of the story, maybe
+    shortened) and ``live_blog`` (a LiveBlogPosting: its entries' headlines link to themselves).
+    """
+
+    title: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    author: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    summary: str | None = None
+    language: str | None = None
+    image: str | None = None
+    canonical_url: str | None = None
+    headlines: tuple[str, ...] = ()
+    article_body: str | None = None
+    live_blog: bool = False
+    provenance: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        """A record field by name (None for a name the metadata does not hold, such as ``site``)."""
+        return getattr(self, name) if name in _RECORD_FIELDS else None
+
+    def replace(self, **changes: Any) -> "Metadata":
+        return dataclasses.replace(self, **changes)
+
+
+# The fields of Metadata that are record fields (the others are clues for the body step).
+_RECORD_FIELDS = ("title", "published", "modified", "author", "section", "tags", "summary", "language",
+                  "image", "canonical_url")
 
 
 class _Cascade:
@@ -223,8 +266,8 @@ def _author_from_page(tree, h1, c: _Cascade, site_names: list[str]) -> None:
         c.values["author"], c.provenance["author"] = found, source
 
 
-def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str, Any]:
-    """Record fields found outside the body text, plus ``provenance`` (field -> source)."""
+def extract_metadata(tree, url: str | None, profile: Profile | None) -> Metadata:
+    """Record fields found outside the body text, each with its source, and the body step's clues."""
     c = _Cascade()
     tz = profile.tz if profile else None
     if profile:
@@ -288,6 +331,9 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> dict[str
         c.offer("canonical_url", canonical[0].strip(), "link[rel=canonical]")
     if c.values.get("image") and url:
         c.values["image"] = urljoin(url, c.values["image"])
-    c.values["provenance"] = c.provenance
-    return c.values
+    v = c.values
+    return Metadata(**{name: v.get(name) for name in _RECORD_FIELDS if name != "tags"},
+                    tags=tuple(v.get("tags") or ()), headlines=tuple(v.get("headlines") or ()),
+                    article_body=v.get("article_body"), live_blog=bool(v.get("live_blog")),
+                    provenance=dict(c.provenance))
 
