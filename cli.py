@@ -73,7 +73,7 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     from contextlib import nullcontext
 
     from scraper.fetch.http import DEFAULT_USER_AGENT, FetchOptions
-    from scraper.pipeline import FAILED, archive_one
+    from scraper.pipeline import FAILED, record_one
     from scraper.profiles import load_profiles
     from scraper.store import Archive
     from scraper.use.warc import WarcWriter
@@ -89,7 +89,7 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     counts: dict[str, int] = {}
     with Archive.open(db_path) as archive, (WarcWriter(warc) if warc else nullcontext()) as writer:
         for target in found:
-            outcome = archive_one(target, archive, options, url=url, refresh=refresh,
+            outcome = record_one(target, archive, options, url=url, refresh=refresh,
                                   profiles=profiles, on_page=writer.write_page if writer else None)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             detail = outcome.error if outcome.status == FAILED else (outcome.title or "")

@@ -12,6 +12,29 @@ from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
+class FetchAttempt:
+    """One HTTP request of a fetch (a fetch is one or more: redirect hops and retries), for the fetch log.
+
+    Built by the fetcher as each request ends, whatever came of it; the store writes one fetch_log
+    row per attempt. A saved page read from disk or a WARC capture is one attempt with its page's figures.
+    """
+
+    url: str
+    status: int | None = None         # None: no answer at all (refused, timed out, a bad scheme)
+    error: str | None = None          # one line, when this request failed
+    bytes: int = 0                    # body bytes received (decompressed), as far as it got
+    elapsed: float = 0.0              # seconds this request took
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def of_page(cls, page: "Page") -> "FetchAttempt":
+        """The one attempt a page had that came without HTTP (a saved file, a WARC capture)."""
+        return cls(page.final_url, page.status, None, len(page.body), page.elapsed, page.etag,
+                   page.last_modified)
+
+
+@dataclass(frozen=True)
 class Page:
     """One HTTP answer (or a saved file), decoded.
 

@@ -1,21 +1,32 @@
-"""One target through the whole pipeline: fetch -> extract -> store, every attempt logged; and
-each site's learned template, learned from the archive when it is due.
+"""One page into one row, the same way whichever command brought the page; and each site's
+learned template, learned from the archive when it is due.
 
-Shared by `scraper fetch` and the cron run so both record the same outcomes the same way.
+The record path, in two halves so the first can run anywhere (a worker thread, a worker process)
+and only the second touches the archive:
+
+    page_to_article(page, profiles, template, listing)   Page -> Article: extract with the site's
+                                                         template, the listing fills what the page lacks (pure)
+    article_to_row(archive, article, page, attempts)     Article + Page -> row: save, log every attempt
+
+``record_page`` does both for a page in hand (`scraper fetch`, `import-warc`), ``record_one``
+fetches a target first (`scraper fetch`); the cron run (crawl/run.py) calls the halves from its
+workers and its own thread; `reextract` (use/reextract.py) runs ``page_to_article`` again on the
+stored page and rewrites the row in place (``rederive``). So a page gives the same record
+whichever way it came in.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from .errors import ExtractionError, FetchError, StoreError
 from .extract.article import extract_page
-from .fetch.http import FetchOptions, fetch, load_file
-from .models import Page
-from .profiles import Profile, site_of
-from .store import site_templates
 from .extract.templates import SiteTemplate, learn_template
+from .fetch.http import FetchOptions, fetch, load_file
+from .models import Article, FetchAttempt, Found, Page
+from .profiles import Profile, site_of
+from .store import runstate, site_templates
 from .store.archive import Archive
 from .urls import canonicalize
 
@@ -41,16 +52,70 @@ class Outcome:
     error: str | None = None  # one line, for `failed`
 
 
+# -- the two halves ----------------------------------------------------------------------------
+
+def page_to_article(page: Page, profiles: Mapping[str, Profile] | None = None,
+                    template: SiteTemplate | None = None, listing: Found | None = None) -> Article:
+    """Page -> Article, pure: raise ExtractionError when the page holds no article.
+
+    ``template`` is the site's learned template (``template_for``); ``listing`` what the feed or
+    sitemap that listed the page said of it, whose title and date fill what the page lacks.
+    """
+    return fill_from_listing(extract_page(page, profiles, template=template), listing)
+
+
+def fill_from_listing(article: Article, listing: Found | None) -> Article:
+    """The listing's title and date fill what the page lacks, and the provenance says so."""
+    if listing is None:
+        return article
+    changes, provenance = {}, dict(article.provenance)
+    where = f"{listing.source} {listing.source_url}".strip()
+    if not article.title and listing.title:
+        changes["title"], provenance["title"] = listing.title, where
+    if not article.published and listing.published:
+        changes["published"], provenance["published"] = listing.published, where
+    return article.replace(**changes, provenance=provenance) if changes else article
+
+
+def article_to_row(archive: Archive, article: Article, page: Page, *,
+                   attempts: Sequence[FetchAttempt] = (), run_id: int | None = None) -> Outcome:
+    """Article + Page -> row: save the article with its raw page, then log the fetch's attempts
+    (a page that came without HTTP, from a file or a WARC, logs none unless given)."""
+    result = archive.save(article, page, run_id=run_id)
+    if attempts:
+        archive.log_attempts(attempts, final=result.outcome, run_id=run_id)
+    return Outcome(page.url, page.final_url, result.outcome, result.article_id, article.title)
+
+
+# -- both halves, for the commands ------------------------------------------------------------
+
+def record_page(archive: Archive, page: Page, *, profiles: Mapping[str, Profile] | None = None,
+                attempts: Sequence[FetchAttempt] = (), run_id: int | None = None) -> Outcome:
+    """A page in hand into its row: the site's template (learned first when due), the listing the
+    archive keeps for its URL, extract, save, log ``attempts`` (none for a WARC capture). A page
+    without an article is a `failed` outcome."""
+    template = template_for(archive, site_of(page.final_url, profiles))
+    listing = runstate.listing(archive, canonicalize(page.url))
+    try:
+        article = page_to_article(page, profiles, template, listing)
+    except ExtractionError as exc:
+        if attempts:
+            archive.log_attempts(attempts, final=FAILED, error=str(exc), run_id=run_id)
+        return Outcome(page.url, page.final_url, FAILED, error=str(exc))
+    return article_to_row(archive, article, page, attempts=attempts, run_id=run_id)
+
+
 def is_local(target: str) -> bool:
     return target.startswith("file://") or (
         "://" not in target and os.path.exists(target))
 
 
-def archive_one(target: str, archive: Archive, options: FetchOptions = FetchOptions(), *,
-                url: str | None = None, refresh: bool = False, run_id: int | None = None,
-                profiles: Mapping[str, Profile] | None = None,
-                on_page: Callable[[Page], None] | None = None) -> Outcome:
-    """Archive one URL or saved file; return what happened (failures are outcomes, not raises).
+def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptions(), *,
+               url: str | None = None, refresh: bool = False, run_id: int | None = None,
+               profiles: Mapping[str, Profile] | None = None,
+               on_page: Callable[[Page], None] | None = None) -> Outcome:
+    """Fetch one URL (or load a saved file) and record it; return what happened (failures are
+    outcomes, not raises).
 
     Store errors (disk full, database busy) do raise: no later target could be saved either.
     """
@@ -60,7 +125,7 @@ def archive_one(target: str, archive: Archive, options: FetchOptions = FetchOpti
         archive.log_fetch(address, outcome=SKIPPED, error="already archived", run_id=run_id)
         return Outcome(target, address, SKIPPED, archive.find(canonicalize(address)))
 
-    attempts: list[dict] = []
+    attempts: list[FetchAttempt] = []
     try:
         if local:
             page = load_file(target.removeprefix("file://"), url=url)
@@ -68,28 +133,26 @@ def archive_one(target: str, archive: Archive, options: FetchOptions = FetchOpti
             page = fetch(address, options, on_attempt=attempts.append)
     except FetchError as exc:
         # No attempt at all (a bad scheme, a missing file) is still a line in the log.
-        archive.log_attempts(attempts or [{"url": address}], final=FAILED, error=str(exc),
-                             run_id=run_id)
+        archive.log_attempts(attempts or [FetchAttempt(address)], final=FAILED, error=str(exc), run_id=run_id)
         return Outcome(target, address, FAILED, error=str(exc))
     if on_page is not None:
         on_page(page)
-    # The site's learned template (learned here when due); outside the try: a store error stops the run.
-    template = template_for(archive, site_of(page.final_url, profiles))
-    try:
-        article = extract_page(page, profiles, template=template)
-    except ExtractionError as exc:
-        archive.log_attempts(attempts or [_file_attempt(page)], final=FAILED, error=str(exc),
-                             run_id=run_id)
-        return Outcome(target, page.final_url, FAILED, error=str(exc))
-    result = archive.save(article, page, run_id=run_id)
-    archive.log_attempts(attempts or [_file_attempt(page)], final=result.outcome, run_id=run_id)
-    return Outcome(target, page.final_url, result.outcome, result.article_id, article.title)
+    outcome = record_page(archive, page, profiles=profiles, run_id=run_id,
+                          attempts=attempts or [FetchAttempt.of_page(page)])
+    return Outcome(target, outcome.url, outcome.status, outcome.article_id, outcome.title, outcome.error)
 
 
-def _file_attempt(page: Page) -> dict:
-    return {"url": page.final_url, "status": page.status, "error": None, "bytes": len(page.body),
-            "elapsed": page.elapsed, "etag": page.etag, "last_modified": page.last_modified}
+def rederive(archive: Archive, article_id: int, page: Page, *, profiles: Mapping[str, Profile] | None,
+             template: SiteTemplate | None, dry_run: bool = False) -> list[str]:
+    """The stored ``page`` of article ``article_id`` through ``page_to_article`` again, and every
+    field derived from it rewritten in place (``Archive.rewrite``); return the fields that changed.
+    Raise ExtractionError when the page no longer gives an article (the row is left as it was)."""
+    key = archive.key_url(article_id)
+    article = page_to_article(page, profiles, template, runstate.listing(archive, key))
+    return archive.rewrite(article_id, article, page, dry_run=dry_run)
 
+
+# -- each site's learned template --------------------------------------------------------------
 
 def learn_site(archive: Archive, site: str, *, limit: int = RECENT_PAGES, min_pages: int = 3,
                min_share: float = 0.6) -> SiteTemplate:

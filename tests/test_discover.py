@@ -184,7 +184,7 @@ def test_discover_site_from_every_source(raw_server):
     assert result.found[base + "/news/4/gulf"].published == "2024-03-28T08:00:00+04:00"
     assert result.disallowed == 1
     assert any("broken.xml" in p and "500" in p for p in result.problems)
-    assert any(a["url"].endswith("/news.xml.gz") for a in result.attempts)
+    assert any(a.url.endswith("/news.xml.gz") for a in result.attempts)
 
 
 def test_politeness_one_at_a_time_per_host_with_delay_and_concurrency_across_hosts():

@@ -17,6 +17,7 @@ import pytest
 from scraper.errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                             TooManyRedirects, UnsupportedURL)
 from scraper.fetch.http import DEFAULT_USER_AGENT, FetchOptions, fetch, get_page, load_file
+from scraper.models import FetchAttempt
 
 ARTICLE = (Path(__file__).parent / "fixtures" / "fetch" / "arabic-article.txt").read_text("utf-8")
 HTML = f'<html lang="ar"><head><title>خبر</title></head><body><p>{ARTICLE}</p></body></html>'
@@ -48,8 +49,7 @@ def test_page_with_arabic_in_windows_1256_and_the_headers_sent(httpserver):
     sent = httpserver.log[0][0].headers
     assert sent["User-Agent"] == DEFAULT_USER_AGENT == page.request_headers["User-Agent"]
     assert DEFAULT_USER_AGENT.startswith("scraper/") and "(+http" in DEFAULT_USER_AGENT
-    assert attempts == [{"url": page.url, "status": 200, "error": None, "bytes": len(page.body),
-                         "elapsed": attempts[0]["elapsed"], "etag": '"v1"', "last_modified": None}]
+    assert attempts == [FetchAttempt(page.url, 200, None, len(page.body), attempts[0].elapsed, '"v1"', None)]
 
 
 @pytest.mark.parametrize("content_type", ["text/html", None, "text/html; charset=utf-8"])
@@ -153,7 +153,7 @@ def test_size_cap_with_and_without_content_length(httpserver, raw_server):
     attempts = []
     with pytest.raises(TooLarge, match="1,000,000"):
         fetch(url, FetchOptions(max_bytes=1_000_000), on_attempt=attempts.append)
-    assert attempts[0]["status"] == 200 and "TooLarge" not in attempts[0]["error"]
+    assert attempts[0].status == 200 and "1,000,000" in attempts[0].error and attempts[0].bytes > 1_000_000
     assert fetch(url, FetchOptions(max_bytes=len(body))).body == body
 
 
@@ -185,7 +185,7 @@ def test_redirect_chain_is_followed_and_recorded(httpserver):
     attempts = []
     page = fetch(httpserver.url_for("/a"), FAST, on_attempt=attempts.append)
     assert page.url == httpserver.url_for("/a") and page.final_url == httpserver.url_for("/c?x=1")
-    assert [(a["url"], a["status"]) for a in attempts] == [
+    assert [(a.url, a.status) for a in attempts] == [
         (httpserver.url_for("/a"), 301), (httpserver.url_for("/b"), 302),
         (httpserver.url_for("/c?x=1"), 200)]
 
@@ -228,7 +228,7 @@ def test_503_then_200_honours_retry_after_seconds(httpserver):
     sleeps, attempts = Sleeps(), []
     page = fetch(httpserver.url_for("/a"), FAST, sleep=sleeps, on_attempt=attempts.append)
     assert page.html == "<p>ok</p>" and sleeps == [7.0]
-    assert [a["status"] for a in attempts] == [503, 200]
+    assert [a.status for a in attempts] == [503, 200]
 
 
 def test_429_honours_retry_after_as_an_http_date(httpserver):
@@ -283,7 +283,7 @@ def test_connection_reset_is_retried_then_succeeds(raw_server):
     attempts = []
     page = fetch(raw_server.route("/a", reset_once), FAST, sleep=Sleeps(), on_attempt=attempts.append)
     assert page.html == "<p>ok</p>"
-    assert attempts[0]["status"] is None and "reset" in attempts[0]["error"]
+    assert attempts[0].status is None and "reset" in attempts[0].error
 
 
 def test_connection_refused_has_a_clean_message():

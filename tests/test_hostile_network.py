@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from cli import EXIT_SOME_FAILED, cli
 from scraper.crawl.run import RunOptions, run_archive
 from scraper.fetch.http import FetchOptions
-from scraper.pipeline import FAILED, SAVED, archive_one
+from scraper.pipeline import FAILED, SAVED, record_one
 from scraper.store import Archive
 from tests.synthetic import prose
 
@@ -221,11 +221,11 @@ def test_timeouts_resets_and_broken_bodies_are_logged_and_damage_nothing(raw_ser
     db = tmp_path / "archive.db"
     try:
         with Archive.open(db) as archive:
-            assert archive_one(good, archive, options).status == SAVED
+            assert record_one(good, archive, options).status == SAVED
             outcomes = {}
             for url in faults:
                 began = time.monotonic()
-                outcomes[url] = archive_one(url, archive, options)
+                outcomes[url] = record_one(url, archive, options)
                 assert time.monotonic() - began < 5, url
     finally:
         stop.set()

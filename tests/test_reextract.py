@@ -8,6 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
+from pathlib import Path
+
 from scraper.extract import extract_page
 from scraper.models import Page
 from scraper.use.reextract import reextract
@@ -86,7 +88,9 @@ def test_listing_date_fills_what_the_page_lacks(archive):
     archive.db.execute("UPDATE articles SET published = '2024-01-07T06:00:00+00:00' WHERE id = 3")
     archive.db.conn.commit()
     reextract(archive)
-    assert archive.get("https://news.example.ae/a/3")["published"] == "2024-01-07T06:00:00+00:00"
+    record = archive.get("https://news.example.ae/a/3")
+    assert record["published"] == "2024-01-07T06:00:00+00:00"
+    assert record["provenance"]["published"] == "listing"     # and the record says where it came from
 
 
 def test_cli(archive):
@@ -99,3 +103,29 @@ def test_cli(archive):
     assert json.loads(result.stdout)["changed"] == 2
     result = runner.invoke(cli, ["reextract", "--json", "--db", str(archive.path)])
     assert json.loads(result.stdout)["changed"] == 0
+
+
+ALITTIHAD = Path(__file__).parent / "fixtures" / "pages" / "alittihad_article.html"
+
+
+def test_every_derived_field_is_rewritten_provenance_included(tmp_path):
+    """A record made before the site had a profile, re-extracted once it has one, is the record a
+    fresh save of the same page makes today: extractor and provenance agree (issue 13's bug)."""
+    url = "https://www.alittihad.ae/news/x/3835123/y"
+    body = ALITTIHAD.read_bytes()
+    stored = Page(url=url, final_url=url, status=200, headers={"Content-Type": "text/html; charset=utf-8"},
+                  body=body, html=body.decode("utf-8"), encoding="utf-8",
+                  fetched_at=datetime(2024, 2, 1, 8, 0, tzinfo=timezone.utc))
+    with Archive.open(tmp_path / "old.db") as old, Archive.open(tmp_path / "new.db") as new:
+        old.save(extract_page(stored, {}), stored)       # no profiles: the generic path made it
+        before = old.get(url)
+        assert before["extractor"] == "generic" and before["provenance"]["text"] == "generic:trafilatura"
+        report = reextract(old)
+        assert report.changed == 1 and report.fields["provenance"] == 1 and report.fields["extractor"] == 1
+        after = old.get(url)
+        assert after["extractor"] == "profile:alittihad"
+        assert after["provenance"]["text"].startswith("profile:")
+        new.save(extract_page(stored), stored)
+        fresh = new.get(url)
+        times = {"id", "first_seen", "updated_at"}
+        assert {k: v for k, v in after.items() if k not in times} == {k: v for k, v in fresh.items() if k not in times}

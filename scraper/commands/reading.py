@@ -211,19 +211,23 @@ def stats(as_json, db_path):
 @click.command("import-warc")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-v", "--verbose", is_flag=True, help="One line per HTML page on stderr.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
 @db_option
 @handle_errors
-def import_warc(files, verbose, db_path):
+def import_warc(files, verbose, config, db_path):
     """Archive the HTML article pages of WARC files (plain or gzipped), as fetched at their WARC-Date.
 
-    Any WARC works: ours (--warc), Common Crawl's, a browser extension's. Requests, non-HTML
-    responses, errors, redirects and pages without an article are counted and skipped. Exit 1
+    Any WARC works: ours (--warc), Common Crawl's, a browser extension's. Each page is recorded
+    as `scraper fetch` records a fetched one (the site's profile and learned template). Requests,
+    non-HTML responses, errors, redirects and pages without an article are counted and skipped. Exit 1
     when a file could not be read to the end (what was read before is kept).
 
     Example:
 
         scraper import-warc CC-NEWS-20240101000000-00001.warc.gz --db news.db
     """
+    from scraper.profiles import load_profiles
     from scraper.store import Archive
     from scraper.use.warc import import_warc as run_import
 
@@ -231,8 +235,10 @@ def import_warc(files, verbose, db_path):
         if verbose:
             click.echo(f"{outcome:<20} {url}", err=True)
 
+    config_path = sites_file(config, db_path)
+    profiles = load_profiles(config_path if config_path.exists() else None)
     with Archive.open(db_path) as archive:
-        report = run_import(archive, list(files), on_page=show)
+        report = run_import(archive, list(files), profiles=profiles, on_page=show)
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
     done = ", ".join(f"{n} {what}" for what, n in report.outcomes.most_common()) or "nothing archived"

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 import lxml.html
 
 from ..errors import FetchError, ScraperError
+from ..models import FetchAttempt
 from .feeds import FeedError, Found, looks_like_feed, parse_feed, parse_sitemap
 from ..store.listings import Listing, ListingMemory, reading_rules
 from .politeness import PoliteClient
@@ -42,7 +43,7 @@ class Discovery:
     site: str
     found: dict[str, Found] = field(default_factory=dict)    # canonical URL -> first listing
     problems: list[str] = field(default_factory=list)        # one line each, for stderr
-    attempts: list[dict] = field(default_factory=list)       # HTTP attempts, for the fetch log
+    attempts: list[FetchAttempt] = field(default_factory=list)   # HTTP attempts, for the fetch log
     disallowed: int = 0                                       # article URLs robots.txt forbids
     listings_read: int = 0                                    # start pages, feeds, sitemaps that answered
     listings: dict[str, Listing] = field(default_factory=dict)  # what came of each, for the archive
@@ -104,7 +105,7 @@ def discover_site(profile: Profile, client: PoliteClient, *, max_sitemaps: int =
     def get(url: str, *, html: bool, kind: str):
         """The page (a 304 Page when unchanged since its last complete read), or None if it failed."""
         try:
-            page = client.get(url, html=html, attempts=_tagged(result.attempts, url),
+            page = client.get(url, html=html, attempts=result.attempts,
                               **memory.validators(url))
         except FetchError as exc:
             result.problems.append(f"{profile.name}: {exc}")
@@ -227,13 +228,3 @@ def _newest_first(children: list, profile: Profile) -> list[str]:
     ordered = sorted(children, key=lambda ref: ref.lastmod or oldest, reverse=True)
     return [ref.url for ref in ordered if _on_site(ref.url, profile)]
 
-
-class _tagged(list):
-    """An attempts list that tags each attempt as a discovery fetch, for the fetch log."""
-
-    def __init__(self, target: list, url: str):
-        super().__init__()
-        self._target, self._url = target, url
-
-    def append(self, attempt: dict) -> None:
-        self._target.append({"url": self._url, **attempt, "kind": "discovery"})

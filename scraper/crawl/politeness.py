@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import requests
 
 from ..fetch.http import FetchOptions, fetch as default_fetch
-from ..models import Page
+from ..models import FetchAttempt, Page
 from ..errors import RobotsDisallowed
 from .robots import RobotsCache
 from ..urls import host_key
@@ -233,7 +233,7 @@ def _dispatch(queues, pool, work, politeness, workers, throttled, put, stop,
 class PoliteClient:
     """How the archiver talks to hosts: robots.txt first, the host's turn, one pooled session per thread.
 
-    Every HTTP attempt (retries included) is appended to ``attempts`` as a dict, for the fetch log,
+    Every HTTP attempt (retries included) is appended to ``attempts`` as a FetchAttempt, for the fetch log,
     which the caller's thread writes (worker threads never touch SQLite).
     """
 
@@ -258,7 +258,7 @@ class PoliteClient:
 
     def get(self, url: str, *, html: bool = True, check_robots: bool = True, hold_turn: bool = True,
             etag: str | None = None, last_modified: str | None = None,
-            attempts: list[dict] | None = None) -> Page:
+            attempts: list[FetchAttempt] | None = None) -> Page:
         """Fetch ``url`` politely and return its Page; raise FetchError (or RobotsDisallowed)."""
         if check_robots and not self.allowed(url):
             raise RobotsDisallowed(url, "disallowed by robots.txt")

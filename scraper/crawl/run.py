@@ -1,15 +1,16 @@
 """One cron run of `scraper archive`: lock, discover, queue, fetch politely, save, record the run.
 
 The flow only; each step is another module's: the lock (lock.py), discovery (discover.py), the
-queue and the runs table (runstate.py), turn-taking per host (politeness.py), fetch/extract/store.
-Worker threads fetch and extract; only this (the caller's) thread writes to SQLite.
+queue and the runs table (runstate.py), turn-taking per host (politeness.py), and the record path
+(pipeline.py): worker threads fetch and run ``page_to_article``; only this (the caller's) thread
+writes to SQLite, with ``article_to_row``.
 """
 from __future__ import annotations
 
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
@@ -17,13 +18,12 @@ from typing import Callable
 from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
 from ..errors import ConfigError, ScraperError
-from ..extract.article import extract_page
 from ..fetch.http import FetchOptions
 from .lock import RunLock
-from ..models import Article, Page
+from ..models import Article, FetchAttempt, Page
 from .politeness import DEFAULT_WORKERS, Deferred, PoliteClient, Politeness, polite_map, throttle_of
 from ..profiles import Profile, load_profiles
-from ..pipeline import template_for
+from ..pipeline import article_to_row, page_to_article, template_for
 from ..store.archive import Archive
 
 RECENT = timedelta(days=2)               # articles this fresh are checked again for edits
@@ -70,7 +70,7 @@ class _Result:
     page: Page | None = None
     article: Article | None = None
     error: ScraperError | None = None
-    attempts: list[dict] = field(default_factory=list)
+    attempts: list[FetchAttempt] = field(default_factory=list)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -213,8 +213,8 @@ class _Run:
                                           attempts=result.attempts)
             if not result.page.not_modified:
                 # All profiles, the user's sites file included: its extraction rules apply too.
-                result.article = extract_page(result.page, self.profiles,
-                                              template=self.templates.get(task.site))
+                result.article = page_to_article(result.page, self.profiles,
+                                                 self.templates.get(task.site), task.listing)
         except ScraperError as exc:
             result.error = exc
         return result
@@ -231,34 +231,21 @@ class _Run:
                                              max_tries=self.options.max_tries)
                 state = "gave_up" if state == runstate.GAVE_UP else "failed"
             self.counts[state] += 1
-            self._log_attempts(result.attempts, final="failed", error=str(result.error), url=task.url)
+            self._log_attempts(result.attempts, final="failed", error=str(result.error))
             self.reporter.outcome(task.url, state, str(result.error))
             return
         if result.article is None:   # 304 Not Modified
             status = "unchanged"
             self._log_attempts(result.attempts, final="not_modified")
         else:
-            article = self._fill_from_listing(result.article, task)
-            status = self.archive.save(article, result.page, run_id=self.run_id).outcome
-            self._log_attempts(result.attempts, final=status)
+            status = article_to_row(self.archive, result.article, result.page, attempts=result.attempts,
+                                    run_id=self.run_id).status
         runstate.mark_done(self.archive, task.url, task.site)
         self.counts[status] = self.counts.get(status, 0) + 1
         self.reporter.outcome(task.url, status)
 
-    def _fill_from_listing(self, article: Article, task: runstate.QueuedURL) -> Article:
-        """The feed's or sitemap's title and date fill what the page lacks, and provenance says so."""
-        listing = runstate.listing(self.archive, task.url) or {}
-        changes, provenance = {}, dict(article.provenance)
-        where = f"{listing.get('source') or 'listing'} {listing.get('source_url') or ''}".strip()
-        if not article.title and listing.get("feed_title"):
-            changes["title"], provenance["title"] = listing["feed_title"], where
-        if not article.published and listing.get("feed_published"):
-            changes["published"], provenance["published"] = listing["feed_published"], where
-        return replace(article, **changes, provenance=provenance) if changes else article
-
-    def _log_attempts(self, attempts: list[dict], *, final: str | None, error: str | None = None,
-                      url: str | None = None) -> None:
-        self.archive.log_attempts(attempts, final=final, error=error, url=url, run_id=self.run_id)
+    def _log_attempts(self, attempts: list[FetchAttempt], *, final: str | None, error: str | None = None) -> None:
+        self.archive.log_attempts(attempts, final=final, error=error, run_id=self.run_id)
 
     def _exit_code(self, attempted: int) -> int:
         failed = self.counts["failed"] + self.counts["gave_up"]

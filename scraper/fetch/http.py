@@ -1,7 +1,7 @@
 """URL -> Page: the network end of the pipeline (requests), and saved pages from disk.
 
 One ``fetch`` call makes one or more HTTP requests (redirect hops and retries), each reported to
-``on_attempt`` so the archive can log every one. The body is streamed and decompressed here, in
+``on_attempt`` as a FetchAttempt so the archive can log every one. The body is streamed and decompressed here, in
 bounded pieces, so the size cap counts decompressed bytes and a gzip bomb never expands in memory.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..charset import decode_html, looks_binary
 from ..errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                      TooManyRedirects, UnsupportedURL)
 from .memory import release_free_memory
-from ..models import Page
+from ..models import FetchAttempt, Page
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (+{PROJECT_URL})"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -53,7 +53,7 @@ class FetchOptions:
 def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests.Session | None = None,
           etag: str | None = None, last_modified: str | None = None,
           sleep: Callable[[float], None] = time.sleep,
-          on_attempt: Callable[[dict], None] | None = None) -> Page:
+          on_attempt: Callable[[FetchAttempt], None] | None = None) -> Page:
     """Fetch one page over http(s); raise a FetchError subclass when it cannot be had.
 
     ``etag``/``last_modified`` (from the archive) make the request conditional: a 304 answer
@@ -84,20 +84,20 @@ class _Fetch:
         current, hops, failures = self.url, 0, 0
         seen = {self._loop_key(current)}
         while True:
-            record = dict.fromkeys(("status", "error", "etag", "last_modified")) | {
-                "url": current, "bytes": 0, "elapsed": 0.0}
-            began = time.monotonic()
+            # What this attempt got, as far as it got: reported whatever came of it.
+            self.answer: requests.Response | None = None
+            self.received = 0
+            began, error = time.monotonic(), None
             try:
-                response, body = self._attempt(current, record)
+                response, body = self._attempt(current)
             except FetchError as exc:
-                record["error"] = str(exc)
+                error = str(exc)
                 failure, retry_after = exc, None
             else:
                 failure = retry_after = None
             finally:
-                record["elapsed"] = round(time.monotonic() - began, 3)
                 if self.on_attempt:
-                    self.on_attempt(record)
+                    self.on_attempt(self._attempt_record(current, error, time.monotonic() - began))
             if failure is None:
                 status = response.status_code
                 if body is not None or (status == 304 and self._conditional):
@@ -118,7 +118,13 @@ class _Fetch:
     def _conditional(self) -> bool:
         return "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
 
-    def _attempt(self, url: str, record: dict) -> tuple[requests.Response, bytes | None]:
+    def _attempt_record(self, url: str, error: str | None, elapsed: float) -> FetchAttempt:
+        answer = self.answer
+        return FetchAttempt(url, answer.status_code if answer is not None else None, error, self.received,
+                            round(elapsed, 3), answer.headers.get("ETag") if answer is not None else None,
+                            answer.headers.get("Last-Modified") if answer is not None else None)
+
+    def _attempt(self, url: str) -> tuple[requests.Response, bytes | None]:
         """One HTTP request; the body (decompressed) for a 2xx answer, else None and no body read."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -130,20 +136,19 @@ class _Fetch:
         except requests.RequestException as exc:
             raise _network_error(self.url, exc, timeout) from None
         with response:
-            record.update(status=response.status_code, etag=response.headers.get("ETag"),
-                          last_modified=response.headers.get("Last-Modified"))
+            self.answer = response
             if not 200 <= response.status_code < 300:
                 return response, None
             content_type = response.headers.get("Content-Type")
             if self.options.expect_html and content_type and not is_html_type(content_type):
                 media = content_type.split(";")[0].strip()
                 raise NotHTML(self.url, f"content type is {media}, not an HTML page")
-            body = self._read_body(response, record, timeout)
+            body = self._read_body(response, timeout)
         if self.options.expect_html and looks_binary(body):
             raise NotHTML(self.url, "the body is binary data, not an HTML page")
         return response, body
 
-    def _read_body(self, response: requests.Response, record: dict, timeout: float) -> bytes:
+    def _read_body(self, response: requests.Response, timeout: float) -> bytes:
         cap = self.options.max_bytes
         coding = response.headers.get("Content-Encoding", "")
         length = response.headers.get("Content-Length", "")
@@ -159,7 +164,7 @@ class _Fetch:
             while raw := response.raw.read1(_CHUNK, decode_content=False):
                 for piece in inflater.feed(raw):
                     size += len(piece)
-                    record["bytes"] = size
+                    self.received = size
                     if size > cap:
                         pieces.clear()
                         release_free_memory()   # else this worker's arena keeps the cap's worth

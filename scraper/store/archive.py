@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from requests.structures import CaseInsensitiveDict
@@ -27,7 +27,7 @@ from sqlite_utils import Database
 from ..charset import decode_html
 from ..errors import DatabaseBusy, DiskFull, NotADatabase, NotArchived, StoreError
 from .migrations import migrate, write_transaction
-from ..models import ARTICLE_FIELDS, Article, Page
+from ..models import ARTICLE_FIELDS, Article, FetchAttempt, Page
 from ..urls import canonicalize, same_site
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -118,12 +118,7 @@ class Archive:
             raise ValueError("a 304 answer has no body to store: log_fetch(outcome='not_modified')")
         key, aliases = article_identity(article, page)
         now = _now()
-        record = {name: getattr(article, name) for name in ARTICLE_FIELDS}
-        record.update(
-            url=key, tags=json.dumps(list(article.tags or []), ensure_ascii=False),
-            final_url=article.final_url or (page.final_url if page else None),
-            content_hash=article.content_hash or _fallback_hash(article),
-            provenance=json.dumps(sources(article), ensure_ascii=False))
+        record = {"url": key, **row_values(article, page)}
         fetched = {"fetched_at": _iso(page.fetched_at) if page else now}
         if page is not None:
             fetched.update(http_status=page.status, etag=page.etag, last_modified=page.last_modified)
@@ -182,9 +177,9 @@ class Archive:
                 "bytes": bytes, "elapsed": elapsed, "etag": etag, "last_modified": last_modified,
                 "run_id": run_id})
 
-    def log_attempts(self, attempts: list[dict], *, final: str | None, error: str | None = None,
-                     url: str | None = None, run_id: int | None = None) -> None:
-        """Log the HTTP attempts of one fetch (the dicts fetch() passes to ``on_attempt``).
+    def log_attempts(self, attempts: Sequence[FetchAttempt], *, final: str | None, error: str | None = None,
+                     run_id: int | None = None) -> None:
+        """Log the HTTP attempts of one fetch (what fetch() passes to ``on_attempt``).
 
         The last attempt carries the fetch's ``final`` outcome (and ``error``); earlier ones were
         redirect hops (3xx) or retries. ``final=None`` marks discovery fetches (feeds, sitemaps,
@@ -192,18 +187,33 @@ class Archive:
         """
         for i, attempt in enumerate(attempts):
             last = i == len(attempts) - 1
-            status = attempt.get("status") or 0
+            status = attempt.status or 0
             if final is None:
-                outcome = "failed" if attempt.get("error") or status >= 400 else "discovery"
+                outcome = "failed" if attempt.error or status >= 400 else "discovery"
             elif last:
                 outcome = final
             else:
                 outcome = "redirected" if 300 <= status < 400 else "retried"
             self.log_fetch(
-                attempt.get("url") or url, outcome=outcome, status=attempt.get("status"),
-                error=(error if last and error else attempt.get("error")),
-                bytes=attempt.get("bytes") or 0, elapsed=attempt.get("elapsed") or 0.0,
-                etag=attempt.get("etag"), last_modified=attempt.get("last_modified"), run_id=run_id)
+                attempt.url, outcome=outcome, status=attempt.status,
+                error=(error if last and error else attempt.error), bytes=attempt.bytes,
+                elapsed=attempt.elapsed, etag=attempt.etag, last_modified=attempt.last_modified,
+                run_id=run_id)
+
+    def rewrite(self, article_id: int, article: Article, page: Page, *, dry_run: bool = False) -> list[str]:
+        """Rewrite in place every field of the record derived from its page (all but the key URL and
+        the fetch's own columns); return the names of those that changed.
+
+        For re-extraction after a rule change: the page is the stored one, so no revision is kept
+        (revisions are versions of the article, not of our rules) and no time but updated_at moves.
+        """
+        values = row_values(article, page)
+        with self._guard(), contextlib.nullcontext() if dry_run else write_transaction(self.db):
+            current = self.db.table("articles").get(article_id)
+            changes = {name: value for name, value in values.items() if current.get(name) != value}
+            if changes and not dry_run:
+                self.db.table("articles").update(article_id, {**changes, "updated_at": _now()})
+        return list(changes)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -228,6 +238,22 @@ class Archive:
         if article_id is None:
             raise NotArchived(f"{url} is not in the archive (archive it first: scraper fetch URL)")
         return article_id
+
+    def has_newer(self, url: str, moment: datetime) -> bool:
+        """Whether the article reached by ``url`` is archived from a fetch later than ``moment``."""
+        with self._guard():
+            article_id = self._lookup([canonicalize(url)])
+            row = article_id and self.db.execute("SELECT fetched_at FROM articles WHERE id = ?",
+                                                 [article_id]).fetchone()
+        return bool(row and row[0]) and datetime.fromisoformat(row[0]) > moment
+
+    def key_url(self, article_id: int) -> str:
+        """The article's key URL (the one its row is known by)."""
+        with self._guard():
+            row = self.db.execute("SELECT url FROM articles WHERE id = ?", [article_id]).fetchone()
+        if row is None:
+            raise NotArchived(f"article {article_id} is not in the archive")
+        return row[0]
 
     def get(self, url: str) -> dict[str, Any]:
         """The stored record of the article reached by ``url``, tags as a list."""
@@ -327,6 +353,18 @@ def _iso(when: datetime) -> str:
     if when.tzinfo is None:  # the models promise aware UTC; a naive one is taken as UTC
         when = when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def row_values(article: Article, page: Page | None = None) -> dict[str, Any]:
+    """Every column of an article's row that comes from the article (the key URL aside), as stored:
+    the one serialisation of an Article, for a save and for a rewrite alike."""
+    values = {name: getattr(article, name) for name in ARTICLE_FIELDS if name != "url"}
+    values.update(
+        tags=json.dumps(list(article.tags or []), ensure_ascii=False),
+        final_url=article.final_url or (page.final_url if page else None),
+        content_hash=article.content_hash or _fallback_hash(article),
+        provenance=json.dumps(sources(article), ensure_ascii=False))
+    return values
 
 
 def _fallback_hash(article: Article) -> str:

@@ -39,12 +39,18 @@ class QueuedURL:
     url: str
     site: str
     tries: int = 0
-    feed_title: str | None = None
-    feed_published: str | None = None
-    source: str | None = None
+    listing: Found | None = None            # the feed's or sitemap's title and date, when it gave one
     etag: str | None = None                 # set for rechecks of archived articles
     last_modified: str | None = None
     recheck: bool = False
+
+
+def _listed(row: Mapping) -> Found | None:
+    """What the listing said of a queued URL, from its queue row (None when it gave no title or date)."""
+    if not (row["feed_title"] or row["feed_published"]):
+        return None
+    return Found(row["url"], row["source"] or "listing", row["source_url"] or "", row["feed_title"],
+                 row["feed_published"])
 
 
 def retry_delay(tries: int) -> timedelta:
@@ -112,20 +118,22 @@ def due(archive: Archive, sites: Iterable[str], at: datetime | None = None,
     if not names:
         return []
     marks = ", ".join("?" for _ in names)
-    sql = (f"SELECT url, site, tries, feed_title, feed_published, source FROM queue "
+    sql = (f"SELECT url, site, tries, feed_title, feed_published, source, source_url FROM queue "
            f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) "
            f"ORDER BY discovered_at, url")
     params: list = [PENDING, *names, iso_utc(at or now_utc())]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [QueuedURL(**row) for row in archive.db.query(sql, params)]
+    return [QueuedURL(row["url"], row["site"], row["tries"], _listed(row))
+            for row in archive.db.query(sql, params)]
 
 
-def listing(archive: Archive, url: str) -> dict | None:
-    """The queue row of a URL (its listing's title and date), if it was ever discovered."""
-    rows = list(archive.db.query("SELECT * FROM queue WHERE url = ?", [url]))
-    return rows[0] if rows else None
+def listing(archive: Archive, url: str) -> Found | None:
+    """What the feed or sitemap that listed ``url`` said of it (title, date), if one did."""
+    rows = list(archive.db.query("SELECT url, source, source_url, feed_title, feed_published FROM queue "
+                                 "WHERE url = ?", [url]))
+    return _listed(rows[0]) if rows else None
 
 
 def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None) -> None:
@@ -161,7 +169,7 @@ def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent
     floor = (moment - recent - timedelta(days=1)).date().isoformat()
     rows = archive.db.query(
         "SELECT a.url, a.published, a.fetched_at, a.etag, a.last_modified, q.checked_at, "
-        "q.feed_published FROM articles a LEFT JOIN queue q ON q.url = a.url "
+        "q.source, q.source_url, q.feed_title, q.feed_published FROM articles a LEFT JOIN queue q ON q.url = a.url "
         "WHERE coalesce(a.published, q.feed_published) >= ?", [floor])
     from ..urls import host_key   # local: keeps this module's imports about storage
 
@@ -178,7 +186,7 @@ def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent
         site = next((name for name, hosts in domains.items()
                      if any(host == d or host.endswith("." + d) for d in hosts)), None)
         if site is not None:
-            found.append(QueuedURL(row["url"], site, etag=row["etag"],
+            found.append(QueuedURL(row["url"], site, listing=_listed(row), etag=row["etag"],
                                    last_modified=row["last_modified"], recheck=True))
     return found
 

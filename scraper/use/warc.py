@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from requests.structures import CaseInsensitiveDict
@@ -29,9 +29,10 @@ from warcio.warcwriter import WARCWriter
 from .. import __version__
 from ..charset import decode_html
 from ..errors import ScraperError, StoreError
-from ..extract.article import extract_page
 from ..fetch.http import FetchOptions, is_html_type
 from ..models import Page
+from ..pipeline import FAILED, record_page
+from ..profiles import Profile
 from ..store.archive import Archive
 
 # Headers that describe the transfer, not the bytes we keep (see the module docstring).
@@ -198,9 +199,10 @@ def iter_pages(path: str | os.PathLike, report: ImportReport) -> Iterator[Page]:
             raise WarcError(f"{path}: ends in the middle of a record (byte {end} of {size}): truncated?")
 
 
-def import_warc(archive: Archive, paths: list[str], *,
+def import_warc(archive: Archive, paths: list[str], *, profiles: Mapping[str, Profile] | None = None,
                 on_page: Callable[[str, str], None] | None = None) -> ImportReport:
-    """Archive the article pages of WARC files as if fetched then (WARC-Date is the fetch time).
+    """Archive the article pages of WARC files as if fetched then (WARC-Date is the fetch time),
+    each through the same record path as a fetched page (pipeline.record_page).
 
     A capture older than the version already archived is skipped: the archive's current record
     stays the newest one whatever order the files come in.
@@ -210,7 +212,7 @@ def import_warc(archive: Archive, paths: list[str], *,
         try:
             for page in iter_pages(path, report):
                 report.pages += 1
-                outcome = _archive_page(archive, page)
+                outcome = _record(archive, page, profiles)
                 (report.outcomes if outcome in ("saved", "updated", "unchanged") else report.skipped)[outcome] += 1
                 if on_page:
                     on_page(outcome, page.url)
@@ -221,14 +223,8 @@ def import_warc(archive: Archive, paths: list[str], *,
     return report
 
 
-def _archive_page(archive: Archive, page: Page) -> str:
-    try:
-        article = extract_page(page)
-    except ScraperError:
-        return "no article"
-    article_id = archive.find(page.final_url)
-    if article_id is not None:
-        row = archive.db.execute("SELECT fetched_at FROM articles WHERE id = ?", [article_id]).fetchone()
-        if row and row[0] and datetime.fromisoformat(row[0]) > page.fetched_at:
-            return "older than archived"
-    return archive.save(article, page).outcome
+def _record(archive: Archive, page: Page, profiles: Mapping[str, Profile] | None) -> str:
+    if archive.has_newer(page.final_url, page.fetched_at):
+        return "older than archived"
+    outcome = record_page(archive, page, profiles=profiles)
+    return "no article" if outcome.status == FAILED else outcome.status
