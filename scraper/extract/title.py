@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from typing import Iterable
+from urllib.parse import urlsplit
+
+from lxml import etree
 
 from .boilerplate import fold, normalize_space
+from ..urls import host_key
 
 # With spaces around: the usual «Headline - Site» separators. Without spaces only the bars, since
 # «» are quotation marks in Arabic, French and German headlines («داعش», «royaler Besuch»).
-_SEPARATORS = re.compile(r"\s+(?:[|\-–—:·•»«/~*]|::)\s+|\s*[|｜•ㅣ]\s*")
+# The full-width colon and a double colon («الرمال：عنوان», «Site::Headline») are site separators too.
+_SEPARATORS = re.compile(r"\s+(?:[|\-–—:·•»«/~*])\s+|\s*(?:[|｜•ㅣ：]|::)\s*")
 _GLUED = "-|｜ㅣ–—·"
 _QUOTES = ('"', "'", "«", "„", "“")
 # The copies of the headline that carry no site name by convention.
@@ -33,9 +39,13 @@ def _alnum(text: str) -> str:
     return re.sub(r"\W+", "", fold(text))
 
 
-def _is_site_name(part: str, site_names: Iterable[str]) -> bool:
+def _is_site_name(part: str, site_names: Iterable[str], exact: Iterable[str] = ()) -> bool:
+    """Whether ``part`` is the site's name: one of ``site_names`` (the publisher's own fields and
+    host, a near match allowed), or exactly one of ``exact`` (names the page shows for itself)."""
     key = _alnum(part)
     if not key:
+        return True
+    if key in {_alnum(e) for e in exact}:
         return True
     for name in site_names:
         other = _alnum(name)
@@ -47,13 +57,17 @@ def _is_site_name(part: str, site_names: Iterable[str]) -> bool:
 
 
 def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str] = (),
-                    headlines: Iterable[str] = ()) -> str:
+                    headlines: Iterable[str] = (), *, aliases: Iterable[str] = (),
+                    sections: Iterable[str] = ()) -> str:
     """``title`` without a site-name prefix/suffix; unchanged when nothing says what to cut.
 
     ``headlines`` are the page's undecorated copies of the headline (<h1>, JSON-LD): when one of
     them carries the same words as the whole of ``title``, a part that a shorter copy elsewhere
     omits is not decoration («Kicker / Headline» shown as such above the article); only the site's
-    name is still cut then.
+    name is still cut then. ``aliases`` are names the page shows for itself (its home link) and
+    ``sections`` the names of its sections (see page_names): a part that is exactly an alias is the
+    site's name; a section's name is cut only between the headline and a site name that is cut
+    («Headline | Section | Site»), since alone at an end it may be the headline's own kicker.
     """
     title = normalize_space(title)
     parts = _parts(title)
@@ -68,13 +82,17 @@ def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str]
             joined_folded = {fold(s) for s in _joins(title, chunk)}
             if joined_folded & folded_others:
                 return next(s for s in _joins(title, chunk) if fold(s) in folded_others)
-    site_names = list(site_names)
-    while len(parts) > 1 and _is_site_name(parts[-1], site_names):
-        parts.pop()
-        title = _cut_after(title, parts)
-    while len(parts) > 1 and _is_site_name(parts[0], site_names):
-        parts.pop(0)
-        title = _cut_before(title, parts)
+    site_names, aliases = list(site_names), list(aliases)
+    section_keys = {_alnum(s) for s in sections} - {""}
+    for end, cut in ((-1, _cut_after), (0, _cut_before)):
+        site_cut = False
+        while len(parts) > 1:
+            if _is_site_name(parts[end], site_names, aliases):
+                site_cut = True
+            elif not (site_cut and _alnum(parts[end]) in section_keys):
+                break
+            parts.pop(end)
+            title = cut(title, parts)
     return title
 
 
@@ -97,8 +115,8 @@ def _cut_before(title: str, kept: list[str]) -> str:
     return title[start:].strip() if start >= 0 else " ".join(kept)
 
 
-def choose_title(candidates: list[tuple[str, str | None]],
-                 site_names: Iterable[str]) -> tuple[str | None, str | None]:
+def choose_title(candidates: list[tuple[str, str | None]], site_names: Iterable[str], *,
+                 aliases: Iterable[str] = (), sections: Iterable[str] = ()) -> tuple[str | None, str | None]:
     """(headline, source) from ``candidates`` [(source, text)] given in trust order.
 
     Each candidate loses its site-name prefix/suffix (judged against the other candidates and the
@@ -107,22 +125,54 @@ def choose_title(candidates: list[tuple[str, str | None]],
     JSON-LD, twitter:title, <h1>, <title>, then the fields that only vote) is the one that matched
     the publisher's headline most often on the development corpus, and og:title is the commonest
     source across publishers' own parsers too; <h1> is sometimes a kicker, a breadcrumb or a
-    live-ticker's title.
+    live-ticker's title. ``aliases``, ``sections``: see strip_site_name. The headline chosen is given as
+    the <h1> prints it when the two differ only by typography (see _as_shown).
     """
     site_names = [s for s in site_names if s]
+    aliases = [a for a in aliases if a]
     texts = [(src, normalize_space(html.unescape(t))) for src, t in candidates if t and t.strip()]
     headlines = [t for src, t in texts if src in _HEADLINE_SOURCES]
     usable = []
     for src, text in texts:
         others = [t for _, t in texts if t != text]
-        cleaned = strip_site_name(text, site_names, others, headlines)
-        if len(_alnum(cleaned)) < 3 or _is_site_name(cleaned, site_names) or _cut_short(cleaned, texts):
+        cleaned = strip_site_name(text, site_names, others, headlines, aliases=aliases, sections=sections)
+        if len(_alnum(cleaned)) < 3 or _is_site_name(cleaned, site_names, aliases) \
+                or _cut_short(cleaned, texts):
             continue
         usable.append((src, _unglued(cleaned, texts)))
     if not usable:
         return None, None
     src, text = _outvoted(usable) or usable[0]
-    return text, src
+    # A copy holding HTML entities went through the page's display filter (WordPress writes
+    # «&#8217;» into its JSON-LD): the same conversion as the <h1>'s, so no independent copy.
+    filtered = {s for s, t in candidates if t and html.unescape(t) != t}
+    return _as_shown(text, src, [(s, t) for s, t in texts if s not in filtered or s == "h1"])
+
+
+# Quotation marks and apostrophes, each to one plain form, for telling typography from wording.
+_QUOTE_FORMS = str.maketrans({c: '"' for c in '“”„‟«»‹›〝〞＂'} | {c: "'" for c in "‘’‚‛′＇`´"})
+
+
+def _typography_key(text: str) -> str:
+    """The text with every quote and apostrophe in one form and no spaces at all."""
+    return "".join(unicodedata.normalize("NFKC", text).translate(_QUOTE_FORMS).split())
+
+
+def _as_shown(text: str, src: str, texts: list[tuple[str, str]]) -> tuple[str, str]:
+    """The headline as the page displays it, when the chosen copy differs from the <h1> only by
+    quotation marks, apostrophes or spaces and another copy of the headline prints it exactly as
+    the <h1> does: a share card typed with straight quotes ("" '') against a headline set with
+    curly ones (“” ’ «») by the page and its structured data. The <h1> alone is not enough: markup
+    glues a kicker to the headline («Kicker:Headline») and display filters curl quotes by
+    themselves, while the publisher's own fields keep the straight ones."""
+    shown = next((t for s, t in texts if s == "h1"), None)
+    if src == "h1" or not shown or shown == text or _typography_key(shown) != _typography_key(text):
+        return text, src
+    # The microdata headline is read from a visible element (often the <h1> itself): not a copy.
+    seconded = next((s for s, t in texts if s not in ("h1", "microdata:headline", src) and t == shown), None)
+    if seconded is None:
+        return text, src
+    return shown, f"{src} (as the h1 and {seconded} print it)"
 
 
 def _outvoted(usable: list[tuple[str, str]]) -> tuple[str, str] | None:
@@ -167,3 +217,44 @@ def _unglued(title: str, texts: list[tuple[str, str]]) -> str:
                 and title.startswith(text) and title[len(text)] in _GLUED:
             return text
     return title
+
+
+# Where a page names its sections: menus, navigation bars and breadcrumbs.
+_SECTION_LINKS = etree.XPath(
+    "//nav//a | //*[contains(@class, 'breadcrumb') or contains(@id, 'breadcrumb') or contains(@class, 'menu')"
+    " or contains(@id, 'menu') or contains(@class, 'nav') or @itemtype='https://schema.org/BreadcrumbList'"
+    " or @itemtype='http://schema.org/BreadcrumbList']//a")
+_HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/index.aspx", "/default.aspx",
+               "/home", "/ar", "/ar/", "/en", "/en/", "/fr", "/fr/"}
+_NAME_WORDS = 6          # a site's or a section's name; longer link texts are headlines
+
+
+def _short(text: str | None) -> str | None:
+    text = normalize_space(text or "")
+    return text if text and len(text.split()) <= _NAME_WORDS else None
+
+
+def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
+    """(aliases, sections): the names the page shows for itself, by the evidence of its own links.
+
+    The link to the site's home page (the logo, the masthead's name) carries the site's name in
+    its text, its title or its image's alt text, whatever the language: «صحيفة الرمال» on a site
+    whose address says alrimal. Menus and breadcrumbs name the sections («Headline | Section | Site»).
+    """
+    host = host_key(url) if url else ""
+    aliases: list[str] = []
+    for a in tree.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:")):
+            continue
+        target = urlsplit(href)
+        if target.netloc and host_key("http://" + target.netloc) != host:
+            continue
+        path = target.path.lower()
+        path = path if path.startswith("/") or target.netloc else "/" + path.lstrip("./")
+        if path not in _HOME_PATHS or target.query:
+            continue
+        names = [a.text_content(), a.get("title"), *a.xpath(".//img/@alt"), *a.xpath(".//img/@title")]
+        aliases.extend(n for n in map(_short, names) if n)
+    sections = [n for n in (_short(a.text_content()) for a in _SECTION_LINKS(tree)) if n]
+    return list(dict.fromkeys(aliases)), list(dict.fromkeys(sections))
