@@ -1,6 +1,6 @@
 """Command line of the extraction benchmark: this project vs trafilatura vs readability-lxml.
 
-    python bench/extract.py [DIR...] [--only NAME] [--limit N] [--repeat N] [--json FILE] [--details]
+    python bench/extract.py [DIR...] [--only NAME] [--limit N] [--repeat N] [--json FILE] [--details] [--split]
 
 Without DIR it runs over ../shared/corpus/news and ../shared/corpus/arabic (beside the repository);
 each DIR is a folder of `<name>.html.gz` + `<name>.json` pages, searched at any depth.
@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every number to FILE")
     parser.add_argument("--details", action="store_true",
                         help="list the pages where this project loses to trafilatura")
+    parser.add_argument("--split", action="store_true",
+                        help="also report the corpus in two halves by publisher (a stable hash of its "
+                             "name): write rules looking at half A, keep them only if half B agrees")
     args = parser.parse_args(argv)
     try:
         args.only = _names(args.only)
@@ -90,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {note}")
 
     results = run_benchmark(pages, extractors, repeat=args.repeat)
-    scopes = report.summaries(results)
+    scopes = report.summaries(results, split=args.split)
     print()
     print(report.table(scopes, extractors))
-    for note in report.error_notes(scopes) + report.leak_notes(scopes):
+    for note in report.error_notes(scopes) + report.leak_notes(scopes) + report.failure_notes(scopes, results):
         print(note)
     if args.details:
         print("\nPages where scraper loses to trafilatura:")
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report.write_json(args.json, scopes, extractors, results, {
             "folders": [str(f) for f in folders], "pages": len(pages), "repeat": args.repeat,
+            "split": args.split,
             "skipped": skipped, "runtime_s": runtime,
         })
         print(f"wrote {args.json}")

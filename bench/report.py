@@ -8,22 +8,34 @@ from typing import Sequence
 
 from bench.corpus import CorpusPage
 from bench.extractors import Extractor
-from bench.run import PageResult, Summary, summarize
+from bench.run import LOST_MARGIN, UNDER, PageResult, Summary, half, lost_pages, summarize
 
 OURS, REFERENCE = "scraper", "trafilatura"
 ALL = "all"
-COLUMNS = ("set", "extractor", "pages", "errors", "F1", "P", "R", "title", "time exact",
-           "same-day", "author", "leaks", "median ms", "×trafilatura")
+COLUMNS = ("set", "extractor", "pages", "errors", "F1", "P", "R", "lost", "<0.5", "title",
+           "time exact", "same-day", "author", "leaks", "median ms", "×trafilatura")
+HALVES = ("half A", "half B")
 
 
-def summaries(results: dict[str, list[PageResult]]) -> dict[str, dict[str, Summary]]:
-    """{scope: {extractor: Summary}}: the whole run, then each folder when there are several."""
-    scopes = {ALL: {name: summarize(rows) for name, rows in results.items()}}
+def _scope(results: dict[str, list[PageResult]], keep) -> dict[str, Summary]:
+    reference = results.get(REFERENCE)
+    picked = {name: [r for r in rows if keep(r)] for name, rows in results.items()}
+    return {name: summarize(rows, None if name == REFERENCE or reference is None
+                            else picked[REFERENCE])
+            for name, rows in picked.items()}
+
+
+def summaries(results: dict[str, list[PageResult]], split: bool = False) -> dict[str, dict[str, Summary]]:
+    """{scope: {extractor: Summary}}: the whole run, then each folder when there are several, then
+    with ``split`` the two halves of the publishers (bench.run.half)."""
+    scopes = {ALL: _scope(results, lambda r: True)}
     subsets = list(dict.fromkeys(r.subset for rows in results.values() for r in rows))
     if len(subsets) > 1:
         for subset in subsets:
-            scopes[subset] = {name: summarize([r for r in rows if r.subset == subset])
-                              for name, rows in results.items()}
+            scopes[subset] = _scope(results, lambda r, subset=subset: r.subset == subset)
+    if split:
+        for name in HALVES:
+            scopes[name] = _scope(results, lambda r, h=name[-1]: half(r.page) == h)
     return scopes
 
 
@@ -35,7 +47,8 @@ def _row(scope: str, extractor: Extractor, s: Summary, reference_ms: float | Non
     ratio = (s.median_ms / reference_ms) if s.median_ms and reference_ms else None
     return [
         scope, extractor.name, str(s.pages), str(s.errors),
-        _num(s.f1), _num(s.precision), _num(s.recall), _num(s.title),
+        _num(s.f1), _num(s.precision), _num(s.recall), "—" if s.lost is None else str(s.lost),
+        str(s.under_half), _num(s.title),
         _num(s.time_exact) if extractor.measures_time else "n/a",
         _num(s.same_day) if extractor.measures_time else "n/a",
         _num(s.author) if extractor.measures_author else "n/a",
@@ -64,6 +77,25 @@ def error_notes(scopes: dict[str, dict[str, Summary]]) -> list[str]:
 def leak_notes(scopes: dict[str, dict[str, Summary]]) -> list[str]:
     return [f"{name} leaks: " + ", ".join(f"«{m}» ×{n}" for m, n in s.leak_counts.items())
             for name, s in scopes[ALL].items() if s.leak_counts]
+
+
+def failure_notes(scopes: dict[str, dict[str, Summary]], results: dict[str, list[PageResult]]) -> list[str]:
+    """What the "lost" and "<0.5" columns count, and the pages behind them (all pages of the run)."""
+    notes = [f"lost: pages where the body F1 is more than {LOST_MARGIN} below {REFERENCE}'s; "
+             f"<0.5: pages under {UNDER} F1"]
+    reference = results.get(REFERENCE)
+    for name, rows in results.items():
+        under = [r for r in rows if r.body.f1 < UNDER]
+        if under:
+            against = {(r.subset, r.page): r.body.f1 for r in reference or ()}
+            notes.append(f"{name} under {UNDER}: " + ", ".join(
+                f"{r.page} {r.body.f1:.2f}" + (f" ({REFERENCE} {against[(r.subset, r.page)]:.2f})"
+                                                 if name != REFERENCE and against else "")
+                for r in under))
+        if name != REFERENCE and reference is not None and (lost := lost_pages(rows, reference)):
+            notes.append(f"{name} lost: " + ", ".join(
+                f"{o.page} {o.body.f1:.2f} vs {r.body.f1:.2f}" for o, r in lost))
+    return notes
 
 
 def losses(results: dict[str, list[PageResult]], pages: Sequence[CorpusPage],

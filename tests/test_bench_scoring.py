@@ -203,3 +203,39 @@ def test_benchmark_command_on_a_tiny_folder(tmp_path, capsys):
     summary = json.loads(out.read_text())["summary"]["all"]["trafilatura"]
     assert summary["pages"] == 1 and summary["errors"] == 0
     assert summary["recall"] == 1.0 and summary["leak_pages"] == 0
+
+
+# --- pages lost and the two halves -------------------------------------------------------------
+
+def _result(page: str, f1_shingles: float):
+    """A scored page whose body F1 is ``f1_shingles`` (tp share; the rest false negatives)."""
+    from bench.run import PageResult
+    body = scoring.BodyCounts(f1_shingles / (2 - f1_shingles), 0.0, 1 - f1_shingles / (2 - f1_shingles))
+    return PageResult(page, "news", body, True, True, True, None, [], 1.0, None, None, None)
+
+
+def test_pages_lost_and_pages_under_half_are_counted_against_trafilatura():
+    from bench import report
+    ours = [_result("a/X_2024_01_01", 0.90), _result("a/Y_2024_01_01", 0.40), _result("a/Z_2024_01_01", 0.97)]
+    theirs = [_result("a/X_2024_01_01", 0.96), _result("a/Y_2024_01_01", 0.42), _result("a/Z_2024_01_01", 0.99)]
+    scopes = report.summaries({"scraper": ours, "trafilatura": theirs})
+    mine, reference = scopes["all"]["scraper"], scopes["all"]["trafilatura"]
+    assert (mine.lost, mine.under_half) == (1, 1)       # X: 0.06 below; Y: under 0.5 but not 0.05 below
+    assert (reference.lost, reference.under_half) == (None, 1)
+    notes = "\n".join(report.failure_notes(scopes, {"scraper": ours, "trafilatura": theirs}))
+    assert "a/X_2024_01_01 0.90 vs 0.96" in notes and "a/Y_2024_01_01 0.40 (trafilatura 0.42)" in notes
+
+
+def test_the_halves_split_by_publisher_with_a_stable_hash():
+    from bench import report
+    from bench.run import half, publisher
+    assert publisher("de/ZDF_2024_04_22") == publisher("de/ZDF_2025_11_07") == "ZDF"
+    assert publisher("cnn_arabic_2013_08_28") == "cnn_arabic"
+    # Every page of one publisher is in one half, and the halves do not depend on the run.
+    assert half("de/ZDF_2024_04_22") == half("at/ZDF_2023_01_01") == "B"
+    names = [f"x/P{i}_2024_01_01" for i in range(40)]
+    assert {half(n) for n in names} == {"A", "B"}
+    rows = [_result(n, 1.0) for n in names]
+    scopes = report.summaries({"scraper": rows}, split=True)
+    assert scopes["half A"]["scraper"].pages + scopes["half B"]["scraper"].pages == 40
+    assert "half A" not in report.summaries({"scraper": rows})
