@@ -25,8 +25,12 @@ def canonicalize(url: str) -> str:
 
 
 def host_key(url: str) -> str:
-    """The host without a leading ``www.``: www.alittihad.ae and alittihad.ae are one site."""
-    host = (urlsplit(url).hostname or "").lower()
+    """The host without a leading ``www.``: www.alittihad.ae and alittihad.ae are one site
+    ("" when the address has none or is malformed, such as an unclosed IPv6 bracket)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 

@@ -291,3 +291,18 @@ def test_slow_scraper_extract_on_a_50mb_file_is_one_line_and_exit_1(tmp_path, hu
     assert len(errors) == 1 and "big.html" in errors[0]
     assert len(result.stdout.splitlines()) == 1 and FIXTURE_OPENING in result.stdout
     assert CliRunner().invoke(cli, ["extract", str(good), "--url", FIXTURE_URL]).exit_code == EXIT_OK
+
+
+@pytest.mark.parametrize("bad", ["https://[]www.example.com/a.jpg", "http://[::1/a.jpg", "http://[bad"])
+def test_malformed_addresses_in_a_page_leave_the_field_empty_not_the_page_failed(bad):
+    """An address Python's URL parser refuses (an unclosed or empty IPv6 bracket) in og:image,
+    rel=canonical, a link or the page's own URL is no address: the record is made without it."""
+    body = "".join(f"<p>Paragraph {i} says what the council decided about the new bridge today.</p>"
+                   for i in range(6))
+    html = (f'<html><head><title>Bridge</title><meta property="og:image" content="{bad}">'
+            f'<link rel="canonical" href="{bad}"></head><body><a href="{bad}">Home</a>'
+            f"<article><h1>Bridge</h1>{body}</article></body></html>")
+    for url in ("https://news.example.com/bridge", bad):
+        article = extract(html, url=url)
+        assert "council decided" in article.text
+        assert article.image in (None, bad) and article.canonical_url in (None, bad)

@@ -266,6 +266,15 @@ def _author_from_page(tree, h1, c: _Cascade, site_names: list[str]) -> None:
         c.values["author"], c.provenance["author"] = found, source
 
 
+def _joined(base: str, ref: str) -> str | None:
+    """``ref`` made absolute against ``base``; None when either is malformed («https://[]host/»,
+    an unclosed IPv6 bracket): a broken address in a page is no address, not a failed page."""
+    try:
+        return urljoin(base, ref)
+    except ValueError:
+        return None
+
+
 def extract_metadata(tree, url: str | None, profile: Profile | None) -> Metadata:
     """Record fields found outside the body text, each with its source, and the body step's clues."""
     c = _Cascade()
@@ -328,11 +337,11 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> Metadata
                 c.provenance[field] += f" + zone {placed[1]}"
     canonical = tree.xpath("//link[@rel='canonical']/@href") or metas.get("og:url", [])
     if canonical and url:
-        c.offer("canonical_url", urljoin(url, canonical[0].strip()), "link[rel=canonical]")
+        c.offer("canonical_url", _joined(url, canonical[0].strip()), "link[rel=canonical]")
     elif canonical and canonical[0].startswith("http"):
         c.offer("canonical_url", canonical[0].strip(), "link[rel=canonical]")
     if c.values.get("image") and url:
-        c.values["image"] = urljoin(url, c.values["image"])
+        c.values["image"] = _joined(url, c.values["image"])
     v = c.values
     return Metadata(**{name: v.get(name) for name in _RECORD_FIELDS if name != "tags"},
                     tags=tuple(v.get("tags") or ()), headlines=tuple(v.get("headlines") or ()),

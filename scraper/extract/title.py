@@ -247,7 +247,10 @@ def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
-        target = urlsplit(href)
+        try:
+            target = urlsplit(href)
+        except ValueError:   # «http://[bad»: a malformed link names no page
+            continue
         if target.netloc and host_key("http://" + target.netloc) != host:
             continue
         path = target.path.lower()
