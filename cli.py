@@ -141,6 +141,9 @@ def extract(files, url, indent, show_why, templates_db):
     from scraper.extract import extract_page
     from scraper.fetch.http import load_file
 
+    if url:
+        from scraper.urls import parse_url
+        url = parse_url(url).text   # BadURL: a usage error, before any file is read
     failed = 0
     for name in files:
         try:

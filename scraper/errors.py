@@ -3,6 +3,7 @@
     ScraperError                 base: the CLI prints str(exc) as one line and exits non-zero
     ├── FetchError               a URL could not be turned into a Page (.url, .retryable)
     │   ├── UnsupportedURL       not http(s) and not an existing local file
+    │   │   └── BadURL           not a valid URL (urls.parse_url says why), from whatever source
     │   ├── NetworkError         DNS, refused, reset, truncated body (retryable)
     │   │   └── FetchTimeout     connect/read timeout or the total time budget ran out (retryable)
     │   ├── HTTPStatusError      a non-2xx answer after retries (.status, .retry_after)
@@ -39,6 +40,19 @@ class FetchError(ScraperError):
 
 class UnsupportedURL(FetchError):
     pass
+
+
+class BadURL(UnsupportedURL):
+    """A URL that cannot be requested: a broken host, port, IPv6 literal, control characters...
+
+    ``url`` is the text as given, made printable and cut short, so the message stays one line.
+    """
+
+    def __init__(self, url: str, why: str):
+        shown = url if len(url) <= 300 else url[:300] + "..."
+        shown = shown.encode("unicode_escape").decode("ascii") if not shown.isprintable() else shown
+        self.why = why
+        super().__init__(shown, f"not a valid URL: {why}")
 
 
 class NetworkError(FetchError):

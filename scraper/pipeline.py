@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from .errors import ExtractionError, FetchError, StoreError
+from .errors import ExtractionError, FetchError, StoreError, UnsupportedURL
 from .extract.article import extract_page
 from .extract.templates import SiteTemplate, learn_template
 from .fetch.http import FetchOptions, fetch, load_file
@@ -28,7 +28,7 @@ from .models import Article, FetchAttempt, Found, Page
 from .profiles import Profile, site_of
 from .store import runstate, site_templates
 from .store.archive import Archive
-from .urls import canonicalize
+from .urls import canonicalize, parse_url
 
 RECENT_PAGES = 50       # pages a site's template is learned from: its most recently fetched ones
 # Learning reads up to RECENT_PAGES pages (~40 ms each), so it is redone when the site's archived
@@ -120,7 +120,15 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
     Store errors (disk full, database busy) do raise: no later target could be saved either.
     """
     local = is_local(target)
-    address = url or target
+    given = address = url or target
+    try:
+        # Every address goes through the one validating parse: a bad one is one failed outcome.
+        if not local and not url and "://" not in target:
+            raise UnsupportedURL(target, "not an http(s) URL or an existing file")
+        address = parse_url(address).text if not local or url else address
+    except UnsupportedURL as exc:
+        archive.log_attempts([FetchAttempt(exc.url)], final=FAILED, error=str(exc), run_id=run_id)
+        return Outcome(target, exc.url, FAILED, error=str(exc))
     if not local and not refresh and archive.has(canonicalize(address)):
         archive.log_fetch(address, outcome=SKIPPED, error="already archived", run_id=run_id)
         return Outcome(target, address, SKIPPED, archive.find(canonicalize(address)))
@@ -130,7 +138,7 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
         if local:
             page = load_file(target.removeprefix("file://"), url=url)
         else:
-            page = fetch(address, options, on_attempt=attempts.append)
+            page = fetch(given, options, on_attempt=attempts.append)   # with its credentials, if any
     except FetchError as exc:
         # No attempt at all (a bad scheme, a missing file) is still a line in the log.
         archive.log_attempts(attempts or [FetchAttempt(address)], final=FAILED, error=str(exc), run_id=run_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, ScraperError, StoreError
+from ..errors import BadURL, ConfigError, ScraperError, StoreError
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -36,6 +36,8 @@ def handle_errors(f):
             sys.exit(EXIT_INTERRUPTED)
         except ScraperError as exc:
             click.echo(f"Error: {exc}", err=True)
+            if isinstance(exc, BadURL):
+                sys.exit(EXIT_USAGE)   # a URL given on the command line that is not one
             # An unusable database or sites file: nothing could start.
             sys.exit(EXIT_FAILED if isinstance(exc, (StoreError, ConfigError)) else EXIT_SOME_FAILED)
     return wrapper

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import requests
@@ -27,10 +27,12 @@ import urllib3
 
 from .. import PROJECT_URL, __version__
 from ..charset import decode_html, looks_binary
-from ..errors import (FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
+from ..errors import (BadURL, FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                      TooManyRedirects, UnsupportedURL)
+from .deadline import Deadline, watched
 from .memory import release_free_memory
 from ..models import FetchAttempt, Page
+from ..urls import URL, parse_url
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (+{PROJECT_URL})"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -48,6 +50,7 @@ class FetchOptions:
     backoff: float = 1.0             # base of the exponential backoff, seconds
     retry_after_cap: float = 120.0   # a longer Retry-After means "not today": give up at once
     expect_html: bool = True         # False for feeds, sitemaps, robots.txt: no HTML check
+    truncate: bool = False           # past max_bytes: keep the first max_bytes (robots.txt), not TooLarge
 
 
 def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests.Session | None = None,
@@ -58,8 +61,10 @@ def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests
 
     ``etag``/``last_modified`` (from the archive) make the request conditional: a 304 answer
     comes back as a Page with status 304 and no body. ``sleep`` is what waits between retries.
+    The whole fetch, retries, waits and every byte of every answer included, ends within
+    ``options.total_timeout``: a deadline closes the connection whatever the server does.
     """
-    _check_http(url, url)
+    target = parse_url(url)
     conditional = {"If-None-Match": etag, "If-Modified-Since": last_modified}
     headers = {
         "User-Agent": options.user_agent,
@@ -68,14 +73,16 @@ def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests
         **{name: value for name, value in conditional.items() if value},
     }
     with nullcontext(session) if session else requests.Session() as session:
-        return _Fetch(url, options, session, headers, sleep, on_attempt).run()
+        return _Fetch(target, options, watched(session), headers, sleep, on_attempt).run()
 
 
 class _Fetch:
     """The state of one fetch: where we are in the redirect chain, how many failures so far."""
 
-    def __init__(self, url, options, session, headers, sleep, on_attempt):
-        self.url, self.options, self.session, self.headers = url, options, session, headers
+    def __init__(self, target: URL, options, session, headers, sleep, on_attempt):
+        # The URL as asked for, without credentials: what errors, the log and the Page show.
+        self.url, self.target = target.text, target
+        self.options, self.session, self.headers = options, session, headers
         self.sleep, self.on_attempt = sleep, on_attempt
         self.start = time.monotonic()
         self.deadline = self.start + options.total_timeout
@@ -130,11 +137,33 @@ class _Fetch:
         if remaining <= 0:
             raise FetchTimeout(self.url, f"gave up after {self.options.total_timeout:g}s in total")
         timeout = min(self.options.timeout, remaining)
+        with Deadline(self.deadline) as deadline:
+            try:
+                answer = self._exchange(url, timeout)
+            except (FetchError, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if not deadline.fired:
+                    if isinstance(exc, FetchError):
+                        raise
+                    raise _network_error(self.url, exc, timeout) from None
+            # A cut connection looks like an error or like an early end of the body: either way
+            # the answer is incomplete.
+            if deadline.fired:
+                raise FetchTimeout(self.url, f"no complete answer within "
+                                             f"{self.options.total_timeout:g}s in total") from None
+            return answer
+
+    def _exchange(self, url: str, timeout: float) -> tuple[requests.Response, bytes | None]:
+        # Credentials given in the URL go to its own host only, never to where it redirects.
+        auth = self.target.auth if urlsplit(url).hostname == self.target.host else None
         try:
-            response = self.session.get(url, headers=self.headers, stream=True,
+            response = self.session.get(url, headers=self.headers, stream=True, auth=auth,
                                         allow_redirects=False, timeout=(timeout, timeout))
-        except requests.RequestException as exc:
-            raise _network_error(self.url, exc, timeout) from None
+        except requests.RequestException:
+            raise          # (its InvalidURL is a ValueError too: _attempt maps it)
+        except ValueError:
+            # requests prepares the next hop of a redirect even when not following it, and its
+            # URL parser raises on a Location such as "http://[::1"
+            raise BadURL(self.url, "redirected to an address that is not a valid URL") from None
         with response:
             self.answer = response
             if not 200 <= response.status_code < 300:
@@ -152,7 +181,8 @@ class _Fetch:
         cap = self.options.max_bytes
         coding = response.headers.get("Content-Encoding", "")
         length = response.headers.get("Content-Length", "")
-        if coding.strip().lower() in ("", "identity") and length.isdigit() and int(length) > cap:
+        if (coding.strip().lower() in ("", "identity") and length.isdigit() and int(length) > cap
+                and not self.options.truncate):
             raise TooLarge(self.url, f"Content-Length {int(length):,} is over the cap of {cap:,} bytes")
         try:
             inflater = _Inflater(coding)
@@ -165,6 +195,10 @@ class _Fetch:
                 for piece in inflater.feed(raw):
                     size += len(piece)
                     self.received = size
+                    if size > cap and self.options.truncate:
+                        pieces.append(piece[:len(piece) - (size - cap)])
+                        self.received = cap
+                        return b"".join(pieces)
                     if size > cap:
                         pieces.clear()
                         release_free_memory()   # else this worker's arena keeps the cap's worth
@@ -185,10 +219,13 @@ class _Fetch:
         return b"".join(pieces)
 
     def _redirect(self, response, current: str, hops: int, seen: set) -> tuple[str, int]:
-        target = urljoin(current, self.session.get_redirect_target(response))
+        location = self.session.get_redirect_target(response)
         if hops + 1 > self.options.max_redirects:
             raise TooManyRedirects(self.url, f"more than {self.options.max_redirects} redirects")
-        _check_http(self.url, target, redirected=True)
+        try:
+            target = parse_url(location, base=current).text
+        except BadURL as exc:
+            raise BadURL(self.url, f"redirected to {exc.url}: {exc.why}") from None
         if (key := self._loop_key(target)) in seen:
             raise TooManyRedirects(self.url, f"redirect loop at {target}")
         seen.add(key)
@@ -277,15 +314,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _check_http(url: str, target: str, redirected: bool = False) -> None:
-    parts = urlsplit(target)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise UnsupportedURL(url, f"redirected to {target}" if redirected
-                             else "not an http(s) URL or an existing file")
-    if not parts.hostname:
-        raise UnsupportedURL(url, f"no host in {target}")
-
-
 def _network_error(url: str, exc: BaseException, timeout: float) -> FetchError:
     """A one-line message for a requests/urllib3/socket failure, without their object reprs."""
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
@@ -324,7 +352,11 @@ def load_file(path: str | Path, url: str | None = None, *,
     a small file must not be able to fill the memory.
     """
     if str(path).lower().startswith("file://"):
-        path = url2pathname(urlsplit(str(path)).path)
+        try:
+            path = url2pathname(urlsplit(str(path)).path)
+        except ValueError:
+            raise UnsupportedURL(str(path), "not a valid file: URI") from None
+    address = parse_url(url).text if url else None   # the page's address: validated like any URL
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -340,14 +372,14 @@ def load_file(path: str | Path, url: str | None = None, *,
         raise UnsupportedURL(str(path), f"cannot read the file ({exc.__class__.__name__}: "
                                         f"{getattr(exc, 'strerror', None) or exc})") from None
     html, encoding = decode_html(body, None)
-    final_url = url or path.resolve().as_uri()
+    final_url = address or path.resolve().as_uri()
     return Page(url=final_url, final_url=final_url, status=200, headers={}, body=body, html=html,
                 encoding=encoding, fetched_at=datetime.now(timezone.utc))
 
 
 def get_page(target: str, options: FetchOptions = FetchOptions(), url: str | None = None) -> Page:
     """A local path or file:// URL -> load_file; http(s) -> fetch; anything else -> UnsupportedURL."""
-    if urlsplit(target).scheme.lower() in ("http", "https"):
+    if target.strip().lower().startswith(("http:", "https:")):
         return fetch(target, options)
     if target.lower().startswith("file://") or Path(target).is_file():
         return load_file(target, url)
