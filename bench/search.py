@@ -91,13 +91,14 @@ def index_sizes(path: Path) -> None:
     start = time.perf_counter()
     if done := refresh(archive):
         print(f"indexed {done:,} queued articles (an upgrade) in {time.perf_counter() - start:.1f} s")
-    sizes = dict(archive.db.execute(
-        "SELECT CASE WHEN name LIKE ? THEN 'stems' WHEN name LIKE ? THEN 'exact' ELSE 'rest' END, "
-        "sum(pgsize) FROM dbstat GROUP BY 1", [f"{STEM_TABLE}%", f"{FTS_TABLE}%"]).fetchall())
+    sizes = {row["part"]: row["bytes"] for row in archive.query(
+        "SELECT CASE WHEN name LIKE ? THEN 'stems' WHEN name LIKE ? THEN 'exact' ELSE 'rest' END AS part, "
+        "sum(pgsize) AS bytes FROM dbstat GROUP BY 1", [f"{STEM_TABLE}%", f"{FTS_TABLE}%"])}
     print(f"index size: exact forms {sizes.get('exact', 0) / 1e6:.0f} MB, stems {sizes.get('stems', 0) / 1e6:.0f} MB, "
           f"rest of the database {sizes.get('rest', 0) / 1e6:.0f} MB")
     # The Python side of indexing, on a sample: what the stems add to normalising.
-    rows = archive.db.execute("SELECT title, text FROM articles ORDER BY id DESC LIMIT 2000").fetchall()
+    rows = [(row["title"], row["text"]) for row in
+            archive.query("SELECT title, text FROM articles ORDER BY id DESC LIMIT 2000")]
     archive.close()
     start = time.perf_counter()
     normalised = [(normalize(title), normalize(text)) for title, text in rows]
@@ -123,7 +124,7 @@ QUERIES = [
 
 def measure(path: Path, repeat: int) -> None:
     archive = Archive.open(path)
-    count = archive.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    count = archive.scalar("SELECT count(*) FROM articles")
     for exact, rank in itertools.product((False, True), (False, True)):
         times = []
         slowest = (0.0, "")

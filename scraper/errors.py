@@ -17,6 +17,7 @@
     │   ├── NotADatabase         the file exists but is not SQLite (never overwritten)
     │   ├── DatabaseBusy         another process held the write lock past the busy timeout
     │   ├── DiskFull             the disk or a file-size limit stopped a write (nothing half-written)
+    │   ├── QueryError           the database refused a statement (.detail: its own words), e.g. a malformed search
     │   └── ArchiveLocked        another `scraper archive` run holds the run lock
     ├── NotArchived              the archive has no record for that URL
     └── ConfigError              a site profile or sites.toml is invalid
@@ -110,6 +111,12 @@ class DatabaseBusy(StoreError):
 
 class DiskFull(StoreError):
     pass
+
+
+class QueryError(StoreError):
+    def __init__(self, message: str, detail: str):
+        self.detail = detail
+        super().__init__(message)
 
 
 class ArchiveLocked(StoreError):

@@ -7,6 +7,7 @@ reads as the pipeline URL -> Page -> Article -> row and no change can quietly ti
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,90 @@ def test_the_map_names_every_module():
     missing = [str(p.relative_to(PACKAGE)) for p in SOURCES
                if p.name != "__init__.py" and p.parent.name != "commands" and p.name not in doc]
     assert not missing, missing
+
+
+# -- no circle ---------------------------------------------------------------------------------------
+
+def module_graph() -> dict[str, set[str]]:
+    """{module: the project's modules it imports}, every module of scraper/ (the package's face too)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        graph[module_name(path)] = {target for target, _, _ in imports_of(path)}
+    return {module: {t for t in targets if t in graph and t != module} for module, targets in graph.items()}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each a circle of imports."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_circle_check_sees_a_circle():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_back_through_others():
+    """No circle of imports between modules, lazy imports included: each module can be read, and
+    moved, with what it stands on and nothing that stands on it."""
+    assert circles(module_graph()) == []
+
+
+# -- one door to the database -------------------------------------------------------------------------
+
+STORE = PACKAGE / "store"
+# An SQL statement in a string: a keyword that starts one, then what it works on.
+SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                 r"CREATE\s+(VIRTUAL\s+)?(TABLE|INDEX|TRIGGER)|DROP\s+(TABLE|INDEX|TRIGGER)|ALTER\s+TABLE|PRAGMA\s+\w)",
+                 re.S)
+OUTSIDE_STORE = [p for p in SOURCES if STORE not in p.parents] + [PACKAGE.parent / "cli.py"]
+
+
+@pytest.mark.parametrize("path", OUTSIDE_STORE, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_only_the_store_touches_the_database(path):
+    """Every statement goes through the Archive (scraper/store/): no connection, no `.db`, no SQL
+    elsewhere, so its guard and lock apply to all of them and a second backend lives in one folder."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    wrong = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("db", "_db", "_conn", "conn"):
+            wrong.append(f"line {node.lineno}: .{node.attr}")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+            if any(n and n.split(".")[0] in ("sqlite3", "sqlite_utils") for n in names):
+                wrong.append(f"line {node.lineno}: imports {', '.join(filter(None, names))}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
+            wrong.append(f"line {node.lineno}: SQL {node.value[:40]!r}")
+    assert not wrong, "; ".join(wrong)
+
+
+def test_the_door_check_sees_sql():
+    assert SQL.search("SELECT url FROM queue") and SQL.search("INSERT OR IGNORE INTO t VALUES (1)")
+    assert SQL.search("PRAGMA integrity_check") and SQL.search("CREATE VIRTUAL TABLE x USING fts5(a)")
+    assert not SQL.search("Select the articles from a site") and not SQL.search("UPDATE")

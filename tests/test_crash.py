@@ -207,9 +207,9 @@ def test_a_held_write_lock_is_waited_for_then_a_one_line_error_and_exit_3(site, 
         assert len(errors) == 1 and "locked" in errors[0] and "Traceback" not in result.output, result.output
         assert 0.9 < waited < 10, waited
     with Archive.open(db) as archive:
-        assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert [r[0] for r in archive.db.execute("SELECT url FROM articles")] == [site.url(1)]
-        assert archive.db.execute("SELECT count(*) FROM fetch_log WHERE url = 'x'").fetchone()[0] == 0
+        assert archive.scalar("PRAGMA integrity_check") == "ok"
+        assert [r["url"] for r in archive.query("SELECT url FROM articles")] == [site.url(1)]
+        assert archive.scalar("SELECT count(*) FROM fetch_log WHERE url = 'x'") == 0
 
 
 # --- --db names something unusable ----------------------------------------------------------------
@@ -332,7 +332,7 @@ def test_a_full_disk_at_the_command_line_is_one_line_exit_3_and_loses_nothing(tm
     assert done.returncode == EXIT_FAILED and len(errors) == 1, done.stderr
     assert "file-size limit" in errors[0] and "Traceback" not in done.stderr
     with Archive.open(db) as archive:
-        assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert archive.scalar("PRAGMA integrity_check") == "ok"
         assert archive.get("https://example.com/news/1")["text"].count("قالت مصادر") == 4
         assert not archive.has("https://example.com/news/2")
     result = CliRunner().invoke(cli, ["fetch", str(big), "--url", "https://example.com/news/2",

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from scraper.use.export import ExportFilter, columns, export
+from scraper.use.export import ExportFilter, export
 from scraper.models import Article
 from scraper.store import Archive
 
@@ -33,15 +33,15 @@ def archive(tmp_path):
 
 
 def rows(archive):
-    return [dict(row) for row in archive.db.query("SELECT * FROM articles ORDER BY id")]
+    return [dict(row) for row in archive.query("SELECT * FROM articles ORDER BY id")]
 
 
 def test_jsonl_has_every_column_of_every_record(archive):
     out = io.StringIO()
-    assert export(archive.db, out, "jsonl") == 3
+    assert export(archive, out, "jsonl") == 3
     exported = [json.loads(line) for line in out.getvalue().splitlines()]
     stored = rows(archive)
-    assert [list(e) for e in exported] == [columns(archive.db)] * 3
+    assert [list(e) for e in exported] == [archive.columns("articles")] * 3
     for e, s in zip(exported, stored):
         assert e == {**s, "tags": json.loads(s["tags"])}
     assert exported[0]["tags"] == ["سياسة", "a, b"]
@@ -52,9 +52,9 @@ def test_jsonl_has_every_column_of_every_record(archive):
 
 def test_csv_round_trips(archive):
     out = io.StringIO(newline="")
-    assert export(archive.db, out, "csv") == 3
+    assert export(archive, out, "csv") == 3
     parsed = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
-    assert parsed[0] == columns(archive.db)
+    assert parsed[0] == archive.columns("articles")
     records = [dict(zip(parsed[0], line)) for line in parsed[1:]]
     stored = rows(archive)
     assert records[0]["text"] == stored[0]["text"]                # newlines, commas, quotes intact
@@ -66,7 +66,7 @@ def test_csv_round_trips(archive):
 def test_filters(archive):
     def exported_ids(selection):
         out = io.StringIO()
-        export(archive.db, out, "jsonl", selection)
+        export(archive, out, "jsonl", selection)
         return [json.loads(line)["id"] for line in out.getvalue().splitlines()]
 
     from datetime import date
@@ -78,7 +78,7 @@ def test_filters(archive):
 
 def test_unknown_format(archive):
     with pytest.raises(ValueError):
-        export(archive.db, io.StringIO(), "xml")
+        export(archive, io.StringIO(), "xml")
 
 
 def test_cli_writes_a_complete_file(archive, tmp_path):

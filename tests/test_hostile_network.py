@@ -241,9 +241,9 @@ def test_timeouts_resets_and_broken_bodies_are_logged_and_damage_nothing(raw_ser
         assert "\n" not in done.error and reason in done.error, (url, done.error)
         assert len(rows) == 1 and rows[0]["outcome"] == "failed" and rows[0]["error"] == done.error
     with Archive.open(db) as archive:
-        assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert archive.scalar("PRAGMA integrity_check") == "ok"
         assert archive.get(good)["text"].count("أعلنت") == 3
-        ids = [row[0] for row in archive.db.execute("SELECT id FROM articles")]
+        ids = [row["id"] for row in archive.query("SELECT id FROM articles")]
         for article_id in ids:   # every stored article has its text and its raw page
             assert archive.raw_page(article_id).body
         assert not any(archive.has(url) for url, reason in faults.items() if reason is not None)

@@ -65,7 +65,7 @@ def test_record_page_uses_the_listing_the_archive_keeps_and_logs_the_attempts(tm
         failed = record_page(archive, page("https://news.example.ae/a/2", "<html><body></body></html>"),
                              profiles={}, attempts=[FetchAttempt("https://news.example.ae/a/2", 200)])
         assert failed.status == FAILED and failed.error
-        log = list(archive.db.query("SELECT url, outcome, error FROM fetch_log ORDER BY id"))
+        log = list(archive.query("SELECT url, outcome, error FROM fetch_log ORDER BY id"))
     assert [(row["url"], row["outcome"]) for row in log] == [(url, "saved"), ("https://news.example.ae/a/2", "failed")]
     assert log[1]["error"] == failed.error
 

@@ -45,19 +45,19 @@ def archive(tmp_path):
         opened.save(extract_page(p3), p3)
         p4 = page(4, "صفحة", [LONG])
         opened.save(extract_page(p4), p4)
-        opened.db.execute("UPDATE pages SET body = ? WHERE article_id = 4",
-                          [__import__("zlib").compress(b"<html><body></body></html>")])
-        opened.db.conn.commit()
+        with opened.transaction() as tx:
+            tx.execute("UPDATE pages SET body = ? WHERE article_id = 4",
+                       [__import__("zlib").compress(b"<html><body></body></html>")])
         yield opened
 
 
 def test_dry_run_reports_and_writes_nothing(archive):
-    before = [dict(r) for r in archive.db.query("SELECT * FROM articles ORDER BY id")]
+    before = [dict(r) for r in archive.query("SELECT * FROM articles ORDER BY id")]
     report = reextract(archive, dry_run=True)
     assert (report.checked, report.changed, report.failed) == (4, 2, 1)
     assert report.fields["title"] == 1 and report.fields["published"] == 1 and report.fields["text"] == 1
     assert report.errors[0][0] == 4 and "no article" in report.errors[0][1]
-    assert [dict(r) for r in archive.db.query("SELECT * FROM articles ORDER BY id")] == before
+    assert [dict(r) for r in archive.query("SELECT * FROM articles ORDER BY id")] == before
 
 
 def test_reextract_updates_records_and_the_search_index(archive):
@@ -71,7 +71,7 @@ def test_reextract_updates_records_and_the_search_index(archive):
     assert second["content_hash"] != "old-rules"
     assert [hit.id for hit in search(archive, "ارتفعت")] == [second["id"]]
     # No revision: the article did not change, our rules did. Running again changes nothing.
-    assert archive.db.execute("SELECT count(*) FROM revisions").fetchone()[0] == 0
+    assert archive.scalar("SELECT count(*) FROM revisions") == 0
     assert reextract(archive).changed == 0
 
 
@@ -82,11 +82,11 @@ def test_site_filter(archive):
 
 def test_listing_date_fills_what_the_page_lacks(archive):
     # The archiver took the date of article 3 from its feed; re-extraction must not drop it.
-    archive.db.execute("INSERT INTO queue (url, site, discovered_at, state, feed_published) "
-                       "VALUES ('https://news.example.ae/a/3', 'news.example.ae', '2024-02-01', 'done', "
-                       "'2024-01-07T06:00:00+00:00')")
-    archive.db.execute("UPDATE articles SET published = '2024-01-07T06:00:00+00:00' WHERE id = 3")
-    archive.db.conn.commit()
+    with archive.transaction() as tx:
+        tx.execute("INSERT INTO queue (url, site, discovered_at, state, feed_published) "
+                   "VALUES ('https://news.example.ae/a/3', 'news.example.ae', '2024-02-01', 'done', "
+                   "'2024-01-07T06:00:00+00:00')")
+        tx.execute("UPDATE articles SET published = '2024-01-07T06:00:00+00:00' WHERE id = 3")
     reextract(archive)
     record = archive.get("https://news.example.ae/a/3")
     assert record["published"] == "2024-01-07T06:00:00+00:00"

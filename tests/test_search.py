@@ -6,6 +6,7 @@ import random
 import sqlite3
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from cli import cli
@@ -134,7 +135,7 @@ def test_update_through_the_store_replaces_the_indexed_text(archive):
     assert outcome.outcome == "updated"   # the store kept the old version as a revision
     assert ids(search(archive, "الانتخابات")) == []
     assert ids(search(archive, "الميزانية")) == [1]
-    assert pending_count(archive.db) == 0
+    assert pending_count(archive) == 0
 
 
 def test_writes_from_other_tools_need_no_python_function(archive, tmp_path):
@@ -179,8 +180,8 @@ def test_random_writes_match_a_brute_force_search(archive):
             refresh(archive)  # sometimes drained mid-way, sometimes many changes queued
     other.close()
     for word in {normalize(w) for w in words}:
-        truth = sorted(row[0] for row in archive.db.execute("SELECT id, text FROM articles")
-                       if word in normalize(row[1]).split())
+        truth = sorted(row["id"] for row in archive.query("SELECT id, text FROM articles")
+                       if word in normalize(row["text"]).split())
         assert sorted(ids(search(archive, f'"{word}"', limit=100))) == truth, word
 
 
@@ -188,8 +189,8 @@ def test_rebuild_restores_an_index_filled_with_raw_text(archive):
     archive.save(article(1, "t", "الإمارات"))
     refresh(archive)
     # What `sqlite-utils rebuild-fts` would do: index the raw text of the content table.
-    with archive.transaction() as db:
-        db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+    with archive.transaction() as tx:
+        tx.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
     assert ids(search(archive, "الامارات", exact=True)) == []   # the exact index, which it rebuilt
     assert rebuild(archive) == 1
     assert ids(search(archive, "الامارات", exact=True)) == [1]
@@ -199,10 +200,10 @@ def test_rebuild_restores_an_index_filled_with_raw_text(archive):
 def test_datasette_and_sqlite_utils_see_the_index(archive):
     archive.save(article(1, "t", "الإمارات تستضيف القمة"))
     refresh(archive)
-    table = archive.db.table("articles")
+    table = sqlite_utils.Database(archive.path).table("articles")   # as they open it: a file
     assert table.detect_fts() == "articles_fts"
     # The query Datasette's search box runs (unnormalised input, escaped as a phrase).
-    found = archive.db.execute(
+    found = table.db.execute(
         "SELECT id FROM articles WHERE rowid IN "
         "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)", ['"الامارات"']).fetchall()
     assert found == [(1,)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
@@ -168,19 +169,20 @@ def test_datasette_and_sqlite_utils_find_plain_spellings(archive):
     archive.save(article(1, "t", "قالت الحكومة إن الإمارات تستضيف القمة"))
     archive.save(article(2, "t", "بيان للحكومة"))
     refresh(archive)
-    table = archive.db.table("articles")
+    db = Database(archive.path)                   # as Datasette and sqlite-utils open it: the file
+    table = db.table("articles")
     assert table.detect_fts() == FTS_TABLE        # not the stems table: it is found first, always
     # The query Datasette's search box runs (what the user typed, as a phrase): the plain
     # spelling (no hamza, ه for ة, as the README says) finds the written form, and only it.
     for typed in ('"الحكومه"', '"الامارات"'):
-        found = archive.db.execute(
+        found = db.execute(
             f"SELECT id FROM articles WHERE rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)",
             [typed]).fetchall()
         assert found == [(1,)], typed
     # sqlite-utils' own search (the `sqlite-utils search` command calls it).
     assert [row["id"] for row in table.search("الامارات")] == [1]
     # Datasette hides FTS tables and their shadow tables: the stems index is one of them.
-    hidden = {name for (name,) in archive.db.execute(
+    hidden = {name for (name,) in db.execute(
         "SELECT name FROM sqlite_master WHERE rootpage = 0 AND sql LIKE '%VIRTUAL TABLE%USING FTS%'")}
     assert {FTS_TABLE, STEM_TABLE} <= hidden
 
@@ -205,7 +207,7 @@ def test_random_writes_keep_both_indexes_equal_to_a_brute_force_search(archive):
         if step % 9 == 0:
             refresh(archive)
     other.close()
-    rows = archive.db.execute("SELECT id, text FROM articles").fetchall()
+    rows = [(row["id"], row["text"]) for row in archive.query("SELECT id, text FROM articles")]
     for word in words:
         exact, stem = normalize(word), stem_text(normalize(word))
         truth = sorted(aid for aid, text in rows if exact in normalize(text).split())
@@ -214,29 +216,27 @@ def test_random_writes_keep_both_indexes_equal_to_a_brute_force_search(archive):
         assert sorted(ids(search(archive, f'"{word}"', limit=100))) == truth, word
 
 
-def test_migration_upgrades_an_archive_built_before_it(tmp_path, monkeypatch):
+def test_migration_upgrades_an_archive_built_before_it(tmp_path):
     path = tmp_path / "old.db"
     names = [name for name, _ in migrations.MIGRATIONS]
     before = migrations.MIGRATIONS[:names.index("search_002_stems")]
     # The archive as the previous release left it: every migration up to this one, rows written
     # and indexed (exact forms only), the queue drained.
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", before)
-        db = Database(path)
-        migrations.migrate(db)
-        with migrations.write_transaction(db):
-            db.execute("INSERT INTO articles (id, url, title, text) VALUES "
-                       "(1, 'https://x.ae/1', 'بيان', 'قالت والحكومة إن'), (2, 'https://x.ae/2', 'خبر', 'الحكومات العربية')")
-            db.execute(f"INSERT INTO {FTS_TABLE} (rowid, title, text) SELECT id, title, text FROM articles")
-            db.execute("DELETE FROM _search_pending")
-        assert STEM_TABLE not in db.table_names()
-        db.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        migrations.migrate(db, before)
+        db.execute("BEGIN")
+        db.execute("INSERT INTO articles (id, url, title, text) VALUES "
+                   "(1, 'https://x.ae/1', 'بيان', 'قالت والحكومة إن'), (2, 'https://x.ae/2', 'خبر', 'الحكومات العربية')")
+        db.execute(f"INSERT INTO {FTS_TABLE} (rowid, title, text) SELECT id, title, text FROM articles")
+        db.execute("DELETE FROM _search_pending")
+        db.execute("COMMIT")
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [STEM_TABLE]).fetchone()
     with Archive.open(path) as upgraded:
-        assert "search_002_stems" in migrations.applied(upgraded.db)
-        assert pending_count(upgraded.db) == 2         # every existing row queued for the new index
+        assert "search_002_stems" in upgraded.migrations()
+        assert pending_count(upgraded) == 2         # every existing row queued for the new index
         hits = search(upgraded, "حكومة")
         assert sorted(ids(hits)) == [1, 2] and "[والحكومة]" in {h.snippet.split()[1] for h in hits}
-        assert pending_count(upgraded.db) == 0
+        assert pending_count(upgraded) == 0
         assert ids(search(upgraded, "والحكومة", exact=True)) == [1]   # the exact index rebuilt too
         # And it keeps up with writes after the upgrade.
         upgraded.save(article(3, "جديد", "بالحكومة"))
@@ -248,12 +248,12 @@ def test_another_stemmer_rebuilds_the_index(archive):
     archive.save(article(2, "b", "كتابها"))
     refresh(archive)
     # As if another stemmer version had built this index: its stems are not ours to delete.
-    with archive.transaction() as db:
-        db.execute(f"UPDATE {STATE_TABLE} SET value = 'arabic rules-0 other-1.0' WHERE key = 'stemmer'")
-        db.execute(f"INSERT INTO {STEM_TABLE} ({STEM_TABLE}) VALUES ('delete-all')")
-        db.execute(f"INSERT INTO {STEM_TABLE} (rowid, title, text) VALUES (1, 'ا', 'ب'), (2, 'ا', 'ج')")
+    with archive.transaction() as tx:
+        tx.execute(f"UPDATE {STATE_TABLE} SET value = 'arabic rules-0 other-1.0' WHERE key = 'stemmer'")
+        tx.execute(f"INSERT INTO {STEM_TABLE} ({STEM_TABLE}) VALUES ('delete-all')")
+        tx.execute(f"INSERT INTO {STEM_TABLE} (rowid, title, text) VALUES (1, 'ا', 'ب'), (2, 'ا', 'ج')")
     assert refresh(archive) == 2
-    assert archive.db.execute(f"SELECT value FROM {STATE_TABLE} WHERE key = 'stemmer'").fetchone()[0] == SIGNATURE
+    assert archive.scalar(f"SELECT value FROM {STATE_TABLE} WHERE key = 'stemmer'") == SIGNATURE
     assert ids(search(archive, "حكومة")) == [1] and ids(search(archive, "كتاب")) == [2]
     assert ids(search(archive, "ب")) == []
     assert refresh(archive) == 0          # the same stemmer: nothing to do

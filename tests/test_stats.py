@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cli import cli
 from scraper.store import runstate
 from scraper.models import Article
-from scraper.use.stats import collect
+from scraper.store.stats import collect
 from scraper.store import Archive
 
 

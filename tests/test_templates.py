@@ -257,8 +257,8 @@ def test_template_for_learns_from_the_archive_and_stores_it(tmp_path):
         template = template_for(archive, SITE)
         assert template is not None and template.pages == 5
         assert same_blocks(template, learn_template(PAGES[:5]))
-        row = archive.db.execute(f"SELECT site, pages, articles FROM {TABLE}").fetchall()
-        assert row == [(SITE, 5, 5)]
+        rows = archive.query(f"SELECT site, pages, articles FROM {TABLE}")
+        assert rows == [{"site": SITE, "pages": 5, "articles": 5}]
         assert template_for(archive, SITE, learn=False) == template
         tree = parse_html(PAGES[0])
         assert strip_template(tree, template) == 5
@@ -271,7 +271,7 @@ def test_template_for_waits_for_min_pages_and_relearns_as_the_site_grows(tmp_pat
 
     with archive_with(tmp_path / "a.db", 2) as archive:
         assert template_for(archive, SITE) is None
-        assert archive.db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0] == 0
+        assert archive.scalar(f"SELECT count(*) FROM {TABLE}") == 0
         add(2)
         assert template_for(archive, SITE).pages == 3
         add(3)
@@ -296,8 +296,8 @@ def test_unreadable_stored_template_is_a_store_error(tmp_path):
     from scraper.errors import StoreError
     with archive_with(tmp_path / "a.db", 3) as archive:
         template_for(archive, SITE)
-        with archive.transaction() as db:
-            db.execute(f"UPDATE {TABLE} SET template = 'garbage'")
+        with archive.transaction() as tx:
+            tx.execute(f"UPDATE {TABLE} SET template = 'garbage'")
         with pytest.raises(StoreError, match="delete its row"):
             template_for(archive, SITE, learn=False)
 
@@ -321,7 +321,7 @@ def test_scraper_fetch_learns_the_template_and_later_pages_do_not_leak(tmp_path,
     archive = Archive.open(db)
     record = archive.get(urls[-1])
     assert not [b for b in BOILERPLATE if b in record["text"]]
-    assert archive.db["site_templates"].count == 1
+    assert archive.scalar("SELECT count(*) FROM site_templates") == 1
     # The pages fetched before the template existed are mended by re-extraction.
     early = archive.get(urls[0])
     archive.close()

@@ -35,7 +35,7 @@ RECORD_COLUMNS = [f for f in ARTICLE_FIELDS] + ["fetched_at", "http_status", "et
 def records(db_path) -> dict[str, dict]:
     with Archive.open(db_path) as archive:
         return {row["url"]: {c: row[c] for c in RECORD_COLUMNS}
-                for row in archive.db.query("SELECT * FROM articles")}
+                for row in archive.query("SELECT * FROM articles")}
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
         raise click.UsageError("choose one of --json and --csv")
     tty = sys.stdout.isatty() and not (as_json or as_csv)
     with open_existing(db_path) as archive:
-        backlog = pending_count(archive.db)
+        backlog = pending_count(archive)
         if backlog > 1000:  # the first search after upgrading an existing archive
             click.echo(f"Indexing {backlog} articles for search (once)...", err=True)
         try:
@@ -111,7 +111,7 @@ def export(fmt, site, since, until, output, bom, db_path):
         try:
             if bom:
                 out.write("\ufeff")
-            count = run_export(archive.db, out, fmt, selection)
+            count = run_export(archive, out, fmt, selection)
             out.flush()
         except BaseException:
             if output != "-":
@@ -185,7 +185,7 @@ def stats(as_json, db_path):
     """
     import json
 
-    from scraper.use.stats import collect
+    from scraper.store.stats import collect
 
     with open_existing(db_path) as archive:
         data = collect(archive)

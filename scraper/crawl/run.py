@@ -11,10 +11,11 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
+from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
 from ..errors import ConfigError, ScraperError
@@ -43,7 +44,7 @@ class RunOptions:
     fetch: FetchOptions = RUN_FETCH_OPTIONS
     max_tries: int = runstate.MAX_TRIES
     on_page: Callable[[Page], None] | None = None   # sees every page fetched (e.g. a WARC writer)
-    clock: Callable[[], datetime] = runstate.now_utc  # ages of cached listings and robots.txt (tests move it)
+    clock: Clock = utc_now               # ages of cached listings and robots.txt (tests move it)
 
 
 class Reporter:

@@ -1,10 +1,11 @@
-"""The archive on disk: Article (+ raw Page) -> rows in SQLite via sqlite-utils, and the errors of that boundary.
+"""The archive's one door (``Archive``), and the articles behind it: Article (+ raw Page) -> rows.
 
 One article is one row however it was linked (every URL it was reached by is in `url_aliases`);
 a changed article keeps its previous version in `revisions`; the raw bytes of every distinct
 version are kept compressed in `pages`. Each save is one transaction, so a crash, a full disk
-or a kill -9 leaves either the whole article or nothing. sqlite3 errors are turned into
-StoreError subclasses here and nowhere else.
+or a kill -9 leaves either the whole article or nothing. Nothing outside scraper/store/ holds a
+connection: every statement goes through an Archive, which maps sqlite3's errors to StoreErrors
+(store/sqlite.py) and applies the migrations on open (store/migrations.py).
 """
 from __future__ import annotations
 
@@ -16,21 +17,18 @@ import sqlite3
 import threading
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
-from requests.structures import CaseInsensitiveDict
-from sqlite_utils import Database
+from ..clock import Clock, iso_utc, utc_now
+from ..errors import NotArchived
+from ..models import Article, FetchAttempt, Page
+from ..urls import canonicalize
+from .migrations import applied, migrate
+from .rows import article_identity, decoded, page_from_row, row_values, url_variants
+from .sqlite import Params, as_dicts, connect, store_error, write_transaction
 
-from ..charset import decode_html
-from ..errors import DatabaseBusy, DiskFull, NotADatabase, NotArchived, StoreError
-from .migrations import migrate, write_transaction
-from ..models import ARTICLE_FIELDS, Article, FetchAttempt, Page
-from ..urls import canonicalize, same_site
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 # What a fetch attempt can come to ("retried": an earlier attempt of a fetch that was tried again).
 FETCH_OUTCOMES = frozenset(
     {"saved", "updated", "unchanged", "not_modified", "skipped", "failed", "retried", "redirected",
@@ -47,48 +45,82 @@ class SaveResult:
     article_id: int
 
 
-class Archive:
-    """An open archive database. ``Archive.open(path)``; a context manager; ``.db`` for reads.
+class Transaction:
+    """One write transaction of the archive: ``with archive.transaction() as tx: tx.execute(...)``.
 
-    One Archive may be shared by threads: its methods take a lock, so transactions never interleave.
+    Inside it the archive's lock is held and every sqlite3 error becomes a StoreError as it leaves;
+    the transaction commits when the block ends and rolls back if it raises.
     """
 
-    def __init__(self, db: Database, path: Path, busy_timeout: float):
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        return list(as_dicts(self._conn.execute(sql, params)))
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        return self._conn.execute(sql, params).rowcount
+
+    def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT; return the new row's id."""
+        return self._conn.execute(sql, params).lastrowid
+
+    def executemany(self, sql: str, seq: Iterable[Params]) -> None:
+        self._conn.executemany(sql, seq)
+
+
+class Archive:
+    """The archive's one door: ``Archive.open(path)``, a context manager.
+
+    Every read and write of every table goes through its methods: the articles' own (save, get,
+    history, log_fetch...) and, for the tables other store modules own (queue, runs, listings,
+    search, templates), ``query``/``scalar``/``rows`` to read and ``transaction()`` to write. Each
+    takes the archive's lock, so one Archive may be shared by threads and transactions never
+    interleave, and each turns sqlite3's errors into StoreErrors (store/sqlite.py says which).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, busy_timeout: float, clock: Clock = utc_now):
+        self._conn = conn
         self.path = path
         self.busy_timeout = busy_timeout
+        self.clock = clock
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, busy_timeout: float = 30.0) -> "Archive":
-        """Open (creating if missing) the archive: WAL mode, busy timeout, foreign keys, migrations."""
+    def open(cls, path: str | os.PathLike, *, busy_timeout: float = 30.0, clock: Clock = utc_now) -> "Archive":
+        """Open (creating if missing) the archive: WAL mode, busy timeout, foreign keys, migrations.
+
+        ``clock`` gives every moment the archive records (first_seen, the fetch log, the queue...).
+        """
         path = Path(path)
-        _check_location(path)
-        conn = None
+        conn = connect(path, busy_timeout)
         try:
-            conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
-            db = Database(conn)
-            db.enable_wal()  # readers never wait for the writer, and the writer never waits for them
-            db.execute("PRAGMA foreign_keys = ON")
-            # In WAL mode NORMAL never corrupts and survives kill -9; only a power cut can undo the
-            # last commits, which the next run fetches again. FULL would fsync every article.
-            db.execute("PRAGMA synchronous = NORMAL")
-            migrate(db)
+            migrate(conn, clock=clock)
         except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            raise _store_error(exc, path, busy_timeout) from exc
-        return cls(db, path, busy_timeout)
+            conn.close()
+            raise store_error(exc, path, busy_timeout) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, busy_timeout, clock)
 
     def close(self) -> None:
         with self._lock:
-            self.db.close()
+            self._conn.close()
 
     def __enter__(self) -> "Archive":
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+    def now(self) -> datetime:
+        return self.clock()
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -97,13 +129,42 @@ class Archive:
             try:
                 yield
             except sqlite3.Error as exc:
-                raise _store_error(exc, self.path, self.busy_timeout) from exc
+                raise store_error(exc, self.path, self.busy_timeout) from exc
+
+    # -- the door for the other store modules' tables --------------------------------------------
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        """Every row of a read, as dicts (no write lock: a read never waits for a running writer)."""
+        with self._guard():
+            return list(as_dicts(self._conn.execute(sql, params)))
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row of a read (None when there is no row)."""
+        with self._guard():
+            row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def rows(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        """The rows of a read one at a time, from one snapshot however long the caller takes (an
+        export stays consistent while a cron run writes), in constant memory. The archive stays
+        locked for this thread until the iterator is exhausted or closed."""
+        with self._guard():
+            yield from as_dicts(self._conn.execute(sql, params))
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """``with archive.transaction() as db:`` one write transaction for other modules' tables."""
-        with self._guard(), write_transaction(self.db) as db:
-            yield db
+    def transaction(self) -> Iterator[Transaction]:
+        """``with archive.transaction() as tx:`` one write transaction (BEGIN IMMEDIATE)."""
+        with self._guard(), write_transaction(self._conn):
+            yield Transaction(self._conn)
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, in their order (later migrations' columns included)."""
+        return [row["name"] for row in self.query("SELECT name FROM pragma_table_info(?) ORDER BY cid", [table])]
+
+    def migrations(self) -> dict[str, str]:
+        """{name: applied_at} of the migrations this archive has had, in order."""
+        with self._guard():
+            return applied(self._conn)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -117,51 +178,47 @@ class Archive:
         if page is not None and page.not_modified:
             raise ValueError("a 304 answer has no body to store: log_fetch(outcome='not_modified')")
         key, aliases = article_identity(article, page)
-        now = _now()
+        now = iso_utc(self.clock())
         record = {"url": key, **row_values(article, page)}
-        fetched = {"fetched_at": _iso(page.fetched_at) if page else now}
+        fetched = {"fetched_at": iso_utc(page.fetched_at) if page else now}
         if page is not None:
             fetched.update(http_status=page.status, etag=page.etag, last_modified=page.last_modified)
-        articles = self.db.table("articles")
-        with self._guard(), write_transaction(self.db):
+        with self.transaction() as tx:
             article_id = self._lookup(aliases)
             if article_id is None:
-                article_id = articles.insert({**record, **fetched, "first_seen": now, "updated_at": now}).last_pk
+                article_id = _insert(tx, "articles", {**record, **fetched, "first_seen": now, "updated_at": now})
                 outcome, changes, page_id = "saved", {}, None
             else:
-                current = articles.get(article_id)
+                current = self._article(article_id)
                 page_id = current["page_id"]
                 if current["content_hash"] == record["content_hash"]:
                     outcome, changes = "unchanged", fetched
                 else:
-                    self.db.table("revisions").insert(
-                        {"article_id": article_id, "replaced_at": fetched["fetched_at"],
-                         **{name: current[name] for name in SNAPSHOT_FIELDS}})
+                    _insert(tx, "revisions", {"article_id": article_id, "replaced_at": fetched["fetched_at"],
+                                              **{name: current[name] for name in SNAPSHOT_FIELDS}})
                     record.pop("url")   # the row keeps its first key URL: links to it keep working
                     outcome, changes, page_id = "updated", {**record, **fetched, "updated_at": now}, None
-            for url in aliases:
-                self.db.execute("INSERT OR IGNORE INTO url_aliases (url, article_id) VALUES (?, ?)",
-                                [url, article_id])
+            tx.executemany("INSERT OR IGNORE INTO url_aliases (url, article_id) VALUES (?, ?)",
+                           [(url, article_id) for url in aliases])
             # An unchanged article keeps the page its record came from, unless it has none yet.
             if page is not None and (outcome != "unchanged" or page_id is None):
-                page_id = self._store_page(article_id, page)
-            articles.update(article_id, {**changes, "page_id": page_id})
+                page_id = self._store_page(tx, article_id, page)
+            _update(tx, "articles", article_id, {**changes, "page_id": page_id})
         return SaveResult(outcome, article_id)
 
-    def _store_page(self, article_id: int, page: Page) -> int:
+    def _store_page(self, tx: Transaction, article_id: int, page: Page) -> int:
         """The id of this article's page with these exact bytes, stored now if it is new."""
         digest = hashlib.sha256(page.body).hexdigest()
-        row = self.db.execute("SELECT id FROM pages WHERE article_id = ? AND sha256 = ?",
-                              [article_id, digest]).fetchone()
-        if row:
-            return row[0]
-        return self.db.table("pages").insert({
+        known = tx.scalar("SELECT id FROM pages WHERE article_id = ? AND sha256 = ?", [article_id, digest])
+        if known is not None:
+            return known
+        return _insert(tx, "pages", {
             "article_id": article_id, "url": page.url, "final_url": page.final_url,
-            "fetched_at": _iso(page.fetched_at), "status": page.status,
+            "fetched_at": iso_utc(page.fetched_at), "status": page.status,
             "headers": json.dumps(dict(page.headers), ensure_ascii=False),
             "encoding": page.encoding, "sha256": digest, "size": len(page.body),
             "body": zlib.compress(page.body, 6),
-        }).last_pk
+        })
 
     def log_fetch(self, url: str, *, outcome: str, status: int | None = None, error: str | None = None,
                   bytes: int = 0, elapsed: float = 0.0, etag: str | None = None,
@@ -170,9 +227,9 @@ class Archive:
         """One line in the fetch log: every attempt, whatever came of it."""
         if outcome not in FETCH_OUTCOMES:
             raise ValueError(f"unknown fetch outcome {outcome!r} (one of {', '.join(sorted(FETCH_OUTCOMES))})")
-        when = _now() if at is None else at if isinstance(at, str) else _iso(at)
-        with self._guard(), write_transaction(self.db):
-            self.db.table("fetch_log").insert({
+        when = iso_utc(self.clock()) if at is None else at if isinstance(at, str) else iso_utc(at)
+        with self.transaction() as tx:
+            _insert(tx, "fetch_log", {
                 "url": url, "at": when, "status": status, "outcome": outcome, "error": error,
                 "bytes": bytes, "elapsed": elapsed, "etag": etag, "last_modified": last_modified,
                 "run_id": run_id})
@@ -208,20 +265,20 @@ class Archive:
         (revisions are versions of the article, not of our rules) and no time but updated_at moves.
         """
         values = row_values(article, page)
-        with self._guard(), contextlib.nullcontext() if dry_run else write_transaction(self.db):
-            current = self.db.table("articles").get(article_id)
+        with contextlib.nullcontext(None) if dry_run else self.transaction() as tx:
+            current = self._article(article_id)
             changes = {name: value for name, value in values.items() if current.get(name) != value}
-            if changes and not dry_run:
-                self.db.table("articles").update(article_id, {**changes, "updated_at": _now()})
+            if changes and tx is not None:
+                _update(tx, "articles", article_id, {**changes, "updated_at": iso_utc(self.clock())})
         return list(changes)
 
     # -- reading -----------------------------------------------------------------------------
 
     def _lookup(self, urls: list[str]) -> int | None:
         """The article any of ``urls`` (or their www/scheme variants) leads to; earlier URLs win."""
-        candidates = list(dict.fromkeys(v for url in urls for v in _variants(url)))
+        candidates = list(dict.fromkeys(v for url in urls for v in url_variants(url)))
         marks = ", ".join("?" * len(candidates))
-        found = dict(self.db.execute(
+        found = dict(self._conn.execute(
             f"SELECT url, article_id FROM url_aliases WHERE url IN ({marks})", candidates).fetchall())
         return next((found[url] for url in candidates if url in found), None)
 
@@ -243,23 +300,27 @@ class Archive:
         """Whether the article reached by ``url`` is archived from a fetch later than ``moment``."""
         with self._guard():
             article_id = self._lookup([canonicalize(url)])
-            row = article_id and self.db.execute("SELECT fetched_at FROM articles WHERE id = ?",
-                                                 [article_id]).fetchone()
-        return bool(row and row[0]) and datetime.fromisoformat(row[0]) > moment
+            fetched = article_id and self.scalar("SELECT fetched_at FROM articles WHERE id = ?", [article_id])
+        return bool(fetched) and datetime.fromisoformat(fetched) > moment
 
     def key_url(self, article_id: int) -> str:
         """The article's key URL (the one its row is known by)."""
-        with self._guard():
-            row = self.db.execute("SELECT url FROM articles WHERE id = ?", [article_id]).fetchone()
-        if row is None:
+        url = self.scalar("SELECT url FROM articles WHERE id = ?", [article_id])
+        if url is None:
             raise NotArchived(f"article {article_id} is not in the archive")
-        return row[0]
+        return url
+
+    def _article(self, article_id: int) -> dict[str, Any]:
+        """The article's row as stored (tags and provenance as JSON text)."""
+        found = self.query("SELECT * FROM articles WHERE id = ?", [article_id])
+        if not found:
+            raise NotArchived(f"article {article_id} is not in the archive")
+        return found[0]
 
     def get(self, url: str) -> dict[str, Any]:
         """The stored record of the article reached by ``url``, tags as a list."""
         article_id = self._require(url)
-        with self._guard():
-            return _decoded(self.db.table("articles").get(article_id))
+        return decoded(self._article(article_id))
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """(ETag, Last-Modified) to send with a conditional GET for this article."""
@@ -271,23 +332,41 @@ class Archive:
         article_id = self._require(url)
         fields = ", ".join(SNAPSHOT_FIELDS)
         with self._guard():
-            versions = [_decoded(row) for row in self.db.query(
+            versions = [decoded(row) for row in self.query(
                 f"SELECT {fields}, replaced_at FROM revisions WHERE article_id = ? ORDER BY id",
                 [article_id])]
-            current = next(self.db.query(
-                f"SELECT {fields}, NULL AS replaced_at FROM articles WHERE id = ?", [article_id]))
-        return versions + [_decoded(current)]
+            current = self.query(f"SELECT {fields}, NULL AS replaced_at FROM articles WHERE id = ?",
+                                 [article_id])[0]
+        return versions + [decoded(current)]
+
+    def records(self, *, site: str | None = None, since: date | None = None,
+                until: date | None = None) -> Iterator[dict[str, Any]]:
+        """Every column of the articles' rows as stored, by id, streamed from one snapshot (see
+        ``rows``): those of ``site``, published on or after ``since`` and on or before ``until``
+        (inclusive days as the page wrote them; an undated article is left out by either)."""
+        where, params = [], {}
+        if site is not None:
+            where.append("site = :site")
+            params["site"] = site
+        if since is not None:
+            where.append("published >= :since")          # "2024-05-01T09:00+04:00" >= "2024-05-01"
+            params["since"] = since.isoformat()
+        if until is not None:
+            where.append("published < :before")
+            params["before"] = (until + timedelta(days=1)).isoformat()
+        names = ", ".join(f"[{name}]" for name in self.columns("articles"))
+        yield from self.rows(f"SELECT {names} FROM articles{' WHERE ' + ' AND '.join(where) if where else ''} "
+                             "ORDER BY id", params)
 
     def raw_page(self, article_id: int) -> Page:
         """The raw page the article's current record came from (else its latest), decoded again."""
-        with self._guard():
-            row = next(self.db.query(
-                "SELECT * FROM pages WHERE id = (SELECT COALESCE(a.page_id, "
-                "(SELECT max(id) FROM pages WHERE article_id = a.id)) FROM articles a WHERE a.id = ?)",
-                [article_id]), None)
-        if row is None:
+        found = self.query(
+            "SELECT * FROM pages WHERE id = (SELECT COALESCE(a.page_id, "
+            "(SELECT max(id) FROM pages WHERE article_id = a.id)) FROM articles a WHERE a.id = ?)",
+            [article_id])
+        if not found:
             raise NotArchived(f"article {article_id} has no stored raw page")
-        return _page_from_row(row)
+        return page_from_row(found[0])
 
     def iter_raw_pages(self, site: str | None = None) -> Iterator[tuple[int, Page]]:
         """(article_id, Page) for every article with a raw page, by id, to re-extract without fetching.
@@ -298,158 +377,25 @@ class Archive:
         last_id = 0
         site_clause = "AND a.site = :site" if site is not None else ""
         while True:
-            with self._guard():
-                rows = list(self.db.query(
-                    "SELECT a.id AS _article_id, p.* FROM articles a JOIN pages p ON p.id = "
-                    "COALESCE(a.page_id, (SELECT max(id) FROM pages WHERE article_id = a.id)) "
-                    f"WHERE a.id > :last {site_clause} ORDER BY a.id LIMIT {_RAW_BATCH}",
-                    {"last": last_id, "site": site}))
-            if not rows:
+            batch = self.query(
+                "SELECT a.id AS _article_id, p.* FROM articles a JOIN pages p ON p.id = "
+                "COALESCE(a.page_id, (SELECT max(id) FROM pages WHERE article_id = a.id)) "
+                f"WHERE a.id > :last {site_clause} ORDER BY a.id LIMIT {_RAW_BATCH}",
+                {"last": last_id, "site": site})
+            if not batch:
                 return
-            for row in rows:
-                yield row["_article_id"], _page_from_row(row)
-            last_id = rows[-1]["_article_id"]
+            for row in batch:
+                yield row["_article_id"], page_from_row(row)
+            last_id = batch[-1]["_article_id"]
 
 
-# -- identity --------------------------------------------------------------------------------
-
-def article_identity(article: Article, page: Page | None = None) -> tuple[str, list[str]]:
-    """(key URL, every canonical URL the article is known by, key first)."""
-    final = (article.final_url or (page.final_url if page else None) or article.url
-             or (page.url if page else None))
-    if not final:
-        raise StoreError("cannot archive an article without a URL (give the page's address with --url)")
-    canonical = article.canonical_url
-    # A canonical on another site (syndication) or at the site's root (some CMSs point every page
-    # at the home page) would merge unrelated articles into one row: ignore it then.
-    trusted = bool(canonical) and same_site(canonical, final) and urlsplit(canonical).path.strip("/") != ""
-    key = canonicalize(canonical if trusted else final)
-    seen = [key, canonicalize(final)]
-    for url in (article.url, page.url if page else None, page.final_url if page else None):
-        if url:
-            seen.append(canonicalize(url))
-    return key, list(dict.fromkeys(seen))
+def _insert(tx: Transaction, table: str, values: dict[str, Any]) -> int:
+    names = list(values)
+    return tx.insert(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                     [values[name] for name in names])
 
 
-def _variants(url: str) -> list[str]:
-    """The URL itself, then its www/bare-host and http/https twins: one article on one site."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return [url]
-    host = parts.netloc
-    other_host = host[4:] if host.startswith("www.") else "www." + host
-    other_scheme = "https" if parts.scheme == "http" else "http"
-    return [urlunsplit((scheme, netloc) + tuple(parts[2:]))
-            for scheme in (parts.scheme, other_scheme) for netloc in (host, other_host)]
-
-
-# -- rows <-> values -------------------------------------------------------------------------
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _iso(when: datetime) -> str:
-    if when.tzinfo is None:  # the models promise aware UTC; a naive one is taken as UTC
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def row_values(article: Article, page: Page | None = None) -> dict[str, Any]:
-    """Every column of an article's row that comes from the article (the key URL aside), as stored:
-    the one serialisation of an Article, for a save and for a rewrite alike."""
-    values = {name: getattr(article, name) for name in ARTICLE_FIELDS if name != "url"}
-    values.update(
-        tags=json.dumps(list(article.tags or []), ensure_ascii=False),
-        final_url=article.final_url or (page.final_url if page else None),
-        content_hash=article.content_hash or _fallback_hash(article),
-        provenance=json.dumps(sources(article), ensure_ascii=False))
-    return values
-
-
-def _fallback_hash(article: Article) -> str:
-    # The extractor sets content_hash; this keeps "unchanged" meaningful if a caller did not.
-    return hashlib.sha256(f"{article.title or ''}\n{article.text or ''}".encode()).hexdigest()
-
-
-def sources(article: Article) -> dict[str, str]:
-    """The field -> source part of the provenance (the extractor's lists of dropped blocks are for
-    --explain, not for the archive)."""
-    return {field: how for field, how in article.provenance.items() if isinstance(how, str)}
-
-
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    decoded = {**row, "tags": json.loads(row["tags"]) if row.get("tags") else []}
-    if "provenance" in row:
-        decoded["provenance"] = json.loads(row["provenance"]) if row["provenance"] else {}
-    return decoded
-
-
-def _page_from_row(row: dict[str, Any]) -> Page:
-    body = zlib.decompress(row["body"])
-    headers = CaseInsensitiveDict(json.loads(row["headers"] or "{}"))
-    html, encoding = decode_html(body, headers.get("Content-Type"))
-    return Page(url=row["url"], final_url=row["final_url"], status=row["status"], headers=headers,
-                body=body, html=html, encoding=encoding,
-                fetched_at=datetime.fromisoformat(row["fetched_at"]))
-
-
-# -- errors at the boundary ------------------------------------------------------------------
-
-def _check_location(path: Path) -> None:
-    """Refuse, before SQLite touches anything, what it would fail on or could damage."""
-    if path.is_dir():
-        raise StoreError(f"{path} is a directory, not an archive file")
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise StoreError(f"cannot create the archive {path}: directory {parent} does not exist")
-    if path.exists():
-        try:
-            with open(path, "rb") as f:
-                head = f.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            raise StoreError(f"cannot read the archive {path}: {exc.strerror}") from exc
-        # An empty file is a valid empty database to SQLite; anything else must be one already.
-        if head and head != SQLITE_HEADER:
-            raise NotADatabase(f"{path} is not an SQLite database; it was left untouched (choose another --db)")
-    elif not os.access(parent, os.W_OK):
-        raise StoreError(f"cannot create the archive {path}: directory {parent} is read-only")
-
-
-def _store_error(exc: sqlite3.Error, path: Path, busy_timeout: float) -> StoreError:
-    name = getattr(exc, "sqlite_errorname", "") or ""  # Python 3.11+; the message otherwise
-    message = str(exc)
-    if name == "SQLITE_FULL" or "database or disk is full" in message:
-        return DiskFull(f"{path}: the disk is full; nothing was half-written (free some space and retry)")
-    if name == "SQLITE_IOERR_WRITE" or message == "disk I/O error":
-        # SQLite reports a write refused by a file-size limit (EFBIG) as a plain I/O error.
-        why = _space_problem(path)
-        if why:
-            return DiskFull(f"{path}: could not write ({why}); nothing was half-written")
-    if name.startswith("SQLITE_BUSY") or "database is locked" in message:
-        return DatabaseBusy(f"{path}: another process kept the archive locked for more than "
-                            f"{busy_timeout:g} s; try again later")
-    if name == "SQLITE_NOTADB" or "file is not a database" in message:
-        return NotADatabase(f"{path} is not an SQLite database; it was left untouched (choose another --db)")
-    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or "readonly" in message:
-        return StoreError(f"cannot write the archive {path}: {message} "
-                          "(is the file or its directory read-only?)")
-    return StoreError(f"{path}: {message}")
-
-
-def _space_problem(path: Path) -> str | None:
-    """Why a write could have failed for lack of room (file-size limit or full disk), else None."""
-    files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-journal")]
-    largest = max((f.stat().st_size for f in files if f.exists()), default=0)
-    try:
-        import resource
-        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        # A write that crossed the limit stops within a page of it; 1 MB leaves room for big pages.
-        if limit != resource.RLIM_INFINITY and largest + (1 << 20) >= limit:
-            return f"the file-size limit of {limit} bytes was reached"
-    except ImportError:  # not on Unix
-        pass
-    stat = os.statvfs(path.absolute().parent) if hasattr(os, "statvfs") else None
-    if stat is not None and stat.f_bavail * stat.f_frsize < (1 << 20):
-        return "no space left on the device"
-    return None
+def _update(tx: Transaction, table: str, row_id: int, values: dict[str, Any]) -> None:
+    if values:
+        tx.execute(f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in values)} WHERE id = ?",
+                   [*values.values(), row_id])

@@ -17,7 +17,8 @@ A start page or sitemap index that answers 304 still leads to what it named when
 feeds a start page links to, an index's child sitemaps), each asked for conditionally in turn.
 
 ``ListingMemory`` is pure (discovery asks it and tells it, in any thread); ``load``/``save`` and
-``robots_copies``/``save_robots`` are the SQLite end, called from the run's own thread.
+``robots_copies``/``save_robots`` are the archive's end, called from the run's own thread. The tables
+are migration 005_listing_cache's (store/migrations.py).
 """
 from __future__ import annotations
 
@@ -26,13 +27,10 @@ import json
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
-from sqlite_utils import Database
-
-from ..models import Page
-from ..models import RobotsCopy
-from .runstate import iso_utc, now_utc
+from ..clock import Clock, iso_utc, utc_now
+from ..models import Page, RobotsCopy
 from .archive import Archive
 
 FULL_READ_EVERY = timedelta(days=1)
@@ -71,7 +69,7 @@ class ListingMemory:
     """
 
     def __init__(self, site: str, known: Mapping[str, Listing] | None = None, *,
-                 clock: Callable[[], datetime] = now_utc):
+                 clock: Clock = utc_now):
         self.site = site
         self._known = dict(known or {})
         self._clock = clock
@@ -127,33 +125,7 @@ class ListingMemory:
                             else item for url, item in self.results.items()}
 
 
-# -- the SQLite end (the run's thread only) -------------------------------------------------------
-
-def create_tables(db: Database) -> None:
-    """The schema of migration 005_listing_cache (scraper/store/migrations.py)."""
-    db.execute("""CREATE TABLE listings (
-        site TEXT NOT NULL,
-        url TEXT NOT NULL,
-        kind TEXT,                       -- start-page | feed | sitemap
-        etag TEXT, last_modified TEXT,   -- of the last complete read: sent as If-None-Match / -Modified-Since
-        rules TEXT,                      -- digest of the article regex, domains and robots.txt it was read with
-        children TEXT,                   -- JSON list: the feeds a start page named, the sitemaps an index named
-        read_at TEXT,                    -- the last complete read (UTC ISO)
-        checked_at TEXT,                 -- the last request, and what came of it:
-        status INTEGER, outcome TEXT,    --   read | partial | not_modified | failed
-        error TEXT,
-        PRIMARY KEY (site, url)
-    )""")
-    db.execute("""CREATE TABLE robots_txt (
-        url TEXT PRIMARY KEY,            -- scheme://host/robots.txt
-        status INTEGER NOT NULL,         -- 2xx: body holds the rules; 4xx: missing, everything allowed
-        body TEXT,
-        etag TEXT, last_modified TEXT,
-        fetched_at TEXT NOT NULL,        -- fetched or confirmed by a 304: reused for 24 h from here
-        checked_at TEXT,                 -- the last request
-        error TEXT                       -- why that request failed (the copy stood in)
-    )""")
-
+# -- the archive's end (the run's thread only) ----------------------------------------------------
 
 def _iso(moment: datetime | None) -> str | None:
     return iso_utc(moment) if moment else None
@@ -169,7 +141,7 @@ def load(archive: Archive, site: str) -> dict[str, Listing]:
         row["site"], row["url"], row["kind"], row["outcome"], _when(row["checked_at"]), row["status"],
         row["error"], row["etag"], row["last_modified"], row["rules"],
         tuple(json.loads(row["children"] or "[]")), _when(row["read_at"]))
-        for row in archive.db.query("SELECT * FROM listings WHERE site = ?", [site])}
+        for row in archive.query("SELECT * FROM listings WHERE site = ?", [site])}
 
 
 def save(archive: Archive, listings: Iterable[Listing]) -> None:
@@ -178,17 +150,17 @@ def save(archive: Archive, listings: Iterable[Listing]) -> None:
     A complete read replaces everything; any other outcome updates only the last-request columns,
     so the validators of the last complete read stay (they still describe what was queued).
     """
-    with archive.transaction() as db:
+    with archive.transaction() as tx:
         for item in listings:
             last = [item.kind, _iso(item.checked_at), item.status, item.outcome, item.error]
             if item.outcome == READ:
-                db.execute(
+                tx.execute(
                     "INSERT OR REPLACE INTO listings (site, url, kind, checked_at, status, outcome, error, "
                     "etag, last_modified, rules, children, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [item.site, item.url, *last, item.etag, item.last_modified, item.rules,
                      json.dumps(list(item.children)), _iso(item.read_at)])
             else:
-                db.execute(
+                tx.execute(
                     "INSERT INTO listings (site, url, kind, checked_at, status, outcome, error) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(site, url) DO UPDATE SET kind = excluded.kind, "
                     "checked_at = excluded.checked_at, status = excluded.status, "
@@ -199,16 +171,16 @@ def robots_copies(archive: Archive) -> dict[str, RobotsCopy]:
     """{robots.txt URL: the copy kept} (one small row per host)."""
     return {row["url"]: RobotsCopy(row["url"], row["status"], row["body"] or "", _when(row["fetched_at"]),
                                    row["etag"], row["last_modified"], _when(row["checked_at"]), row["error"])
-            for row in archive.db.query("SELECT * FROM robots_txt")}
+            for row in archive.query("SELECT * FROM robots_txt")}
 
 
 def save_robots(archive: Archive, copies: Iterable[RobotsCopy]) -> None:
     copies = list(copies)
     if not copies:
         return
-    with archive.transaction() as db:
+    with archive.transaction() as tx:
         for copy in copies:
-            db.execute("INSERT OR REPLACE INTO robots_txt (url, status, body, etag, last_modified, "
+            tx.execute("INSERT OR REPLACE INTO robots_txt (url, status, body, etag, last_modified, "
                        "fetched_at, checked_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        [copy.url, copy.status, copy.text, copy.etag, copy.last_modified,
                         _iso(copy.fetched_at), _iso(copy.checked_at), copy.error])
@@ -218,11 +190,12 @@ def health(archive: Archive) -> dict[str, dict]:
     """{site: {"outcomes": {outcome: listings}, "failing": [(url, error)]}} of each listing's last
     request, for `scraper sites`: a feed that keeps failing is what an operator must see."""
     out: dict[str, dict] = {}
-    for row in archive.db.execute("SELECT site, url, outcome, status, error FROM listings ORDER BY site, url"):
-        site = out.setdefault(row[0], {"outcomes": {}, "failing": []})
-        site["outcomes"][row[2]] = site["outcomes"].get(row[2], 0) + 1
-        if row[2] in (FAILED, PARTIAL):
-            error = (row[4] or (f"HTTP {row[3]}" if row[3] else row[2])).removeprefix(f"{row[1]}: ")
-            site["failing"].append((row[1], error))
+    for row in archive.query("SELECT site, url, outcome, status, error FROM listings ORDER BY site, url"):
+        site = out.setdefault(row["site"], {"outcomes": {}, "failing": []})
+        outcome = row["outcome"]
+        site["outcomes"][outcome] = site["outcomes"].get(outcome, 0) + 1
+        if outcome in (FAILED, PARTIAL):
+            error = (row["error"] or (f"HTTP {row['status']}" if row["status"] else outcome))
+            site["failing"].append((row["url"], error.removeprefix(f"{row['url']}: ")))
     return out
 

@@ -1,24 +1,29 @@
-"""The archive's schema, as an ordered list of named migrations applied on open and recorded in `_migrations`.
+"""The archive's schema: an ordered list of named migrations, applied by ``Archive.open`` and
+recorded in `_migrations`, each one's SQL written out here and frozen.
 
 Adding a migration is appending one function at the end of this file:
 
-    @migration("002_runs")
-    def _runs(db):
-        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at TEXT, ...)")
+    @migration("006_notes")
+    def _notes(db):
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, note TEXT)")
 
 Names are never renamed or reordered once released: the name is what the database remembers.
-A migration runs inside a transaction (with its record in `_migrations`), so it must not commit
-itself: plain ``db.execute`` DDL/DML only, no ``enable_wal()``/``VACUUM``.
+A released migration is never edited, and it calls no other module's code: it must do to an old
+archive tomorrow exactly what it did on the day it was released, whatever the modules that own
+its tables (search.py, listings.py, site_templates.py) have become, so that every archive ends
+with the schema a new one has (tests/test_migrations.py holds them to it). A change of schema is
+a new migration. A migration runs inside a transaction (with its record in `_migrations`), so it
+must not commit itself: plain ``db.execute`` DDL/DML only, no ``PRAGMA journal_mode``/``VACUUM``.
 """
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+import sqlite3
+from typing import Callable, Sequence
 
-from sqlite_utils import Database
+from ..clock import Clock, iso_utc, utc_now
+from .sqlite import write_transaction
 
-Migration = Callable[[Database], None]
+Migration = Callable[[sqlite3.Connection], None]
 
 # (name, function) in the order they must be applied.
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -36,70 +41,43 @@ def migration(name: str) -> Callable[[Migration], Migration]:
     return register
 
 
-@contextlib.contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
-    """One write transaction, started with BEGIN IMMEDIATE.
-
-    IMMEDIATE takes the write lock up front, so a concurrent writer makes us wait (busy timeout)
-    instead of failing at once: in WAL mode a deferred transaction that read first and writes
-    later gets SQLITE_BUSY_SNAPSHOT without any wait. The store uses it for every write too.
-    """
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        # The error may already have ended the transaction (e.g. SQLITE_FULL rolls back itself).
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    else:
-        try:
-            db.conn.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
-
-
-def applied(db: Database) -> dict[str, str]:
+def applied(conn: sqlite3.Connection) -> dict[str, str]:
     """{name: applied_at} of the migrations this database has (read only, takes no write lock)."""
-    if MIGRATIONS_TABLE not in db.table_names():
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [MIGRATIONS_TABLE]).fetchone():
         return {}
-    return {row["name"]: row["applied_at"]
-            for row in db.query(f"SELECT name, applied_at FROM {MIGRATIONS_TABLE} ORDER BY id")}
+    return dict(conn.execute(f"SELECT name, applied_at FROM {MIGRATIONS_TABLE} ORDER BY id").fetchall())
 
 
-def pending(db: Database) -> list[str]:
-    done = applied(db)
-    return [name for name, _ in MIGRATIONS if name not in done]
-
-
-def migrate(db: Database) -> list[str]:
-    """Apply the missing migrations in order, each in its own transaction; return their names.
+def migrate(conn: sqlite3.Connection, migrations: Sequence[tuple[str, Migration]] | None = None, *,
+            clock: Clock = utc_now) -> list[str]:
+    """Apply the missing ``migrations`` (all of them by default) in order, each in its own
+    transaction; return their names.
 
     Opening an up-to-date archive only reads, so it never waits for a running writer. Two
     processes migrating a new file at once are safe: each migration re-checks under the write lock.
     """
-    if not pending(db):
+    todo = list(MIGRATIONS if migrations is None else migrations)
+    done = applied(conn)
+    if all(name in done for name, _ in todo):
         return []
     done_now: list[str] = []
-    for name, fn in MIGRATIONS:
-        with write_transaction(db):
-            db.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ("
-                       " id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, applied_at TEXT NOT NULL)")
-            if db.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = ?", [name]).fetchone():
+    for name, fn in todo:
+        with write_transaction(conn):
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ("
+                         " id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, applied_at TEXT NOT NULL)")
+            if conn.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = ?", [name]).fetchone():
                 continue
-            fn(db)
-            db.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
-                       [name, datetime.now(timezone.utc).isoformat(timespec="seconds")])
+            fn(conn)
+            conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                         [name, iso_utc(clock())])
         done_now.append(name)
     return done_now
 
 
 @migration("001_initial")
-def _initial(db: Database) -> None:
+def _initial(db: sqlite3.Connection) -> None:
     # Written as SQL rather than table.create(): a migration must keep producing the same schema
-    # whatever sqlite-utils version runs it. The FKs are circular (articles.page_id <-> pages),
+    # whatever library version runs it. The FKs are circular (articles.page_id <-> pages),
     # which SQLite allows because they are checked on writes, not at CREATE time.
     statements = [
         """CREATE TABLE articles (
@@ -159,7 +137,7 @@ def _initial(db: Database) -> None:
 
 
 @migration("002_archive_queue")
-def _archive_queue(db: Database) -> None:
+def _archive_queue(db: sqlite3.Connection) -> None:
     # The cron archiver's to-do list (scraper/store/runstate.py): every article URL discovered and not yet
     # archived, how often it failed and when to try again. Rows stay as `done` once archived, so
     # the listing's title and date are kept and rechecks know when the page was last looked at.
@@ -179,7 +157,7 @@ def _archive_queue(db: Database) -> None:
 
 
 @migration("003_archive_runs")
-def _archive_runs(db: Database) -> None:
+def _archive_runs(db: sqlite3.Connection) -> None:
     # One row per `scraper archive` run; ended_at stays NULL for a run that was killed.
     db.execute("""CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -194,38 +172,99 @@ def _archive_runs(db: Database) -> None:
 
 
 @migration("search_001_fts")
-def _search_fts(db: Database) -> None:
-    # The FTS5 index of normalised title/text, its queue and plain-SQL triggers: owned and
-    # explained by scraper/store/search.py. Imported here, not at the top: search imports the store.
-    from .search import create_index
-    create_index(db)
+def _search_fts(db: sqlite3.Connection) -> None:
+    # The FTS5 index of normalised title/text, its queue and plain-SQL triggers (why this way:
+    # scraper/store/search.py, which keeps them); every existing article queued for indexing.
+    db.execute("""CREATE VIRTUAL TABLE articles_fts USING FTS5 (
+        title, text, content=[articles], tokenize="unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+    )""")
+    db.execute("""CREATE TABLE _search_pending (
+        article_id INTEGER PRIMARY KEY,
+        indexed INTEGER NOT NULL,        -- 1: the index holds old_title/old_text for this id
+        old_title TEXT, old_text TEXT
+    )""")
+    # INSERT OR REPLACE deletes the row it replaces without firing delete triggers (unless
+    # recursive_triggers is on), so capture what such an insert would replace, beforehand.
+    db.execute("""CREATE TRIGGER articles_search_bi BEFORE INSERT ON articles BEGIN
+        INSERT OR IGNORE INTO _search_pending (article_id, indexed, old_title, old_text)
+            SELECT id, 1, title, text FROM articles WHERE id = new.id OR url = new.url;
+    END""")
+    db.execute("""CREATE TRIGGER articles_search_ai AFTER INSERT ON articles BEGIN
+        INSERT OR IGNORE INTO _search_pending (article_id, indexed) VALUES (new.id, 0);
+    END""")
+    db.execute("""CREATE TRIGGER articles_search_au AFTER UPDATE OF id, title, text ON articles
+    WHEN old.id IS NOT new.id OR old.title IS NOT new.title OR old.text IS NOT new.text BEGIN
+        INSERT OR IGNORE INTO _search_pending (article_id, indexed, old_title, old_text)
+            VALUES (old.id, 1, old.title, old.text);
+        INSERT OR IGNORE INTO _search_pending (article_id, indexed) VALUES (new.id, 0);
+    END""")
+    db.execute("""CREATE TRIGGER articles_search_ad AFTER DELETE ON articles BEGIN
+        INSERT OR IGNORE INTO _search_pending (article_id, indexed, old_title, old_text)
+            VALUES (old.id, 1, old.title, old.text);
+    END""")
+    db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('delete-all')")
+    db.execute("DELETE FROM _search_pending")
+    db.execute("INSERT INTO _search_pending (article_id, indexed) SELECT id, 0 FROM articles")
 
 
 @migration("templates_001_site_templates")
-def _site_templates(db: Database) -> None:
-    # One learned template per site: owned and explained by scraper/store/site_templates.py.
-    from .site_templates import create_table
-    create_table(db)
+def _site_templates(db: sqlite3.Connection) -> None:
+    # One learned template per site (scraper/store/site_templates.py keeps them).
+    db.execute("""CREATE TABLE site_templates (
+        site TEXT PRIMARY KEY,           -- articles.site
+        learned_at TEXT NOT NULL,        -- UTC ISO 8601
+        pages INTEGER NOT NULL,          -- pages it was learned from (the most recent ones)
+        articles INTEGER NOT NULL,       -- the site's archived articles then (when to learn again)
+        template TEXT NOT NULL           -- SiteTemplate.to_json()
+    )""")
 
 
 @migration("004_article_provenance")
-def _article_provenance(db: Database) -> None:
+def _article_provenance(db: sqlite3.Connection) -> None:
     # Where each field of the record came from ({"published": "news-sitemap https://...", ...}), so
     # a researcher can tell a date read from the page from one a feed supplied.
     db.execute("ALTER TABLE articles ADD COLUMN provenance TEXT")
 
 
 @migration("005_listing_cache")
-def _listing_cache(db: Database) -> None:
+def _listing_cache(db: sqlite3.Connection) -> None:
     # The validators of each feed, sitemap and start page, and robots.txt copies, kept between
-    # runs for conditional GETs: owned and explained by scraper/store/listings.py.
-    from .listings import create_tables
-    create_tables(db)
+    # runs for conditional GETs (scraper/store/listings.py keeps them and says why).
+    db.execute("""CREATE TABLE listings (
+        site TEXT NOT NULL,
+        url TEXT NOT NULL,
+        kind TEXT,                       -- start-page | feed | sitemap
+        etag TEXT, last_modified TEXT,   -- of the last complete read: sent as If-None-Match / -Modified-Since
+        rules TEXT,                      -- digest of the article regex, domains and robots.txt it was read with
+        children TEXT,                   -- JSON list: the feeds a start page named, the sitemaps an index named
+        read_at TEXT,                    -- the last complete read (UTC ISO)
+        checked_at TEXT,                 -- the last request, and what came of it:
+        status INTEGER, outcome TEXT,    --   read | partial | not_modified | failed
+        error TEXT,
+        PRIMARY KEY (site, url)
+    )""")
+    db.execute("""CREATE TABLE robots_txt (
+        url TEXT PRIMARY KEY,            -- scheme://host/robots.txt
+        status INTEGER NOT NULL,         -- 2xx: body holds the rules; 4xx: missing, everything allowed
+        body TEXT,
+        etag TEXT, last_modified TEXT,
+        fetched_at TEXT NOT NULL,        -- fetched or confirmed by a 304: reused for 24 h from here
+        checked_at TEXT,                 -- the last request
+        error TEXT                       -- why that request failed (the copy stood in)
+    )""")
 
 
 @migration("search_002_stems")
-def _search_stems(db: Database) -> None:
-    # A second FTS5 index, of Arabic stems, beside the exact one; every article queued again so
-    # the next search indexes the existing rows: owned and explained by scraper/store/search.py.
-    from .search import create_stem_index
-    create_stem_index(db)
+def _search_stems(db: sqlite3.Connection) -> None:
+    # A second FTS5 index, of Arabic stems, beside the exact one (scraper/store/search.py says
+    # why); both emptied and every article queued again, so the next search indexes the existing
+    # rows. The stemmer that fills it is recorded in _search_state by that search, not here: which
+    # stemmer is installed is not the schema's business.
+    db.execute("""CREATE VIRTUAL TABLE articles_stems USING FTS5 (
+        title, text, content='articles', tokenize="unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+    )""")
+    db.execute("CREATE TABLE _search_state (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('delete-all')")
+    db.execute("INSERT INTO articles_stems (articles_stems) VALUES ('delete-all')")
+    db.execute("DELETE FROM _search_pending")
+    db.execute("INSERT INTO _search_pending (article_id, indexed) SELECT id, 0 FROM articles")

@@ -1,7 +1,8 @@
 """The cron archiver's memory between runs: the `queue` of discovered URLs and the `runs` table.
 
-Functions take the open Archive: writes go through ``archive.transaction()`` (its lock and its
-mapping of sqlite3 errors to StoreError). Every write is its own short transaction, done before the work it describes goes further: URLs
+Functions take the open Archive and go through its door (``archive.query``, ``archive.transaction()``:
+its lock and its mapping of sqlite3 errors to StoreError); a moment not given is the archive's clock.
+Every write is its own short transaction, done before the work it describes goes further: URLs
 are queued before any is fetched, so a run killed at any moment leaves them for the next run, and
 an article saved but not yet marked done is simply found archived next time (the store is the
 truth; the queue only remembers what is still to do and why it failed).
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
+from ..clock import iso_utc
 from ..dates import parse_timestamp
 from ..models import Found
 from .archive import Archive
@@ -23,15 +25,6 @@ RETRY_BASE = timedelta(minutes=10)      # wait after the first failure; doubles 
 RETRY_CAP = timedelta(hours=24)
 
 COUNTS = ("discovered", "saved", "updated", "unchanged", "failed", "gave_up", "skipped")
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso_utc(moment: datetime) -> str:
-    """A moment as the archive stores it: UTC, ISO 8601, to the second."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -61,27 +54,26 @@ def retry_delay(tries: int) -> timedelta:
 # -- runs ---------------------------------------------------------------------------------------
 
 def start_run(archive: Archive, sites: Iterable[str], pid: int, at: datetime | None = None) -> int:
-    with archive.transaction() as db:
-        cursor = db.execute("INSERT INTO runs (started_at, sites, pid) VALUES (?, ?, ?)",
-                            [iso_utc(at or now_utc()), json.dumps(list(sites)), pid])
-        return cursor.lastrowid
+    with archive.transaction() as tx:
+        return tx.insert("INSERT INTO runs (started_at, sites, pid) VALUES (?, ?, ?)",
+                         [iso_utc(at or archive.now()), json.dumps(list(sites)), pid])
 
 
 def finish_run(archive: Archive, run_id: int, counts: Mapping[str, int], exit_code: int,
                problems: list[str], at: datetime | None = None) -> None:
     values = {name: int(counts.get(name, 0)) for name in COUNTS}
-    with archive.transaction() as db:
-        db.execute(
+    with archive.transaction() as tx:
+        tx.execute(
             "UPDATE runs SET ended_at = ?, exit_code = ?, problems = ?, "
             + ", ".join(f"{name} = ?" for name in COUNTS) + " WHERE id = ?",
-            [iso_utc(at or now_utc()), exit_code, json.dumps(problems, ensure_ascii=False),
+            [iso_utc(at or archive.now()), exit_code, json.dumps(problems, ensure_ascii=False),
              *values.values(), run_id])
 
 
 def last_runs(archive: Archive) -> dict[str, dict]:
     """{site name: its most recent run row}, for `scraper sites`."""
     latest: dict[str, dict] = {}
-    for row in archive.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 500"):
+    for row in archive.query("SELECT * FROM runs ORDER BY id DESC LIMIT 500"):
         for site in json.loads(row["sites"] or "[]"):
             latest.setdefault(site, row)
     return latest
@@ -94,18 +86,18 @@ def enqueue(archive: Archive, site: str, items: Iterable[Found], at: datetime | 
 
     A listing's title and date are kept from the first listing that gives them.
     """
-    stamp = iso_utc(at or now_utc())
+    stamp = iso_utc(at or archive.now())
     added = 0
-    with archive.transaction() as db:
+    with archive.transaction() as tx:
         for item in items:
-            cursor = db.execute(
+            inserted = tx.execute(
                 "INSERT OR IGNORE INTO queue (url, site, source, source_url, discovered_at, "
                 "feed_title, feed_published) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [item.url, site, item.source, item.source_url, stamp, item.title, item.published])
-            if cursor.rowcount:
+            if inserted:
                 added += 1
             elif item.title or item.published:
-                db.execute("UPDATE queue SET feed_title = coalesce(feed_title, ?), "
+                tx.execute("UPDATE queue SET feed_title = coalesce(feed_title, ?), "
                            "feed_published = coalesce(feed_published, ?) WHERE url = ?",
                            [item.title, item.published, item.url])
     return added
@@ -121,26 +113,26 @@ def due(archive: Archive, sites: Iterable[str], at: datetime | None = None,
     sql = (f"SELECT url, site, tries, feed_title, feed_published, source, source_url FROM queue "
            f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) "
            f"ORDER BY discovered_at, url")
-    params: list = [PENDING, *names, iso_utc(at or now_utc())]
+    params: list = [PENDING, *names, iso_utc(at or archive.now())]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
     return [QueuedURL(row["url"], row["site"], row["tries"], _listed(row))
-            for row in archive.db.query(sql, params)]
+            for row in archive.query(sql, params)]
 
 
 def listing(archive: Archive, url: str) -> Found | None:
     """What the feed or sitemap that listed ``url`` said of it (title, date), if one did."""
-    rows = list(archive.db.query("SELECT url, source, source_url, feed_title, feed_published FROM queue "
-                                 "WHERE url = ?", [url]))
+    rows = archive.query("SELECT url, source, source_url, feed_title, feed_published FROM queue "
+                         "WHERE url = ?", [url])
     return _listed(rows[0]) if rows else None
 
 
 def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None) -> None:
     """The URL is archived (or was checked again): never fetched as new again."""
-    stamp = iso_utc(at or now_utc())
-    with archive.transaction() as db:
-        db.execute("INSERT INTO queue (url, site, discovered_at, state, checked_at) VALUES (?, ?, ?, ?, ?) "
+    stamp = iso_utc(at or archive.now())
+    with archive.transaction() as tx:
+        tx.execute("INSERT INTO queue (url, site, discovered_at, state, checked_at) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(url) DO UPDATE SET state = ?, checked_at = ?, next_try = NULL, "
                    "last_error = NULL", [url, site, stamp, DONE, stamp, DONE, stamp])
 
@@ -148,12 +140,11 @@ def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None)
 def mark_failed(archive: Archive, url: str, error: str, *, retryable: bool,
                 at: datetime | None = None, max_tries: int = MAX_TRIES) -> str:
     """Count a failed try; return the new state (pending with a later next_try, or gave_up)."""
-    moment = at or now_utc()
-    with archive.transaction() as db:
-        row = db.execute("SELECT tries FROM queue WHERE url = ?", [url]).fetchone()
-        tries = (row[0] if row else 0) + 1
+    moment = at or archive.now()
+    with archive.transaction() as tx:
+        tries = (tx.scalar("SELECT tries FROM queue WHERE url = ?", [url]) or 0) + 1
         state = PENDING if retryable and tries < max_tries else GAVE_UP
-        db.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ? WHERE url = ?",
+        tx.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ? WHERE url = ?",
                    [tries, state, error, iso_utc(moment + retry_delay(tries)), url])
     return state
 
@@ -164,10 +155,10 @@ def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent
 
     ``domains`` maps each site name to its hosts; an article belongs to the site of its URL's host.
     """
-    moment = at or now_utc()
+    moment = at or archive.now()
     # ISO strings with different offsets do not sort exactly; a day's margin in SQL, exact below.
     floor = (moment - recent - timedelta(days=1)).date().isoformat()
-    rows = archive.db.query(
+    rows = archive.query(
         "SELECT a.url, a.published, a.fetched_at, a.etag, a.last_modified, q.checked_at, "
         "q.source, q.source_url, q.feed_title, q.feed_published FROM articles a LEFT JOIN queue q ON q.url = a.url "
         "WHERE coalesce(a.published, q.feed_published) >= ?", [floor])
@@ -194,7 +185,7 @@ def to_recheck(archive: Archive, domains: Mapping[str, Iterable[str]], *, recent
 def pending_counts(archive: Archive) -> dict[str, dict[str, int]]:
     """{site: {state: n}} of the queue, for `scraper sites`."""
     counts: dict[str, dict[str, int]] = {}
-    for row in archive.db.query("SELECT site, state, count(*) AS n FROM queue GROUP BY site, state"):
+    for row in archive.query("SELECT site, state, count(*) AS n FROM queue GROUP BY site, state"):
         counts.setdefault(row["site"], {})[row["state"]] = row["n"]
     return counts
 
@@ -210,7 +201,7 @@ def site_summary(archive: Archive, domains: Mapping[str, Iterable[str]]) -> dict
             # scheme://host/, scheme://host:port/ and any subdomain (www. included)
             clauses.append("url LIKE ? OR url LIKE ? OR url LIKE ? OR url LIKE ?")
             params += [f"%://{host}/%", f"%://{host}:%", f"%.{host}/%", f"%.{host}:%"]
-        articles = archive.db.execute(
-            f"SELECT count(*) FROM articles WHERE {' OR '.join(clauses)}", params).fetchone()[0] if clauses else 0
+        articles = archive.scalar(
+            f"SELECT count(*) FROM articles WHERE {' OR '.join(clauses)}", params) if clauses else 0
         summary[site] = {"articles": articles, "queue": queue.get(site, {}), "last_run": runs.get(site)}
     return summary

@@ -37,15 +37,12 @@ re-indexes everything when it changes.
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
-from ..errors import ScraperError, StoreError
-from .archive import Archive
+from ..errors import QueryError, ScraperError
+from .archive import Archive, Transaction
 from .stems import SIGNATURE, stem_query, stem_text
 from .textnorm import normalize
 
@@ -59,46 +56,6 @@ STATE_TABLE = "_search_state"
 TOKENIZE = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
 TITLE_WEIGHT = 4.0  # bm25: a word in the title counts as much as four in the body
 _REFRESH_BATCH = 500  # articles indexed per write transaction: a concurrent writer never waits long
-
-SCHEMA = [
-    f"""CREATE VIRTUAL TABLE {FTS_TABLE} USING FTS5 (
-        title, text, content=[articles], tokenize="{TOKENIZE}"
-    )""",
-    f"""CREATE TABLE {PENDING_TABLE} (
-        article_id INTEGER PRIMARY KEY,
-        indexed INTEGER NOT NULL,        -- 1: the index holds old_title/old_text for this id
-        old_title TEXT, old_text TEXT
-    )""",
-    # INSERT OR REPLACE deletes the row it replaces without firing delete triggers (unless
-    # recursive_triggers is on), so capture what such an insert would replace, beforehand.
-    f"""CREATE TRIGGER articles_search_bi BEFORE INSERT ON articles BEGIN
-        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed, old_title, old_text)
-            SELECT id, 1, title, text FROM articles WHERE id = new.id OR url = new.url;
-    END""",
-    f"""CREATE TRIGGER articles_search_ai AFTER INSERT ON articles BEGIN
-        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed) VALUES (new.id, 0);
-    END""",
-    f"""CREATE TRIGGER articles_search_au AFTER UPDATE OF id, title, text ON articles
-    WHEN old.id IS NOT new.id OR old.title IS NOT new.title OR old.text IS NOT new.text BEGIN
-        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed, old_title, old_text)
-            VALUES (old.id, 1, old.title, old.text);
-        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed) VALUES (new.id, 0);
-    END""",
-    f"""CREATE TRIGGER articles_search_ad AFTER DELETE ON articles BEGIN
-        INSERT OR IGNORE INTO {PENDING_TABLE} (article_id, indexed, old_title, old_text)
-            VALUES (old.id, 1, old.title, old.text);
-    END""",
-]
-
-
-# search_002_stems. content='articles' in single quotes: sqlite-utils and Datasette look for
-# content=[articles] or content="articles" to find a table's index, and must keep finding articles_fts.
-STEM_SCHEMA = [
-    f"""CREATE VIRTUAL TABLE {STEM_TABLE} USING FTS5 (
-        title, text, content='articles', tokenize="{TOKENIZE}"
-    )""",
-    f"CREATE TABLE {STATE_TABLE} (key TEXT PRIMARY KEY, value TEXT)",
-]
 
 
 class BadQuery(ScraperError):
@@ -119,38 +76,20 @@ class Hit:
         return asdict(self)
 
 
-def create_index(db: Database) -> None:
-    """The migration: index table, queue and triggers; every existing article queued for indexing."""
-    for sql in SCHEMA:
-        db.execute(sql)
-    queue_everything(db)
-
-
-def create_stem_index(db: Database) -> None:
-    """The migration search_002_stems: the stems table and the state table; every article queued
-    again, so the next refresh() fills the new index (and the old one, emptied with it)."""
-    for sql in STEM_SCHEMA:
-        db.execute(sql)
-    queue_everything(db)
-
-
-def queue_everything(db: Database) -> None:
-    """Empty the indexes and queue every article (inside the caller's transaction): what a migration
-    does after a change of textnorm's mapping; the next refresh() indexes them all again."""
-    tables = {name for (name,) in db.execute(
-        "SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)", [FTS_TABLE, STEM_TABLE, STATE_TABLE])}
+def queue_everything(tx: Transaction) -> None:
+    """Empty the indexes and queue every article, recording the stemmer that will index them (inside
+    the caller's transaction); the next refresh() indexes them all again. A change of textnorm's
+    mapping needs a new migration doing the same."""
     for table in (FTS_TABLE, STEM_TABLE):
-        if table in tables:  # the stems table is missing while search_001 runs
-            db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
-    db.execute(f"DELETE FROM {PENDING_TABLE}")
-    db.execute(f"INSERT INTO {PENDING_TABLE} (article_id, indexed) SELECT id, 0 FROM articles")
-    if STATE_TABLE in tables:
-        db.execute(f"INSERT OR REPLACE INTO {STATE_TABLE} (key, value) VALUES ('stemmer', ?)", [SIGNATURE])
+        tx.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
+    tx.execute(f"DELETE FROM {PENDING_TABLE}")
+    tx.execute(f"INSERT INTO {PENDING_TABLE} (article_id, indexed) SELECT id, 0 FROM articles")
+    tx.execute(f"INSERT OR REPLACE INTO {STATE_TABLE} (key, value) VALUES ('stemmer', ?)", [SIGNATURE])
 
 
-def _stemmer_changed(db: Database) -> bool:
-    row = db.execute(f"SELECT value FROM {STATE_TABLE} WHERE key = 'stemmer'").fetchone()
-    return row is None or row[0] != SIGNATURE
+def _stemmer_changed(reader: Archive | Transaction) -> bool:
+    """Whether the stems index was built by another stemmer than ours (or by none yet)."""
+    return reader.scalar(f"SELECT value FROM {STATE_TABLE} WHERE key = 'stemmer'") != SIGNATURE
 
 
 def _index_values(title: str | None, text: str | None) -> tuple[tuple, tuple]:
@@ -162,45 +101,45 @@ def _index_values(title: str | None, text: str | None) -> tuple[tuple, tuple]:
 def refresh(archive: Archive) -> int:
     """Index what the triggers queued; return how many articles were (re)indexed or removed."""
     done = 0
-    if _stemmer_changed(archive.db):  # another stemmer built this index: its stems cannot be deleted
-        with archive.transaction() as db:
-            if _stemmer_changed(db):  # re-checked under the write lock: one process re-queues
-                queue_everything(db)
+    if _stemmer_changed(archive):  # another stemmer built this index: its stems cannot be deleted
+        with archive.transaction() as tx:
+            if _stemmer_changed(tx):  # re-checked under the write lock: one process re-queues
+                queue_everything(tx)
     # Look before taking the write lock: a search while a cron run writes must not queue behind it.
-    if not archive.db.execute(f"SELECT 1 FROM {PENDING_TABLE} LIMIT 1").fetchone():
+    if archive.scalar(f"SELECT 1 FROM {PENDING_TABLE} LIMIT 1") is None:
         return done
     while True:
-        with archive.transaction() as db:
-            rows = db.execute(
+        with archive.transaction() as tx:
+            rows = tx.query(
                 f"SELECT p.article_id, p.indexed, p.old_title, p.old_text, a.id, a.title, a.text "
                 f"FROM {PENDING_TABLE} p LEFT JOIN articles a ON a.id = p.article_id "
-                f"ORDER BY p.article_id LIMIT {_REFRESH_BATCH}").fetchall()
+                f"ORDER BY p.article_id LIMIT {_REFRESH_BATCH}")
             if not rows:
                 return done
-            old = [(pid, *_index_values(old_title, old_text))
-                   for pid, indexed, old_title, old_text, *_ in rows if indexed]
-            new = [(aid, *_index_values(title, text)) for *_, aid, title, text in rows if aid is not None]
+            old = [(row["article_id"], *_index_values(row["old_title"], row["old_text"]))
+                   for row in rows if row["indexed"]]
+            new = [(row["id"], *_index_values(row["title"], row["text"])) for row in rows if row["id"] is not None]
             for table, which in ((FTS_TABLE, 0), (STEM_TABLE, 1)):
-                db.conn.executemany(
-                    f"INSERT INTO {table} ({table}, rowid, title, text) VALUES ('delete', ?, ?, ?)",
-                    [(rowid, *values[which]) for rowid, *values in old])
-                db.conn.executemany(f"INSERT INTO {table} (rowid, title, text) VALUES (?, ?, ?)",
-                                    [(rowid, *values[which]) for rowid, *values in new])
-            db.conn.executemany(f"DELETE FROM {PENDING_TABLE} WHERE article_id = ?",
-                                [(row[0],) for row in rows])
+                tx.executemany(f"INSERT INTO {table} ({table}, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                               [(rowid, *values[which]) for rowid, *values in old])
+                tx.executemany(f"INSERT INTO {table} (rowid, title, text) VALUES (?, ?, ?)",
+                               [(rowid, *values[which]) for rowid, *values in new])
+            tx.executemany(f"DELETE FROM {PENDING_TABLE} WHERE article_id = ?",
+                           [(row["article_id"],) for row in rows])
         done += len(rows)
 
 
 def rebuild(archive: Archive) -> int:
     """Index every article again (after ``sqlite-utils rebuild-fts`` filled the index with the raw
     text, for instance); return the number of articles."""
-    with archive.transaction() as db:
-        queue_everything(db)
+    with archive.transaction() as tx:
+        queue_everything(tx)
     return refresh(archive)
 
 
-def pending_count(db: Database) -> int:
-    return db.execute(f"SELECT count(*) FROM {PENDING_TABLE}").fetchone()[0]
+def pending_count(archive: Archive) -> int:
+    """Articles written since the last search and not indexed yet (the next search indexes them)."""
+    return archive.scalar(f"SELECT count(*) FROM {PENDING_TABLE}")
 
 
 # -- queries -------------------------------------------------------------------------------------
@@ -277,21 +216,22 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
     snippet_sql = (f"SELECT snippet({table}, 1, ?, ?, '…', 24) FROM {table} "
                    f"WHERE {table} MATCH ? AND rowid = ?")
     try:
-        rows = archive.db.execute(sql, params).fetchall()
-        return [Hit(id=aid, url=url, site=site_, title=title, published=published,
-                    snippet=archive.db.execute(snippet_sql, [*highlight, fts_query, aid]).fetchone()[0] or "",
-                    score=round(bm25, 4) if rank else None)
-                for aid, url, site_, title, published, bm25 in rows]
-    except sqlite3.OperationalError as exc:
-        if _is_query_error(exc):
+        rows = archive.query(sql, params)
+        return [Hit(id=row["id"], url=row["url"], site=row["site"], title=row["title"],
+                    published=row["published"],
+                    snippet=archive.scalar(snippet_sql, [*highlight, fts_query, row["id"]]) or "",
+                    score=round(row["score"], 4) if rank else None)
+                for row in rows]
+    except QueryError as exc:
+        if _is_query_error(exc.detail):
             raise BadQuery(
-                f"malformed search query {query!r} ({exc}): put words with punctuation in double "
+                f"malformed search query {query!r} ({exc.detail}): put words with punctuation in double "
                 f"quotes, e.g. '\"COVID-19\" AND اللقاح', or use --quote to search every word as written"
             ) from None
-        raise StoreError(f"{archive.path}: {exc}") from exc
+        raise
 
 
-def _is_query_error(exc: sqlite3.OperationalError) -> bool:
-    message = str(exc)
+def _is_query_error(message: str) -> bool:
+    """Whether SQLite refused the statement for its MATCH expression (what the user typed)."""
     return any(m in message for m in ("fts5", "syntax error", "unterminated string",
                                       "no such column", "unknown special query"))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Changing the mapping below needs a new migration that calls search.queue_everything(db): the index deletes
-# an old entry by normalising the old text again, which must give exactly what was indexed.
+# Changing the mapping below needs a new migration that empties both indexes and queues every
+# article again (as search_002_stems does in store/migrations.py): the index deletes an old entry
+# by normalising the old text again, which must give exactly what was indexed.
 
 TATWEEL = "\u0640"
 

@@ -9,49 +9,29 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, Iterator, TextIO
 
-from sqlite_utils import Database
+from ..store.archive import Archive
 
 FORMATS = ("jsonl", "csv")
 _JSON_COLUMNS = {"tags"}  # stored as JSON text, exported as what they are
 
 
+@dataclass(frozen=True)
 class ExportFilter:
     """Which records: a site, and inclusive published days (as the page wrote them)."""
 
-    def __init__(self, site: str | None = None, since: date | None = None, until: date | None = None):
-        self.site, self.since, self.until = site, since, until
-
-    def sql(self) -> tuple[str, dict[str, Any]]:
-        where, params = [], {}
-        if self.site is not None:
-            where.append("site = :site")
-            params["site"] = self.site
-        if self.since is not None:
-            where.append("published >= :since")
-            params["since"] = self.since.isoformat()
-        if self.until is not None:
-            where.append("published < :before")
-            params["before"] = (self.until + timedelta(days=1)).isoformat()
-        return (" WHERE " + " AND ".join(where)) if where else "", params
+    site: str | None = None
+    since: date | None = None
+    until: date | None = None
 
 
-def columns(db: Database) -> list[str]:
-    return [column.name for column in db.table("articles").columns]
-
-
-def iter_records(db: Database, selection: ExportFilter = ExportFilter()) -> Iterator[dict[str, Any]]:
+def iter_records(archive: Archive, selection: ExportFilter = ExportFilter()) -> Iterator[dict[str, Any]]:
     """Records one at a time, by id, from one read snapshot (the export is consistent even while
-    a cron run writes). SQLite steps the cursor row by row, so memory does not grow with the
-    archive."""
-    names = columns(db)
-    where, params = selection.sql()
-    cursor = db.execute(f"SELECT {', '.join(f'[{n}]' for n in names)} FROM articles{where} ORDER BY id",
-                        params)
-    for row in cursor:
-        record = dict(zip(names, row))
+    a cron run writes), in constant memory (Archive.records)."""
+    for record in archive.records(site=selection.site, since=selection.since, until=selection.until):
         for name in _JSON_COLUMNS & record.keys():
             record[name] = json.loads(record[name]) if record[name] else []
         yield record
@@ -79,11 +59,11 @@ def write_csv(records: Iterator[dict[str, Any]], out: TextIO, names: list[str]) 
     return count
 
 
-def export(db: Database, out: TextIO, fmt: str = "jsonl", selection: ExportFilter = ExportFilter()) -> int:
+def export(archive: Archive, out: TextIO, fmt: str = "jsonl", selection: ExportFilter = ExportFilter()) -> int:
     """Write the selected records to ``out`` in ``fmt``; return how many."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
-    records = iter_records(db, selection)
+    records = iter_records(archive, selection)
     if fmt == "jsonl":
         return write_jsonl(records, out)
-    return write_csv(records, out, columns(db))
+    return write_csv(records, out, archive.columns("articles"))

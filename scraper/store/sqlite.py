@@ -1,0 +1,139 @@
+"""The SQLite end of the archive's door: opening the file, write transactions, and sqlite3's errors
+as StoreErrors with a next step in the message (the only place that maps them).
+
+``Archive`` (archive.py) is the door every other module goes through; this module is what it
+stands on, so that what is SQLite's (pragmas, BEGIN IMMEDIATE, error codes, file checks) reads in
+one place, and a second backend would be a sibling of this file rather than edits all over.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ..errors import DatabaseBusy, DiskFull, NotADatabase, QueryError, StoreError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+Params = Sequence[Any] | dict[str, Any]
+
+
+def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """Open (creating if missing) the archive file: WAL mode, busy timeout, foreign keys.
+
+    Raise StoreError (never sqlite3.Error) when the file or its folder cannot serve as an archive.
+    """
+    check_location(path)
+    conn = None
+    try:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
+        # Readers never wait for the writer, and the writer never waits for them.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # In WAL mode NORMAL never corrupts and survives kill -9; only a power cut can undo the
+        # last commits, which the next run fetches again. FULL would fsync every article.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise store_error(exc, path, busy_timeout) from exc
+    return conn
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, started with BEGIN IMMEDIATE.
+
+    IMMEDIATE takes the write lock up front, so a concurrent writer makes us wait (busy timeout)
+    instead of failing at once: in WAL mode a deferred transaction that read first and writes
+    later gets SQLITE_BUSY_SNAPSHOT without any wait. Every write of the archive goes through it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        # The error may already have ended the transaction (e.g. SQLITE_FULL rolls back itself).
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def as_dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """The cursor's rows as dicts by column name, one at a time."""
+    names = [column[0] for column in cursor.description or ()]
+    for row in cursor:
+        yield dict(zip(names, row))
+
+
+# -- errors at the boundary ------------------------------------------------------------------
+
+def check_location(path: Path) -> None:
+    """Refuse, before SQLite touches anything, what it would fail on or could damage."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not an archive file")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise StoreError(f"cannot create the archive {path}: directory {parent} does not exist")
+    if path.exists():
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"cannot read the archive {path}: {exc.strerror}") from exc
+        # An empty file is a valid empty database to SQLite; anything else must be one already.
+        if head and head != SQLITE_HEADER:
+            raise NotADatabase(f"{path} is not an SQLite database; it was left untouched (choose another --db)")
+    elif not os.access(parent, os.W_OK):
+        raise StoreError(f"cannot create the archive {path}: directory {parent} is read-only")
+
+
+def store_error(exc: sqlite3.Error, path: Path, busy_timeout: float) -> StoreError:
+    """The StoreError that says what went wrong with the archive file and what to do."""
+    name = getattr(exc, "sqlite_errorname", "") or ""  # Python 3.11+; the message otherwise
+    message = str(exc)
+    if name == "SQLITE_FULL" or "database or disk is full" in message:
+        return DiskFull(f"{path}: the disk is full; nothing was half-written (free some space and retry)")
+    if name == "SQLITE_IOERR_WRITE" or message == "disk I/O error":
+        # SQLite reports a write refused by a file-size limit (EFBIG) as a plain I/O error.
+        why = _space_problem(path)
+        if why:
+            return DiskFull(f"{path}: could not write ({why}); nothing was half-written")
+    if name.startswith("SQLITE_BUSY") or "database is locked" in message:
+        return DatabaseBusy(f"{path}: another process kept the archive locked for more than "
+                            f"{busy_timeout:g} s; try again later")
+    if name == "SQLITE_NOTADB" or "file is not a database" in message:
+        return NotADatabase(f"{path} is not an SQLite database; it was left untouched (choose another --db)")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or "readonly" in message:
+        return StoreError(f"cannot write the archive {path}: {message} "
+                          "(is the file or its directory read-only?)")
+    if name == "SQLITE_ERROR" or (not name and isinstance(exc, sqlite3.OperationalError)):
+        # The statement itself was refused (a malformed full-text query, a missing table): the
+        # caller that built it may say more (search turns it into a hint on quoting).
+        return QueryError(f"{path}: {message}", message)
+    return StoreError(f"{path}: {message}")
+
+
+def _space_problem(path: Path) -> str | None:
+    """Why a write could have failed for lack of room (file-size limit or full disk), else None."""
+    files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-journal")]
+    largest = max((f.stat().st_size for f in files if f.exists()), default=0)
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        # A write that crossed the limit stops within a page of it; 1 MB leaves room for big pages.
+        if limit != resource.RLIM_INFINITY and largest + (1 << 20) >= limit:
+            return f"the file-size limit of {limit} bytes was reached"
+    except ImportError:  # not on Unix
+        pass
+    stat = os.statvfs(path.absolute().parent) if hasattr(os, "statvfs") else None
+    if stat is not None and stat.f_bavail * stat.f_frsize < (1 << 20):
+        return "no space left on the device"
+    return None
