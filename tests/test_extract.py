@@ -14,6 +14,7 @@ from scraper import extract as extract_from_package
 from scraper.extract.boilerplate import chrome_reason, clean_paragraphs
 from scraper.errors import ExtractionError
 from scraper.extract import extract, extract_page
+from scraper.extract.trace import Trace
 from scraper.models import Page
 from scraper.profiles import load_profiles
 from scraper.extract.title import choose_title, strip_site_name
@@ -332,9 +333,10 @@ def test_json_ld_article_body_drops_what_is_not_the_story():
     ld = f'<script type="application/ld+json">{json.dumps({"@type": "NewsArticle", "articleBody": story})}</script>'
     extra = "<p>قصة أخرى تماما عن كرة القدم والملاعب والجماهير والأهداف التي سجلها اللاعبون أمس في المباراة.</p>"
     html = page(head=ld).replace("</div></article>", extra + "</div></article>")
-    a = extract(html, "https://news.example/a/1")
+    trace = Trace()
+    a = extract(html, "https://news.example/a/1", trace=trace)
     assert "كرة القدم" not in a.text and a.text.count("الفقرة رقم") == 8
-    assert any(reason == "not in the JSON-LD articleBody" for _, reason in a.provenance["dropped"])
+    assert "boilerplate: not in the JSON-LD articleBody" in [d.rule for d in trace.dropped]
 
 
 def test_byline_and_date_line_kept_by_the_extractor_are_not_body():
@@ -382,9 +384,10 @@ TEASER = "وزير الخارجية يلتقي نظيره الفرنسي في ب
     f"<p><a href='/news/2'><span>سياسة</span><span>{TEASER}</span></a></p>",  # kicker glued to headline
 ])
 def test_a_paragraph_that_is_one_link_to_another_page_is_a_teaser(block):
-    a = extract(with_block(block), "https://news.example/a/1")
+    trace = Trace()
+    a = extract(with_block(block), "https://news.example/a/1", trace=trace)
     assert "وزير الخارجية" not in a.text and a.text.split("\n\n") == SENTENCES
-    assert ("the whole paragraph is a link to another page" in [why for _, why in a.provenance["dropped"]])
+    assert "boilerplate: the whole paragraph is a link to another page" in [d.rule for d in trace.dropped]
 
 
 def test_links_inside_sentences_in_page_anchors_and_live_blog_entries_are_kept():

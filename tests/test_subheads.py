@@ -50,12 +50,3 @@ def test_headings_that_are_not_sub_headlines_stay_out():
 def test_a_heading_the_extraction_kept_is_not_added_twice():
     heading = "Wo liegt Iran im Handelspartner-Vergleich?"
     assert restore_subheadings(tree(wrapped(heading)), [P1, heading, P2, P3]) == [P1, heading, P2, P3]
-
-
-def test_explain_names_the_rule_that_put_a_sub_headline_back():
-    from scraper.extract.explain import _Body, _key
-
-    heading = "Wo liegt Iran im Handelspartner-Vergleich?"
-    body = _Body(frozenset(_key(p) for p in [P1, heading, P2]), {}, None, [], restored=frozenset({_key(heading)}))
-    assert body.decide([heading], True) == (True, "generic", "generic: sub-headline between two kept paragraphs")
-    assert body.decide([P1], True) == (True, "generic", "generic: kept by trafilatura")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import unquote
 
@@ -24,7 +25,8 @@ from .parse import MAX_PAGE_CHARS, parse_html
 from ..profiles import Profile, profile_for
 from .teasers import drop_captions, drop_link_teasers
 from .subheads import restore_subheadings
-from .templates import SiteTemplate, strip_template
+from .templates import SiteTemplate, find_template_blocks
+from .trace import BOILERPLATE, GENERIC, METADATA, PROFILE, TEMPLATE, Trace
 from ..urls import host_key
 
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
@@ -57,11 +59,12 @@ def _section_from_url(profile: Profile, url: str | None) -> str | None:
     return normalize_space(unquote(match.group(1)).replace("-", " ")) if match and match.groups() else None
 
 
-def _drop_non_body(paragraphs: list[str], meta: Metadata, tz) -> list[str]:
+def _drop_non_body(paragraphs: list[str], meta: Metadata, tz, dropped: list) -> list[str]:
     """Headline, byline, date line and tag list are metadata, not body, when the extractor keeps them.
 
     They sit at the top (before the first real paragraph, or among the first few when very short)
     or, for a "published on" line, at the very end; a bare "By Name" line goes wherever it is.
+    Each one dropped goes into ``dropped`` as (paragraph, stage, rule).
     """
     title_keys = {fold(t) for t in [meta.title, *meta.headlines] if t}
     tag_key = fold(" ".join(meta.tags)).split() if meta.tags else None
@@ -71,21 +74,25 @@ def _drop_non_body(paragraphs: list[str], meta: Metadata, tz) -> list[str]:
                        and fold(paragraphs[i]) not in title_keys), len(paragraphs))
     out = []
     for i, p in enumerate(paragraphs):
+        why = None
         top = i < first_long or (i < _HEAD and words[i] <= _BYLINE_WORDS)
         if top or i == len(paragraphs) - 1 or len(p) < 200:
             key = fold(p)
             if i <= first_long and key in title_keys:
-                continue
-            if tag_key and key.replace("،", " ").replace(",", " ").split() == tag_key:
-                continue
-            if (top or i == len(paragraphs) - 1) and words[i] <= _DATE_LINE_WORDS \
+                why = "headline (the title field, not body)"
+            elif tag_key and key.replace("،", " ").replace(",", " ").split() == tag_key:
+                why = "tag list (the tags field, not body)"
+            elif (top or i == len(paragraphs) - 1) and words[i] <= _DATE_LINE_WORDS \
                     and dates.find_date(p, tz) is not None:
-                continue
-            if top and words[i] <= _BYLINE_WORDS and (key == author_key or _BYLINE.match(key)):
-                continue
-        if _is_card_byline(p):
-            continue
-        out.append(p)
+                why = "date line (metadata, not body)"
+            elif top and words[i] <= _BYLINE_WORDS and (key == author_key or _BYLINE.match(key)):
+                why = "byline (the author field, not body)"
+        if why is None and _is_card_byline(p):
+            why = "byline of a story card (a name alone on its line)"
+        if why:
+            dropped.append((p, METADATA, why))
+        else:
+            out.append(p)
     return out
 
 
@@ -157,12 +164,29 @@ def profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> 
     return profile
 
 
+@dataclass(frozen=True)
+class Body:
+    """The body step's result: the clean paragraphs and, for each one kept or dropped, the rule."""
+
+    paragraphs: tuple[str, ...]
+    rules: Mapping[str, tuple[str, str]]          # paragraph -> (stage, rule) of the step that found it
+    dropped: tuple[tuple[str, str, str], ...]     # (paragraph, stage, rule) of each one left out
+    extractor: str                                # the record's ``extractor``
+
+    def record(self, trace: Trace) -> None:
+        for text, stage, rule in self.dropped:
+            trace.decide(text, False, stage, rule)
+        for p in self.paragraphs:
+            trace.decide(p, True, *self.rules[p])
+
+
 def _body(tree, profile: Profile | None, meta: Metadata, provenance: dict,
-          final_url: str | None) -> tuple[list[str], str]:
-    """(clean body paragraphs, extractor label): the profile's selectors, else the generic path."""
+          final_url: str | None, trace: Trace) -> Body:
+    """The clean body paragraphs by the profile's selectors, else by the generic path."""
     extractor, paragraphs = "generic", []
+    found: dict[str, tuple[str, str]] = {}     # raw paragraph -> (stage, rule), where not the default
     if profile:
-        drop_elements(tree, profile.drop)
+        drop_elements(tree, profile.drop, trace)
         paragraphs, used = profile_paragraphs(tree, profile)
         if paragraphs:
             extractor = f"profile:{profile.name}"
@@ -171,43 +195,51 @@ def _body(tree, profile: Profile | None, meta: Metadata, provenance: dict,
             extractor = f"profile:{profile.name}+generic"
         if paragraphs:
             provenance["text"] = f"profile:{used}"
+            default = (PROFILE, f"profile content `{used}`")
     generic = not paragraphs
     if generic:
-        paragraphs = generic_paragraphs(tree, final_url)
+        paragraphs = generic_paragraphs(tree, final_url, trace)
         provenance["text"] = "generic:trafilatura"
+        default = (GENERIC, "generic: kept by trafilatura")
         if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS \
                 and (embedded := embedded_paragraphs(tree)):
             paragraphs = embedded
             provenance["text"] = "generic:article HTML inside a script (page rendered by JavaScript)"
+            default = (GENERIC, "generic: article HTML inside a script (page rendered by JavaScript)")
         restored = restore_subheadings(tree, paragraphs, [meta.title, *meta.headlines])
         if len(restored) > len(paragraphs):
             provenance["subheadings"] = [p for p in restored if p not in paragraphs]
+            found.update((p, (GENERIC, "generic: sub-headline between two kept paragraphs"))
+                         for p in provenance["subheadings"])
             paragraphs = restored
         if lead := _visible_lead(tree, meta.summary, paragraphs):
             paragraphs.insert(0, lead)
             provenance["lead"] = "visible meta description"
-    dropped: list[tuple[str, str]] = []
-    paragraphs = clean_paragraphs(paragraphs, dropped)
+            found[lead] = (GENERIC, "generic: the standfirst (the meta description, shown on the page)")
+    rules = {normalize_space(p): found.get(p, default) for p in paragraphs}
+    boilerplate: list[tuple[str, str]] = []
+    paragraphs = clean_paragraphs(paragraphs, boilerplate)
     if generic:
         if not meta.live_blog:
-            paragraphs = drop_link_teasers(tree, paragraphs, dropped)
-        paragraphs = drop_captions(tree, paragraphs, dropped)
-        paragraphs = _keep_article_body(paragraphs, meta.article_body, dropped)
-    paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None)
-    if dropped:
-        provenance["dropped"] = dropped
-    return paragraphs, extractor
+            paragraphs = drop_link_teasers(tree, paragraphs, boilerplate)
+        paragraphs = drop_captions(tree, paragraphs, boilerplate)
+        paragraphs = _keep_article_body(paragraphs, meta.article_body, boilerplate)
+    dropped = [(p, BOILERPLATE, f"boilerplate: {why}") for p, why in boilerplate]
+    paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None, dropped)
+    return Body(tuple(paragraphs), rules, tuple(dropped), extractor)
 
 
 def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str] | None = None,
             *, final_url: str | None = None, profiles: Mapping[str, Profile] | None = None,
-            template: SiteTemplate | None = None) -> Article:
+            template: SiteTemplate | None = None, trace: Trace | None = None) -> Article:
     """The article record of one page. Raises ExtractionError when the page has no article text.
 
     ``final_url`` is the address after redirects (default ``url``); ``profiles`` replaces the
     built-in site profiles (e.g. ``load_profiles(config)``); ``template`` is the site's learned
-    template (scraper.extract.templates), whose blocks are removed before the body is extracted.
+    template (scraper.extract.templates), whose blocks are removed before the body is extracted;
+    ``trace`` (scraper.extract.trace) receives every decision taken, for `explain`.
     """
+    trace = trace if trace is not None else Trace()
     if isinstance(html, bytes):
         if len(html) > MAX_PAGE_CHARS:   # before decoding (and detecting the charset of) 50 MB
             raise ExtractionError(f"the page is {len(html) / 1048576:.0f} MB, more than the "
@@ -216,15 +248,23 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
         html, _ = decode_html(html, _header(headers, "content-type"))
     final_url = final_url or url
     tree = parse_html(html)
+    trace.start(tree)
     profile = profile_for_page(tree, url, final_url, profiles)
     meta = extract_metadata(tree, final_url, profile)
     provenance: dict = dict(meta.provenance)
     if profile and meta.section is None and (section := _section_from_url(profile, final_url)):
         meta, provenance["section"] = meta.replace(section=section), "profile:section_url"
-    if template is not None and (stripped := strip_template(tree, template)):
+    trace.meta, trace.profile = meta, profile
+    if template is not None:
         # After the metadata (it reads the whole page), before the body (the template is chrome).
-        provenance["template"] = f"{stripped} learned template block(s) removed"
-    paragraphs, extractor = _body(tree, profile, meta, provenance, final_url)
+        for el, block in find_template_blocks(tree, template):
+            trace.remove(el, TEMPLATE, f"learned template (on {block.pages} of {template.pages} pages)")
+        if stripped := trace.removed_by(TEMPLATE):
+            provenance["template"] = f"{stripped} learned template block(s) removed"
+    body = _body(tree, profile, meta, provenance, final_url, trace)
+    trace.source = provenance.get("text")
+    body.record(trace)
+    paragraphs, extractor = body.paragraphs, body.extractor
     if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS:
         raise ExtractionError(f"{final_url or 'page'}: no article text found")
     text = "\n\n".join(paragraphs)

@@ -13,6 +13,7 @@ import lxml.html
 from lxml import etree
 
 from ..profiles import Profile, compiled
+from .trace import GENERIC, PROFILE, Trace, drop_element
 
 # Block-level tags whose text is one paragraph when a container has no <p> (the <br> layout).
 _BLOCKS = {"p", "div", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "section", "article",
@@ -47,28 +48,12 @@ def _lines(el, skip=()) -> list[str]:
     return [line for line in out if line.strip()]
 
 
-def drop_element(el) -> None:
-    """Remove ``el`` from its tree, keeping the text that follows it (its tail)."""
-    parent = el.getparent()
-    if parent is None:      # the root, or already removed with an ancestor
-        return
-    if el.tail:
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)
-
-
-def drop_elements(tree, selectors) -> int:
-    """Remove every element matched by ``selectors``."""
+def drop_elements(tree, selectors, trace: Trace) -> int:
+    """Remove every element matched by a profile's ``selectors`` (drop rules), each noted in ``trace``."""
     removed = 0
     for sel in selectors:
         for el in compiled(sel)(tree):
-            if el.getparent() is not None:
-                drop_element(el)
-                removed += 1
+            removed += trace.remove(el, PROFILE, f"profile drop rule `{sel}`")
     return removed
 
 
@@ -101,9 +86,6 @@ _CHROME_WORDS = ("prayer", "cookie", "newsletter", "ticker", "share-bar", "socia
                  # embedded social posts: someone else's words, quoted in the page's markup
                  "twitter-tweet", "instagram-media", "tiktok-embed", "fb-post")
 _CHROME = re.compile("|".join(map(re.escape, _CHROME_WORDS)))
-# The same rule as one XPath expression, for callers replaying the extraction (scraper.extract.explain).
-GENERIC_PRUNE = "//*[{}][not(.//h1)][count(.//p) < 6]".format(" or ".join(
-    f"contains(@class, '{w}') or contains(@id, '{w}')" for w in _CHROME_WORDS))
 _ENOUGH = 0.5
 _STORY_MIN_CHARS = 500
 # Attribute nodes, filtered in Python: libxml2 evaluating contains() per element is ~6x slower.
@@ -132,14 +114,16 @@ def flatten_ruby(tree) -> int:
     return flattened
 
 
-def drop_chrome(tree) -> int:
-    """Remove the elements whose class or id names them as chrome (see _CHROME)."""
-    doomed = {id(a.getparent()): a.getparent() for a in _CLASS_AND_ID(tree) if _CHROME.search(a)}
+def drop_chrome(tree, trace: Trace) -> int:
+    """Remove the elements whose class or id names them as chrome (see _CHROME), each noted in ``trace``."""
+    doomed = {}
+    for a in _CLASS_AND_ID(tree):
+        if match := _CHROME.search(a):
+            doomed.setdefault(id(a.getparent()), (a.getparent(), match.group(0)))
     removed = 0
-    for el in doomed.values():
+    for el, word in doomed.values():
         if el.getparent() is not None and el.find(".//h1") is None and len(el.findall(".//p")) < 6:
-            drop_element(el)
-            removed += 1
+            removed += trace.remove(el, GENERIC, f"generic: pruned as chrome (its class or id says «{word}»)")
     return removed
 
 
@@ -163,14 +147,14 @@ def _paragraph_chars(tree) -> int:
     return sum(len(t) for t in tree.xpath("//p//text()"))
 
 
-def generic_paragraphs(tree, url: str | None) -> list[str]:
+def generic_paragraphs(tree, url: str | None, trace: Trace) -> list[str]:
     """Paragraphs of the main content found by trafilatura, given our parsed tree (it copies it).
 
     Trafilatura's own extractor runs first without its fallbacks (readability, jusText), which
     cost most of its time; they run only when the result holds less than half of the page's
     paragraph text, the sign that the fast pass kept one block of a longer article.
     """
-    drop_chrome(tree)
+    drop_chrome(tree, trace)
     flatten_ruby(tree)
     doc = _trafilatura(tree, url, fast=True)
     got = len(doc.text or "") if doc is not None else 0

@@ -1,29 +1,26 @@
-"""Why a page gave the record it gave: every text block kept or dropped with its reason, and each field's source.
+"""Why a page gave the record it gave: every text block kept or dropped with its rule, and each field's source.
 
 The explanation is data (`Explanation`), rendered as text by `render` for `scraper extract --explain`.
-It runs the extractor once for the record, then replays its stages on a fresh tree of the same page
-to say which stage took each block out: the learned site template, a profile drop rule, the
-generic path's chrome pruning, the content selectors or trafilatura's choice, the boilerplate net
-(whose decisions the extractor records in ``provenance["dropped"]``), or the metadata (headline).
+It runs the extractor once with a detailed `Trace` and shows what the extractor recorded while it
+worked: the elements it took out of the page (template, profile drop rules, chrome pruning), every
+body paragraph it kept or dropped with the rule, and the safety net's verdict. Nothing is decided
+here: the only work of its own is placing each paragraph in the page (its path) and listing the
+page's other blocks, the ones the body step never took (left out by trafilatura, or outside a
+profile's content selector).
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .. import dates
+from .article import extract
 from .boilerplate import fold, normalize_space
-from .content import GENERIC_PRUNE
 from ..errors import ExtractionError
-from .article import profile_for_page, extract
-from .parse import parse_html
-from .metadata import extract_metadata
 from ..models import Article
 from ..profiles import Profile, compiled
-from .content import drop_element
-from .templates import SiteTemplate, block_text, find_template_blocks
+from .templates import SiteTemplate, block_text
+from .trace import GENERIC, PROFILE, Trace, element_path
 
 # Block-level tags: a run of text inside one of these (up to the next nested block) is one block.
 _BLOCKS = frozenset(
@@ -31,9 +28,8 @@ _BLOCKS = frozenset(
     "aside nav main ul ol dl table tr form figure address details summary center".split())
 _NO_TEXT = frozenset(("script", "style", "noscript", "template", "head", "title", "meta", "link"))
 _PREVIEW = 70
-_DATE_LINE_WORDS = 12   # a line this short holding a date is a date line, as the extractor judges it
 _NON_WORD = re.compile(r"\W+")
-_PATH_STEPS = 3
+_MATCH_CHARS = 12   # a shorter line is matched to a paragraph only exactly (a label, a menu item)
 # The record's fields shown with their source, in this order.
 _FIELDS = ("title", "published", "modified", "author", "section", "tags", "summary", "language",
            "image", "canonical_url", "site")
@@ -44,11 +40,18 @@ KEPT, DROPPED = "kept", "dropped"
 @dataclass(frozen=True)
 class Block:
     kept: bool
-    stage: str       # template | profile | generic | boilerplate | metadata
+    stage: str       # template | profile | generic | boilerplate | metadata | net
     reason: str      # one line a user can act on, naming the rule or selector
-    path: str        # where it sits: the tag.class chain of its last ancestors
-    text: str        # its text, shortened
-    count: int = 1   # consecutive blocks of one list with the same fate are one entry
+    path: str        # where it sits: the tag.class chain of its last ancestors ("" when not in the page)
+    texts: tuple[str, ...]   # its text in full; several when consecutive blocks share fate and place
+
+    @property
+    def text(self) -> str:
+        return " | ".join(self.texts)
+
+    @property
+    def count(self) -> int:
+        return len(self.texts)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Explanation:
     article: Article | None = None
     error: str | None = None                       # why no record could be made
     removed: Mapping[str, int] = field(default_factory=dict)  # stage -> blocks taken out
+    verdict: str | None = None                     # the safety net's decision, one line
 
     @property
     def kept(self) -> list[Block]:
@@ -79,23 +83,14 @@ class Explanation:
         return [b for b in self.blocks if not b.kept]
 
 
-def _step(el) -> str:
-    classes = (el.get("class") or "").split()
-    return el.tag + "".join("." + c for c in classes[:2])
-
-
-def _path(el) -> str:
-    steps = [_step(el)]
-    for anc in el.iterancestors():
-        if anc.tag in ("body", "html") or len(steps) >= _PATH_STEPS:
-            break
-        steps.append(_step(anc))
-    return "/".join(reversed(steps))
-
-
 def _preview(text: str) -> str:
     text = normalize_space(text)
     return text if len(text) <= _PREVIEW else text[:_PREVIEW - 1] + "…"
+
+
+def _key(text: str) -> str:
+    """Text compared without case, marks, spacing or punctuation (extractors differ on those)."""
+    return _NON_WORD.sub("", fold(text))
 
 
 def _own_lines(el) -> list[str]:
@@ -116,13 +111,9 @@ def _own_lines(el) -> list[str]:
     return [t for t in (normalize_space(line) for line in lines) if t]
 
 
-def _key(text: str) -> str:
-    """Text compared without case, marks, spacing or punctuation (extractors differ on those)."""
-    return _NON_WORD.sub("", fold(text))
-
-
 def _text_blocks(tree):
-    body = tree.find("body")
+    """(element, its own lines) of every block of the page's body, in document order."""
+    body = tree.find("body") if tree is not None else None
     if body is None:
         return
     for el in body.iter():
@@ -133,138 +124,126 @@ def _text_blocks(tree):
                 yield el, lines
 
 
-class _Recorder:
-    """Blocks in document order: each element's position is taken before anything is removed."""
+class _Page:
+    """The page's blocks as the body step read them, to place each decided paragraph in the page."""
 
     def __init__(self, tree) -> None:
-        self.order = {el: i for i, el in enumerate(tree.iter())}
-        self.entries: list[tuple[int, Block]] = []
-        self.removed: dict[str, int] = {}
+        self.blocks = [(el, lines, [_key(line) for line in lines]) for el, lines in _text_blocks(tree)]
+        self.exact: dict[str, int] = {}
+        for i, (_, _, keys) in enumerate(self.blocks):
+            for k in keys:
+                self.exact.setdefault(k, i)
 
-    def add(self, el, kept: bool, stage: str, reason: str, text: str) -> None:
-        self.entries.append((self.order.get(el, len(self.order)),
-                             Block(kept, stage, reason, _path(el), _preview(text))))
-
-    def remove(self, el, stage: str, reason: str) -> None:
-        text = block_text(el)
-        # Scripts, the <head> and empty wrappers are not worth a line.
-        if text and el.tag not in _NO_TEXT and not any(a.tag == "head" for a in el.iterancestors()):
-            self.add(el, False, stage, reason, text)
-            self.removed[stage] = self.removed.get(stage, 0) + 1
-        drop_element(el)
-
-    def blocks(self) -> tuple[Block, ...]:
-        merged: list[Block] = []
-        for _, block in sorted(self.entries, key=lambda e: e[0]):
-            last = merged[-1] if merged else None
-            if last and (last.kept, last.reason, last.path) == (block.kept, block.reason, block.path):
-                merged[-1] = Block(last.kept, last.stage, last.reason, last.path,
-                                   _preview(f"{last.text} | {block.text}"), last.count + 1)
-            else:
-                merged.append(block)
-        return tuple(merged)
+    def find(self, paragraph: str) -> int | None:
+        """The index of the block that holds ``paragraph`` (or holds its beginning), if any."""
+        k = _key(paragraph)
+        if not k:
+            return None
+        if k in self.exact:
+            return self.exact[k]
+        if len(k) < _MATCH_CHARS:
+            return None
+        for i, (_, _, keys) in enumerate(self.blocks):
+            joined = "".join(keys)
+            if k in joined or (len(joined) >= _MATCH_CHARS and k.startswith(joined)):
+                return i
+        return None
 
 
-@dataclass(frozen=True)
-class _Body:
-    """What the extractor's body stage did, to judge each block that reached it."""
+def _blocks(trace: Trace) -> tuple[Block, ...]:
+    """Every decision of the trace as a block placed in the page, then the page's blocks that no
+    decision accounts for (the ones the body step never took), merged where consecutive blocks
+    share place and fate."""
+    page = _Page(trace.tree)
+    entries: list[tuple[float, int, Block]] = []
+    # Removed elements were numbered in document order before the removals; they go just before
+    # the first block still in the page that came after them.
+    later = [trace.position(el) for el, _, _ in page.blocks]
+    for r in trace.removals:
+        text = block_text(r.element)
+        if text and r.element.tag not in _NO_TEXT:   # scripts and empty wrappers are not worth a line
+            after = next((i for i, pos in enumerate(later) if pos > r.position), len(page.blocks))
+            entries.append((after - 0.5, len(entries), Block(False, r.stage, r.rule, r.path, (text,))))
+    used = [False] * len(page.blocks)
+    last = -1.0
+    for d in trace.decisions:
+        i = page.find(d.text)
+        place = last if i is None else float(i)
+        if i is not None:
+            used[i] = True
+        if d.kept:       # the record's paragraphs are shown in the record's order
+            place = last = max(place, last)
+        path = element_path(page.blocks[i][0]) if i is not None else ""
+        entries.append((place, len(entries), Block(d.kept, d.stage, d.rule, path, (d.text,))))
+    # A block whose every line lies inside a decided paragraph was read too (the extractor joined
+    # several blocks into one paragraph).
+    decided = "\x00" + "\x00".join(_key(d.text) for d in trace.decisions) + "\x00"
+    content, paragraph_rule, containers = _content(trace)
+    for i, (el, lines, keys) in enumerate(page.blocks):
+        if used[i] or all((len(k) >= _MATCH_CHARS and k in decided) or f"\x00{k}\x00" in decided
+                          for k in keys):
+            continue
+        if content:
+            inside = any(c is el or c in el.iterancestors() for c in containers)
+            stage, reason = PROFILE, (f"profile: inside the content but not `{paragraph_rule}`" if inside
+                                      else f"profile: outside content `{content}`")
+        else:
+            stage, reason = GENERIC, "generic: left out by trafilatura"
+        entries.append((float(i), len(entries), Block(False, stage, reason, element_path(el),
+                                                      (" ".join(lines),))))
+    merged: list[Block] = []
+    for _, _, block in sorted(entries, key=lambda e: (e[0], e[1])):
+        last_block = merged[-1] if merged else None
+        if last_block and (last_block.kept, last_block.reason, last_block.path) == (block.kept, block.reason, block.path):
+            merged[-1] = Block(block.kept, block.stage, block.reason, block.path, last_block.texts + block.texts)
+        else:
+            merged.append(block)
+    return tuple(merged)
 
-    paragraphs: frozenset[str]        # _key() of each paragraph of the record
-    dropped: Mapping[str, str]        # paragraph -> the boilerplate net's reason
-    title: str | None
-    tags: list[str]                   # folded words of the record's tags
-    content: str | None = None        # the profile's content selector that matched, if that path ran
-    paragraph_rule: str | None = None
-    restored: frozenset[str] = frozenset()   # _key() of the sub-headlines put back between paragraphs
 
-    def decide(self, lines: list[str], inside: bool) -> tuple[bool, str, str]:
-        """(kept, stage, reason) of one text block."""
-        keys = [_key(line) for line in lines]
-        # A line is a paragraph of the record, or holds whole ones (the extractor split it further).
-        if any(k in self.paragraphs for k in keys) or any(
-                len(p) >= 20 and p in k for p in self.paragraphs for k in keys if len(k) > len(p)):
-            if self.content:
-                return True, "profile", f"profile content `{self.content} {self.paragraph_rule}`"
-            if any(k in self.restored for k in keys):
-                return True, "generic", "generic: sub-headline between two kept paragraphs"
-            return True, "generic", "generic: kept by trafilatura"
-        for line in lines:
-            if line in self.dropped:
-                return False, "boilerplate", f"boilerplate: {self.dropped[line]}"
-        if self.content and not inside:
-            return False, "profile", f"profile: outside content `{self.content}`"
-        text = " ".join(lines)
-        if self.title and text == self.title:
-            return False, "metadata", "headline (the title field, not body)"
-        if self.tags and fold(text).replace("،", " ").replace(",", " ").split() == self.tags:
-            return False, "metadata", "tag list (the tags field, not body)"
-        if len(text.split()) <= _DATE_LINE_WORDS and dates.find_date(text) is not None:
-            return False, "metadata", "date line (metadata, not body)"
-        if self.content:
-            return False, "profile", f"profile: inside the content but not `{self.paragraph_rule}`"
-        return False, "generic", "generic: left out by trafilatura"
+def _content(trace: Trace) -> tuple[str, str, list]:
+    """(content selector, paragraph selector, the containers it matched) when the profile's
+    selectors gave the body; ("", "", []) on the generic path."""
+    source, profile = trace.source or "", trace.profile
+    if profile is None or not source.startswith("profile:"):
+        return "", "", []
+    # The extractor records "profile:<content selector> <paragraphs selector>".
+    content = source[len("profile:"):].removesuffix(" " + profile.paragraphs)
+    return content, profile.paragraphs, compiled(content)(trace.tree)
 
 
 def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | None = None, *,
             headers: Mapping[str, str] | None = None,
             profiles: Mapping[str, Profile] | None = None) -> Explanation:
     """What the extractor does with this page, block by block, and where each field came from."""
-    if isinstance(html, bytes):
-        from ..charset import decode_html
-        content_type = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), None)
-        html, _ = decode_html(html, content_type)
+    trace = Trace(detailed=True)
     article, error = None, None
     try:
-        article = extract(html, url, headers, profiles=profiles, template=template)
+        article = extract(html, url, headers, profiles=profiles, template=template, trace=trace)
     except ExtractionError as exc:
         error = str(exc)
-    tree = parse_html(html)
-    profile = profile_for_page(tree, url, url, profiles)  # the extractor's own choice
-    provenance = dict(article.provenance) if article else {}
-    if article is None:  # the fields the page still has, with their sources
-        meta = extract_metadata(parse_html(html), url, profile)
-        provenance, value = dict(meta.provenance), meta.value
-    else:
-        value = article.to_dict().get
-    rec = _Recorder(tree)
-
-    # The stages in the extractor's order, each taking its blocks out of the tree.
-    if template is not None:
-        for el, block in find_template_blocks(tree, template):
-            rec.remove(el, "template", f"learned template (on {block.pages} of {template.pages} pages)")
-    if profile:
-        for sel in profile.drop:
-            for el in compiled(sel)(tree):
-                if el.getparent() is not None:
-                    rec.remove(el, "profile", f"profile drop rule `{sel}`")
-    text_source = provenance.get("text")
-    body = _Body(frozenset(_key(p) for p in article.text.split("\n\n")) - {""} if article else frozenset(),
-                 {normalize_space(t): why for t, why in provenance.get("dropped", [])},
-                 article.title if article else None,
-                 fold(" ".join(article.tags)).split() if article and article.tags else [],
-                 restored=frozenset(_key(p) for p in provenance.get("subheadings", [])))
-    containers = []
-    if profile and text_source and text_source.startswith("profile:"):
-        # The extractor records "profile:<content selector> <paragraphs selector>".
-        content = text_source[len("profile:"):].removesuffix(" " + profile.paragraphs)
-        body = dataclasses.replace(body, content=content, paragraph_rule=profile.paragraphs)
-        containers = compiled(content)(tree)
-    elif text_source:  # the generic path prunes named chrome before trafilatura reads the page
-        for el in tree.xpath(GENERIC_PRUNE):
-            if el.getparent() is not None:
-                rec.remove(el, "generic", "generic: pruned as chrome (its class or id says so)")
-    for el, lines in _text_blocks(tree):
-        inside = any(c is el or c in el.iterancestors() for c in containers)
-        kept, stage, reason = body.decide(lines, inside)
-        rec.add(el, kept, stage, reason, " ".join(lines))
-
+    if article is not None:
+        provenance, value = dict(article.provenance), article.to_dict().get
+    elif trace.meta is not None:   # the fields the page still has, with their sources
+        provenance, value = dict(trace.meta.provenance), trace.meta.value
+    else:                          # refused before the metadata was read (a pathological page)
+        provenance, value = {}, (lambda name: None)
+    profile = trace.profile
     provenance.setdefault("site", f"profile:{profile.name}" if profile else "the page's host")
     fields = tuple(FieldSource(name, value(name), provenance.get(name)) for name in _FIELDS
                    if value(name) not in (None, "", [], ()))
+    removed: dict[str, int] = {}
+    for r in trace.removals:
+        if block_text(r.element) and r.element.tag not in _NO_TEXT:
+            removed[r.stage] = removed.get(r.stage, 0) + 1
+    verdict = None
+    if trace.verdict is not None:
+        v = trace.verdict
+        verdict = f"{v.taken} body: {v.reason}" + (f" (evidence: {v.evidence})" if v.evidence else "")
     return Explanation(url=url, site=article.site if article else None,
-                       extractor=article.extractor if article else None, text_source=text_source,
-                       blocks=rec.blocks(), fields=fields, article=article, error=error,
-                       removed=rec.removed)
+                       extractor=article.extractor if article else None, text_source=trace.source,
+                       blocks=_blocks(trace) if trace.tree is not None else (), fields=fields,
+                       article=article, error=error, removed=removed, verdict=verdict)
 
 
 def render(explanation: Explanation) -> str:
@@ -272,6 +251,8 @@ def render(explanation: Explanation) -> str:
     e = explanation
     out = [f"{e.url or '(no url)'}  site={e.site or '-'}  extractor={e.extractor or '-'}  "
            f"text from {e.text_source or '-'}"]
+    if e.verdict:
+        out.append(f"safety net: {e.verdict}")
     if e.error:
         out.append(f"NO RECORD: {e.error}")
     kept, dropped = sum(b.count for b in e.kept), sum(b.count for b in e.dropped)
@@ -279,7 +260,8 @@ def render(explanation: Explanation) -> str:
     width = max((len(b.reason) for b in e.blocks), default=0)
     for b in e.blocks:
         times = f" ×{b.count}" if b.count > 1 else ""
-        out.append(f"  {'+' if b.kept else '-'} {b.reason:<{width}}  {b.path}{times}  «{b.text}»")
+        out.append(f"  {'+' if b.kept else '-'} {b.reason:<{width}}  {b.path or '(not in the page)'}{times}"
+                   f"  «{_preview(b.text)}»")
     out.append("\nFields (value <- source):")
     for f in e.fields:
         value = ", ".join(map(str, f.value)) if isinstance(f.value, (list, tuple)) else str(f.value)

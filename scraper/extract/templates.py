@@ -25,7 +25,7 @@ from lxml import etree
 
 from .. import dates
 from .boilerplate import fold, normalize_space
-from .content import drop_element
+from .trace import drop_element
 from ..errors import ExtractionError
 from .parse import parse_html
 
