@@ -198,6 +198,23 @@ def test_first_run_archives_every_article_politely_and_quietly(site, tmp_path):
     assert len(set(texts)) == 33 and all("الخبر رقم" in t for t in texts)
 
 
+def test_one_clock_dates_everything_a_run_records(site):
+    """RunOptions.clock is the only clock of a run: the pages' fetch time, the log, the queue, the
+    runs, the listings and robots.txt all read it (a test that moves time moves all of them)."""
+    from scraper.crawl.run import RunOptions, run_archive
+
+    moment = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    config = Path(site.db).parent / "sites.toml"
+    report = run_archive(site.db, RunOptions(sites=("local",), config=config, clock=lambda: moment))
+    assert report.counts["saved"] > 10
+    with Archive.open(site.db) as archive:
+        stamps = {f"{table}.{column}": {row["t"] for row in archive.query(f"SELECT DISTINCT {column} AS t FROM {table}")}
+                  for table, column in [("runs", "started_at"), ("runs", "ended_at"), ("queue", "discovered_at"),
+                                        ("articles", "fetched_at"), ("articles", "first_seen"), ("pages", "fetched_at"),
+                                        ("fetch_log", "at"), ("listings", "checked_at"), ("robots_txt", "fetched_at")]}
+    assert stamps == {name: {moment.isoformat()} for name in stamps}
+
+
 def test_second_run_fetches_no_article_then_rechecks_conditionally(site):
     run(site, "--quiet")
     site.requests.clear()

@@ -168,7 +168,7 @@ def short_busy_timeout(monkeypatch):
     """
     real_open = Archive.open.__func__
     monkeypatch.setattr(Archive, "open", classmethod(
-        lambda cls, path, *, busy_timeout=1.0: real_open(cls, path, busy_timeout=busy_timeout)))
+        lambda cls, path, *, busy_timeout=1.0, **options: real_open(cls, path, busy_timeout=busy_timeout, **options)))
 
 
 def hold_lock(db: Path, seconds: float) -> subprocess.Popen:

@@ -18,8 +18,8 @@ class ArchiveReporter:
 
     def _write_log(self, line):
         if self.log:
-            from datetime import datetime, timezone
-            self.log.write(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {line}\n")
+            from scraper.clock import iso_utc, utc_now
+            self.log.write(f"{iso_utc(utc_now())} {line}\n")
             self.log.flush()
 
     def planned(self, total):

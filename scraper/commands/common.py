@@ -8,14 +8,16 @@ from pathlib import Path
 
 import click
 
+from .. import exit_codes
 from ..errors import BadURL, ConfigError, ScraperError, StoreError
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
-EXIT_FAILED = 3          # the run could not start, or most URLs failed
-EXIT_LOCKED = 75         # EX_TEMPFAIL: another run holds the lock; cron will try again
-EXIT_INTERRUPTED = 130   # Ctrl-C
+# The exit codes (scraper/exit_codes.py), under the names the commands use.
+EXIT_OK = exit_codes.OK
+EXIT_SOME_FAILED = exit_codes.SOME_FAILED
+EXIT_USAGE = exit_codes.USAGE
+EXIT_FAILED = exit_codes.FAILED
+EXIT_LOCKED = exit_codes.LOCKED
+EXIT_INTERRUPTED = exit_codes.INTERRUPTED
 
 
 def db_option(f):

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import requests
 
+from ..clock import Clock, utc_now
 from ..fetch.http import FetchOptions, fetch as default_fetch
 from ..models import FetchAttempt, Page
 from ..errors import RobotsDisallowed
@@ -238,15 +239,16 @@ class PoliteClient:
     """
 
     def __init__(self, options: FetchOptions, politeness: Politeness, *,
-                 fetch: Callable[..., Page] = default_fetch):
+                 fetch: Callable[..., Page] = default_fetch, clock: Clock = utc_now):
         self.options = options
         self.politeness = politeness
         self._fetch = fetch
+        self.clock = clock            # the pages' fetched_at and robots.txt copies' ages
         self._local = threading.local()
         # robots.txt may be asked for conditionally (etag=, last_modified=) to refresh a cached copy.
         self.robots = RobotsCache(lambda url, **validators: self.get(url, html=False, check_robots=False,
                                                                      **validators),
-                                  options.user_agent)
+                                  options.user_agent, now=clock)
 
     def session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
@@ -269,7 +271,7 @@ class PoliteClient:
 
         def once():
             return self._fetch(url, options, session=self.session(), etag=etag,
-                               last_modified=last_modified, on_attempt=log.append)
+                               last_modified=last_modified, clock=self.clock, on_attempt=log.append)
         if not hold_turn:
             return once()       # the caller (polite_map) already holds this host's turn
         with self.politeness.turn(url) as box:

@@ -22,12 +22,13 @@ import dataclasses
 import hashlib
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 
+from ..clock import Clock, utc_now
 from ..errors import FetchError, HTTPStatusError
 from ..models import Page, RobotsCopy
 
@@ -81,12 +82,8 @@ def parse_robots(text: str, url: str) -> Robots:
                   digest=hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def robots_from(url: str, get: Callable[..., Page], copy: RobotsCopy | None = None,
-                now: Callable[[], datetime] = _now) -> tuple[Robots, RobotsCopy | None]:
+                now: Clock = utc_now) -> tuple[Robots, RobotsCopy | None]:
     """Fetch and read ``url`` (a robots.txt address) with ``get``; never raises for HTTP answers.
 
     ``copy`` (a cached answer) is revalidated with a conditional GET, and stands in when the host
@@ -126,7 +123,7 @@ class RobotsCache:
     """
 
     def __init__(self, get: Callable[..., Page], user_agent: str, *,
-                 copies: Mapping[str, RobotsCopy] | None = None, now: Callable[[], datetime] = _now):
+                 copies: Mapping[str, RobotsCopy] | None = None, now: Clock = utc_now):
         self._get = get
         self.user_agent = user_agent
         self._copies = dict(copies or {})
@@ -136,7 +133,7 @@ class RobotsCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def use_copies(self, copies: Mapping[str, RobotsCopy], now: Callable[[], datetime] | None = None) -> None:
+    def use_copies(self, copies: Mapping[str, RobotsCopy], now: Clock | None = None) -> None:
         """Start from the copies an earlier run kept (call before anything is asked)."""
         with self._guard:
             self._copies.update(copies)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
+from .. import exit_codes
 from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
@@ -44,7 +45,7 @@ class RunOptions:
     fetch: FetchOptions = RUN_FETCH_OPTIONS
     max_tries: int = runstate.MAX_TRIES
     on_page: Callable[[Page], None] | None = None   # sees every page fetched (e.g. a WARC writer)
-    clock: Clock = utc_now               # ages of cached listings and robots.txt (tests move it)
+    clock: Clock = utc_now               # every moment the run records or compares (tests move it)
 
 
 class Reporter:
@@ -112,7 +113,7 @@ def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
     with RunLock(db_path):
         profiles = load_sites(options)
         sites = select_sites(options, profiles)
-        with Archive.open(db_path) as archive:
+        with Archive.open(db_path, clock=options.clock) as archive:
             report = _Run(archive, sites, profiles, options, reporter).run()
             # Index the new and changed articles now, so cron pays for it, not the next search.
             search.refresh(archive)
@@ -121,7 +122,7 @@ def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
 
 def discover(profile: Profile, options: RunOptions = RunOptions()) -> Discovery:
     """Discovery alone (for `scraper discover`): no lock, no database, no article fetched."""
-    client = PoliteClient(options.fetch, Politeness(profile.delay))
+    client = PoliteClient(options.fetch, Politeness(profile.delay), clock=options.clock)
     return discover_site(profile, client)
 
 
@@ -131,9 +132,9 @@ class _Run:
         self.archive, self.sites, self.profiles = archive, sites, profiles
         self.options, self.reporter = options, reporter
         self.politeness = Politeness()
-        self.client = PoliteClient(options.fetch, self.politeness)
+        self.client = PoliteClient(options.fetch, self.politeness, clock=options.clock)
         # robots.txt copies kept by earlier runs (RFC 9309 section 2.4: reused for up to 24 hours).
-        self.client.robots.use_copies(listings.robots_copies(archive), now=options.clock)
+        self.client.robots.use_copies(listings.robots_copies(archive))
         self.counts = {name: 0 for name in runstate.COUNTS}
         self.problems: list[str] = []
         self.run_id = 0
@@ -251,7 +252,7 @@ class _Run:
     def _exit_code(self, attempted: int) -> int:
         failed = self.counts["failed"] + self.counts["gave_up"]
         if self._unreachable and self.problems:
-            return 3          # no source answered and nothing was left to fetch: the run did nothing
+            return exit_codes.FAILED      # no source answered and nothing was left to fetch: the run did nothing
         if attempted and failed * 2 > attempted:
-            return 3          # most URLs failed
-        return 1 if failed or self.problems else 0
+            return exit_codes.FAILED      # most URLs failed
+        return exit_codes.SOME_FAILED if failed or self.problems else exit_codes.OK

@@ -27,6 +27,7 @@ import urllib3
 
 from .. import PROJECT_URL, __version__
 from ..charset import decode_html, looks_binary
+from ..clock import Clock, utc_now
 from ..errors import (BadURL, FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                      TooManyRedirects, UnsupportedURL)
 from .deadline import Deadline, watched
@@ -55,12 +56,13 @@ class FetchOptions:
 
 def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests.Session | None = None,
           etag: str | None = None, last_modified: str | None = None,
-          sleep: Callable[[float], None] = time.sleep,
+          sleep: Callable[[float], None] = time.sleep, clock: Clock = utc_now,
           on_attempt: Callable[[FetchAttempt], None] | None = None) -> Page:
     """Fetch one page over http(s); raise a FetchError subclass when it cannot be had.
 
     ``etag``/``last_modified`` (from the archive) make the request conditional: a 304 answer
-    comes back as a Page with status 304 and no body. ``sleep`` is what waits between retries.
+    comes back as a Page with status 304 and no body. ``sleep`` is what waits between retries;
+    ``clock`` what the Page's ``fetched_at`` reads.
     The whole fetch, retries, waits and every byte of every answer included, ends within
     ``options.total_timeout``: a deadline closes the connection whatever the server does.
     """
@@ -73,17 +75,17 @@ def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests
         **{name: value for name, value in conditional.items() if value},
     }
     with nullcontext(session) if session else requests.Session() as session:
-        return _Fetch(target, options, watched(session), headers, sleep, on_attempt).run()
+        return _Fetch(target, options, watched(session), headers, sleep, on_attempt, clock).run()
 
 
 class _Fetch:
     """The state of one fetch: where we are in the redirect chain, how many failures so far."""
 
-    def __init__(self, target: URL, options, session, headers, sleep, on_attempt):
+    def __init__(self, target: URL, options, session, headers, sleep, on_attempt, clock):
         # The URL as asked for, without credentials: what errors, the log and the Page show.
         self.url, self.target = target.text, target
         self.options, self.session, self.headers = options, session, headers
-        self.sleep, self.on_attempt = sleep, on_attempt
+        self.sleep, self.on_attempt, self.clock = sleep, on_attempt, clock
         self.start = time.monotonic()
         self.deadline = self.start + options.total_timeout
 
@@ -252,7 +254,7 @@ class _Fetch:
         html, encoding = decode_html(body, response.headers.get("Content-Type"))
         return Page(url=self.url, final_url=response.url, status=response.status_code,
                     headers=response.headers, body=body, html=html, encoding=encoding,
-                    fetched_at=datetime.now(timezone.utc),
+                    fetched_at=self.clock(),
                     elapsed=round(time.monotonic() - self.start, 3),
                     request_headers=dict(response.request.headers))
 
@@ -311,7 +313,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def _network_error(url: str, exc: BaseException, timeout: float) -> FetchError:
@@ -345,7 +347,7 @@ def _network_error(url: str, exc: BaseException, timeout: float) -> FetchError:
 
 
 def load_file(path: str | Path, url: str | None = None, *,
-              max_bytes: int = FetchOptions.max_bytes) -> Page:
+              max_bytes: int = FetchOptions.max_bytes, clock: Clock = utc_now) -> Page:
     """A page saved on disk (a path or file:// URL; ``.gz`` accepted), as if fetched from ``url``.
 
     A gzipped file is inflated up to ``max_bytes`` only (TooLarge past it), like a fetched page:
@@ -374,7 +376,7 @@ def load_file(path: str | Path, url: str | None = None, *,
     html, encoding = decode_html(body, None)
     final_url = address or path.resolve().as_uri()
     return Page(url=final_url, final_url=final_url, status=200, headers={}, body=body, html=html,
-                encoding=encoding, fetched_at=datetime.now(timezone.utc))
+                encoding=encoding, fetched_at=clock())
 
 
 def get_page(target: str, options: FetchOptions = FetchOptions(), url: str | None = None) -> Page:
