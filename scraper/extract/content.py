@@ -147,6 +147,137 @@ def _paragraph_chars(tree) -> int:
     return sum(len(t) for t in tree.xpath("//p//text()"))
 
 
+_PAGE_FORM_SHARE = 0.5   # a <form> holding this share of the page's text is the page, not a form
+
+
+def unwrap_page_forms(tree) -> int:
+    """Turn a <form> that holds the page itself into a plain block, and say how many there were.
+
+    ASP.NET WebForms pages (and some PHP portals) wrap the whole page, article included, in one
+    <form> for their postbacks. Main-content extractors discard forms as chrome, which discards the
+    article with it; a form holding half of the page's text is no form a reader fills in.
+    """
+    body = tree.find(".//body")
+    total = len(body.text_content()) if body is not None else 0
+    unwrapped = 0
+    for form in list(tree.iter("form")):
+        if total and len(form.text_content()) >= _PAGE_FORM_SHARE * total:
+            form.tag = "div"
+            unwrapped += 1
+    return unwrapped
+
+
+_LAYOUT_CELL_CHARS = 300   # a table cell holding this much text is a page column, not a datum
+_TABLE_PARTS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th")
+
+
+def unwrap_layout_tables(tree) -> int:
+    """Turn the tables that lay out the page (not data) into plain blocks; say how many.
+
+    Portals of the 2000s (ASP.NET, classic PHP) build the whole page from nested tables: masthead,
+    menu, story and sidebar are cells of one table. A main-content extractor keeps a table whole,
+    so the menus, the prayer times and the poll come out with the story. A table is layout when it
+    holds another table or a cell with a paragraph's worth of text; as blocks, its cells are judged
+    one by one like any other part of the page. Data tables (short cells, no nesting) stay tables.
+    """
+    unwrapped = 0
+    for table in list(tree.iter("table")):
+        if table.getparent() is None or table.tag != "table":
+            continue
+        cells = [c for c in table.iter("td", "th") if next(c.iterancestors("table")) is table]
+        layout = table.find(".//table") is not None or any(
+            len(c.text_content()) >= _LAYOUT_CELL_CHARS for c in cells)
+        if not layout:
+            continue
+        for el in [table, *table.iter(*_TABLE_PARTS)]:
+            if el is table or next(el.iterancestors("table"), None) is table:
+                el.tag = "div"
+        unwrapped += 1
+    return unwrapped
+
+
+_LINKED = 0.8   # share of a table's text in links above which it is a menu, not data
+
+
+def drop_widget_tables(tree, trace: Trace) -> int:
+    """Remove the tables that are a menu (their text is link text) or a form's layout (inputs),
+    each noted in ``trace``; how many. What is left of a table after unwrap_layout_tables is data
+    or such a widget, and a main-content extractor keeps tables whole, so a menu or a comment form
+    would come out as text."""
+    removed = 0
+    for table in list(tree.iter("table")):
+        if table.getparent() is None or table.tag != "table":
+            continue
+        text = len("".join(table.itertext()).strip())
+        linked = sum(len("".join(a.itertext()).strip()) for a in table.iter("a"))
+        if table.find(".//input") is not None or table.find(".//textarea") is not None \
+                or table.find(".//select") is not None:
+            removed += trace.remove(table, GENERIC, "generic: a form's table (it holds inputs)")
+        elif text and linked >= _LINKED * text:
+            removed += trace.remove(table, GENERIC, "generic: a menu table (its text is link text)")
+    return removed
+
+
+_BREAK_RUN_CHARS = 200   # an element with this much text between double <br>s lays out paragraphs
+
+
+def paragraphs_from_breaks(tree) -> int:
+    """Give <p> elements to text laid out with <br><br> (old portals, WYSIWYG fields); how many made.
+
+    A story written as one block of text with blank lines between paragraphs has no paragraph
+    elements, and a main-content extractor that scores paragraphs finds none (readability does
+    the same conversion). Each run of text and inline elements between two double breaks becomes
+    a <p>; block elements inside stay as they are.
+    """
+    made = 0
+    for el in list(tree.iter("span", "div", "td", "font", "section", "article")):
+        brs = el.findall("br")
+        if len(brs) < 2 or not any(b.getnext() is not None and b.getnext().tag == "br"
+                                   and not (b.tail or "").strip() for b in brs):
+            continue
+        if len(" ".join(t for t in el.xpath("text()"))) < _BREAK_RUN_CHARS:
+            continue
+        runs: list[list] = [[]]          # each run: the text and inline children of one paragraph
+        lead, el.text = el.text, None
+        if lead and lead.strip():
+            runs[-1].append(lead)
+        children = list(el)
+        for child in children:
+            el.remove(child)
+        for i, child in enumerate(children):
+            tail, child.tail = child.tail, None
+            nxt = children[i + 1] if i + 1 < len(children) else None
+            if child.tag == "br" and (nxt is not None and nxt.tag == "br" and not (tail or "").strip()
+                                      or runs[-1] == []):
+                runs.append([])          # a double break (or a break at a run's start) ends a paragraph
+            elif child.tag == "br":
+                runs[-1].append(child)
+            elif isinstance(child.tag, str) and child.tag in _BLOCKS:
+                runs.append([child])
+                runs.append([])
+            else:
+                runs[-1].append(child)
+            if tail and tail.strip():
+                runs[-1].append(tail)
+        for run in runs:
+            if not run:
+                continue
+            if len(run) == 1 and not isinstance(run[0], str) and run[0].tag in _BLOCKS:
+                el.append(run[0])
+                continue
+            p = etree.SubElement(el, "p")
+            for part in run:
+                if isinstance(part, str):
+                    if len(p):
+                        p[-1].tail = (p[-1].tail or "") + part
+                    else:
+                        p.text = (p.text or "") + part
+                else:
+                    p.append(part)
+            made += 1
+    return made
+
+
 def generic_paragraphs(tree, url: str | None, trace: Trace) -> list[str]:
     """Paragraphs of the main content found by trafilatura, given our parsed tree (it copies it).
 
@@ -156,6 +287,10 @@ def generic_paragraphs(tree, url: str | None, trace: Trace) -> list[str]:
     """
     drop_chrome(tree, trace)
     flatten_ruby(tree)
+    unwrap_page_forms(tree)
+    unwrap_layout_tables(tree)
+    drop_widget_tables(tree, trace)
+    paragraphs_from_breaks(tree)
     doc = _trafilatura(tree, url, fast=True)
     got = len(doc.text or "") if doc is not None else 0
     if got < _ENOUGH * _paragraph_chars(tree):

@@ -47,13 +47,24 @@ def iso_date(text: str | None, tz, loose: bool = False) -> str | None:
     return dates.to_iso(parsed)
 
 
+_SHOWING = etree.XPath("//body//*[normalize-space(.) = $title]")
+
+
 def headline_element(tree, title: str | None):
-    """The <h1> holding the headline (or the first <h1> inside an <article>, or the first one)."""
+    """The <h1> holding the headline (or the first <h1> inside an <article>, or the first one);
+    on a page without any <h1> (table-laid portals print the headline in a <span>), the innermost
+    element whose whole text is the headline."""
     h1s = tree.xpath("//h1")
     if title:
         for h1 in h1s:
             if text_of(h1) == title:
                 return h1
+        if not h1s:
+            showing = _SHOWING(tree, title=title)
+            ids = {id(el) for el in showing}
+            # The first that holds no other: the headline's own element, not its row or table.
+            return next((el for el in showing
+                         if not any(id(d) in ids for d in el.iterdescendants())), None)
     inside = [h for h in h1s if h.xpath("ancestor::article")]
     return (inside or h1s or [None])[0]
 
@@ -183,7 +194,26 @@ def date_line_dates(h1, tz) -> list[Found]:
             after = n if after is None else after
         if have == {"published", "modified"}:
             break
+    if not found:
+        found = _date_above(h1, tz)
     return found
+
+
+_ABOVE = 2   # lines right before the headline looked at: K2's and many portals' date sits there
+
+
+def _date_above(h1, tz) -> list[Found]:
+    """The date printed just above the headline, in the headline's own container («itemHeader»:
+    date, then title), when none follows it; never beyond the container (the masthead's day)."""
+    for n, sib in enumerate(h1.itersiblings(preceding=True)):
+        if n >= _ABOVE or not isinstance(sib.tag, str) or sib.tag in _NOT_DATE_LINE:
+            break
+        text = text_of(sib)
+        if not text or len(text) > _DATE_LINE_MAX:
+            break
+        if not UPDATED.search(text) and (iso := iso_date(text, tz, loose=True)):
+            return [("published", iso, "date line (above the headline)")]
+    return []
 
 
 # Labels that a page prints before its date or author in a fact list («<strong>Datum</strong>
