@@ -348,7 +348,8 @@ def test_byline_and_date_line_kept_by_the_extractor_are_not_body():
 
 def test_learned_site_template_is_stripped_before_the_body():
     from scraper.extract.templates import learn_template
-    promo = "<p class='promo'>حمّلوا تطبيق الموقع المجاني لتصلكم الأخبار العاجلة أولا بأول على هواتفكم</p>"
+    # Chrome no rule knows (the lexicon knows appeals such as «حمّلوا التطبيق»): only recurrence tells.
+    promo = "<p class='promo'>عرض خاص للمشتركين الجدد: ثلاثة أشهر بنصف السعر مع كل اشتراك سنوي في الموقع</p>"
 
     topics = ["الاقتصاد", "الرياضة", "الصحة", "التعليم", "الطقس"]   # the text, not only numbers, differs
 
@@ -359,9 +360,9 @@ def test_learned_site_template_is_stripped_before_the_body():
                 f"<div class='text'>{story}{promo}</div></article></body></html>")
 
     pages = [site_page(t) for t in topics]
-    assert "حمّلوا تطبيق" in extract(pages[0], "https://nosite.example/1").text   # the generic path alone leaks it
+    assert "عرض خاص" in extract(pages[0], "https://nosite.example/1").text   # the generic path alone leaks it
     a = extract(pages[0], "https://nosite.example/1", template=learn_template(pages[1:]))
-    assert "حمّلوا تطبيق" not in a.text and a.text.count("فقرة عن الاقتصاد") == 6
+    assert "عرض خاص" not in a.text and a.text.count("فقرة عن الاقتصاد") == 6
     assert "template" in a.provenance
 
 

@@ -17,6 +17,7 @@ from lxml import etree
 from .. import dates
 from .boilerplate import clean_paragraphs, fold, normalize_space
 from .byline import BY_WORDS
+from .chrome_lines import drop_placed_chrome
 from .content import drop_elements, embedded_paragraphs, generic_paragraphs, profile_paragraphs
 from ..errors import ExtractionError
 from .metadata import Metadata, extract_metadata
@@ -80,6 +81,8 @@ def _drop_non_body(paragraphs: list[str], meta: Metadata, tz, dropped: list) -> 
             key = fold(p)
             if i <= first_long and key in title_keys:
                 why = "headline (the title field, not body)"
+            elif i <= first_long and _labelled_headline(key, title_keys):
+                why = "headline with its section label (the title field, not body)"
             elif tag_key and key.replace("،", " ").replace(",", " ").split() == tag_key:
                 why = "tag list (the tags field, not body)"
             elif (top or i == len(paragraphs) - 1) and words[i] <= _DATE_LINE_WORDS \
@@ -94,6 +97,21 @@ def _drop_non_body(paragraphs: list[str], meta: Metadata, tz, dropped: list) -> 
         else:
             out.append(p)
     return out
+
+
+_LABEL_WORDS = 3   # a section or kicker label printed with the headline («منوعات», «عاجل»)
+
+
+def _labelled_headline(key: str, title_keys: set[str]) -> bool:
+    """Whether a folded line is the headline with a short label before or after it (the header's
+    category link and <h1> read as one line, glued or not: «اقتصادشركات الشحن تعيد …»)."""
+    for title in title_keys:
+        if len(title) < 20 or len(key) <= len(title):
+            continue
+        rest = key[:-len(title)] if key.endswith(title) else key[len(title):] if key.startswith(title) else None
+        if rest is not None and 1 <= len(_WORD.findall(rest)) <= _LABEL_WORDS:
+            return True
+    return False
 
 
 def _is_card_byline(paragraph: str) -> bool:
@@ -223,6 +241,7 @@ def _body(tree, profile: Profile | None, meta: Metadata, provenance: dict,
         if not meta.live_blog:
             paragraphs = drop_link_teasers(tree, paragraphs, boilerplate)
         paragraphs = drop_captions(tree, paragraphs, boilerplate)
+        paragraphs = drop_placed_chrome(tree, paragraphs, boilerplate)
         paragraphs = _keep_article_body(paragraphs, meta.article_body, boilerplate)
     dropped = [(p, BOILERPLATE, f"boilerplate: {why}") for p, why in boilerplate]
     paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None, dropped)

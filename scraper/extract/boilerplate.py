@@ -6,59 +6,13 @@ row, a «اقرأ أيضا» link, a copyright line), never because a long parag
 """
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 
-# Text compared after fold(): lower case, NFKC, no Arabic diacritics or tatweel, one alef and one
-# ya/ta-marbuta form, so «اقرأ أيضاً» and «اقرا ايضا» are one marker.
-_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_ALEFS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
-                        # typographic quotes compare equal to straight ones
-                        "’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
+from .lexicon import LEXICON
+from .textfold import fold, normalize_space
 
+__all__ = ["chrome_reason", "clean_paragraphs", "fold", "normalize_space"]
 
-@functools.lru_cache(maxsize=8192)   # the same lines are compared in several steps of one page
-def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    return " ".join(_DIACRITICS.sub("", text).translate(_ALEFS).split())
-
-
-# A short paragraph containing one of these is chrome. (Folded at import.)
-_MARKERS = tuple(fold(m) for m in (
-    # Arabic mastheads, widgets, tickers, share bars, related lists, newsletters, footers
-    "مواقيت الصلاة", "جميع الحقوق محفوظة", "حقوق النشر محفوظة", "أبرز الأخبار", "عدد اليوم",
-    "اقرأ أيضا", "اقرأ المزيد", "شارك الخبر", "شارك المقال", "الأكثر قراءة", "الأكثر مشاهدة",
-    "أخبار ذات صلة", "مواضيع ذات صلة", "مقالات ذات صلة", "تابعونا على", "اشترك في النشرة",
-    "النشرة البريدية", "النشرة الإخبارية", "العدد الورقي", "روابط سريعة", "حالة الطقس",
-    "ملفات تعريف الارتباط", "سياسة الخصوصية", "شروط الاستخدام",
-    # English and a few European equivalents
-    "all rights reserved", "sign up for our newsletter", "subscribe to our newsletter",
-    "accept cookies", "cookie policy", "we use cookies", "this site uses cookies", "related articles",
-    "related stories", "most read", "most popular", "share this article", "follow us on",
-    "skip to content", "privacy policy", "terms of use", "alle rechte vorbehalten",
-    "tous droits réservés", "todos los derechos reservados", "on google news", "before commenting",
-    "log in to comment", "login to comment", "to post a comment", "أضف تعليقك", "سجل الدخول للتعليق",
-    # comment-section disclaimers
-    "لا تعبر عن رأي", "مراجعة التعليقات", "إرشادات الاستخدام", "comments are moderated",
-    "do not necessarily reflect the views",
-))
-# Markers that are chrome only when they open the paragraph («اقرأ أيضا: ...», "Read more: ...").
-_LEADING = tuple(fold(m) for m in (
-    "اقرأ أيضا", "اقرأ ايضا", "اقرأ المزيد", "شاهد أيضا", "طالع أيضا", "read more", "read also",
-    "see also", "advertisement", "lesen sie auch", "mehr zum thema", "lire aussi", "à lire aussi",
-    "leer también", "leia também", "czytaj też", "czytaj także", "czytaj również", "przeczytaj też",
-    "czytaj więcej", "les også", "se også", "læs også", "läs också", "lees ook", "leggi anche", "also read",
-    "читайте также", "читайте також", "čtěte také", "přečtěte si také", "اقرأ كذلك", "تابع أيضا",
-    "auch interessant", "das könnte sie auch interessieren", "you may also like", "you might also like",
-    "قد يهمك", "اخترنا لك", "مواضيع قد تهمك",
-))
-_SHARE_WORDS = {fold(w) for w in (
-    "شارك", "مشاركة", "فيسبوك", "تويتر", "واتساب", "تلغرام", "لينكدإن", "انستغرام", "طباعة", "إكس",
-    "facebook", "twitter", "x", "whatsapp", "telegram", "linkedin", "email", "e-mail", "print",
-    "share", "copy", "link", "pinterest", "reddit", "messenger",
-)}
-_PRAYERS = {fold(w) for w in ("الفجر", "الشروق", "الظهر", "العصر", "المغرب", "العشاء")}
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
 # «©», "(c) 2024", "Copyright 2024": not the word alone, which a story about copyright uses.
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|copyright\s*(©|\(c\)|\d{4})", re.I)
@@ -78,14 +32,27 @@ _PHOTO_CREDIT = re.compile(r"^(image|photo|picture|photograph|credit|foto|bild|f
 # A paragraph this long is article text even if it quotes a marker.
 _SHORT = 30
 _LEAD_CHARS = 40  # enough for the longest opening marker
+_LABEL_WORDS = 6  # a widget's label («أرسل الخبر لصديق»), counted without its punctuation and count
+_STAMP_WORDS = 10  # a credit or teaser with its relative time («القاهرة - أ ش أ - منذ ساعتين»)
+# What a label may carry besides its words: a count «(3)», a bullet, a colon, an arrow.
+_LABEL_NOISE = re.compile(r"[\d\W_]+")
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
 
 
-def normalize_space(text: str) -> str:
-    """NBSP and other Unicode spaces to one space; zero-width characters out; trimmed."""
-    text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\u2007", " ")
-    # Zero-width space, word joiner and BOM carry nothing; ZWNJ/ZWJ are kept (Persian/Urdu spelling).
-    text = re.sub("[\u200b\u2060\ufeff]", "", text)
-    return " ".join(text.split())
+def is_label(folded: str) -> bool:
+    """Whether a folded line is nothing but a widget's label from the lexicon (several labels in a
+    row too: «طباعة أرسل لصديق», «شارك فيسبوك»)."""
+    words = _LABEL_NOISE.sub(" ", folded).split()
+    if not words or len(words) > _LABEL_WORDS:
+        return False
+    line = " ".join(words)
+    if line in LEXICON.labels:
+        return True
+    # Labels side by side (a toolbar): every word belongs to some label or is a share word.
+    rest = line
+    for label in sorted(LEXICON.labels, key=len, reverse=True):
+        rest = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", " ", rest)
+    return not rest.split() or all(w in LEXICON.share_words for w in rest.split())
 
 
 def chrome_reason(paragraph: str) -> str | None:
@@ -93,12 +60,16 @@ def chrome_reason(paragraph: str) -> str | None:
     words = _WORDS.findall(paragraph)
     if not words:
         return "no words"
-    if fold(paragraph[:_LEAD_CHARS]).startswith(_LEADING):
+    if fold(paragraph[:_LEAD_CHARS]).startswith(LEXICON.leading):
         return "read-also link"
     if len(words) > _SHORT * 2:
         return None
     folded = fold(paragraph)
-    found = [m for m in _MARKERS if m in folded]
+    if is_label(folded):
+        return "label («%s»)" % " ".join(_LABEL_NOISE.sub(" ", folded).split())
+    if len(words) <= _STAMP_WORDS and LEXICON.relative_time.search(folded.translate(_DIGITS)):
+        return "relative time («منذ ساعتين»): a teaser's or credit's timestamp"
+    found = [m for m in LEXICON.markers if m in folded]
     if len(found) >= 2:   # a policy blurb (comments, privacy, terms) names several at once
         return f"markers «{found[0]}», «{found[1]}»"
     if len(words) > _SHORT:
@@ -106,8 +77,10 @@ def chrome_reason(paragraph: str) -> str | None:
     if found:
         return f"marker «{found[0]}»"
     tokens = set(_WORDS.findall(folded))
-    if len(tokens & _PRAYERS) >= 3 and (_CLOCK.search(paragraph) or len(words) <= 8):
+    if len(tokens & LEXICON.prayers) >= 3 and (_CLOCK.search(paragraph) or len(words) <= 8):
         return "prayer times"
+    if len(words) <= 4 and tokens & LEXICON.prayers and _CLOCK.search(paragraph):
+        return "prayer times"     # one row of the widget: «الفجر | 04:21»
     if _COPYRIGHT.search(paragraph):
         return "copyright line"
     if _READING_TIME.search(folded) and len(words) <= 6:
@@ -116,7 +89,7 @@ def chrome_reason(paragraph: str) -> str | None:
         return "photo credit"
     if _EMAIL.search(paragraph):
         return "contact line (an e-mail address)"
-    if len(words) <= 8 and all(w.lower() in _SHARE_WORDS for w in _WORDS.findall(folded)):
+    if len(words) <= 8 and all(w.lower() in LEXICON.share_words for w in _WORDS.findall(folded)):
         return "share bar"
     return None
 

@@ -1,0 +1,58 @@
+"""The chrome lexicon (chrome.toml beside this module): what site chrome says, by kind, folded once.
+
+The data says what a line holds; boilerplate.py and chrome_lines.py say where such a line must sit
+to be chrome. Loaded once at import; a broken file is a bug of the package, so it fails loudly.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+from .textfold import fold
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    markers: tuple[str, ...]        # a short line containing one is chrome
+    leading: tuple[str, ...]        # a line opening with one is chrome
+    labels: frozenset[str]          # a line that is only one is a widget's label
+    share_words: frozenset[str]     # a short line of only these is a share bar
+    prayers: frozenset[str]
+    call_verbs: tuple[str, ...]     # an appeal to the reader ...
+    channels: tuple[str, ...]       # ... to follow the site on one of these
+    issuers: tuple[str, ...]        # a press release's issuer line opens with one
+    relative_time: re.Pattern       # «منذ ساعتين»
+
+
+def _folded(values) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(fold(v) for v in values))
+
+
+def _phrase_pattern(phrases: tuple[str, ...]) -> str:
+    """Whole words or phrases (longest first), as a regex alternation on folded text."""
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+
+
+def load(text: str | None = None) -> Lexicon:
+    data = tomllib.loads(text if text is not None else
+                         resources.files(__package__).joinpath("chrome.toml").read_text(encoding="utf-8"))
+    rel = data["relative_time"]
+    units = _phrase_pattern(_folded(rel["ar_units"]))
+    before = _phrase_pattern(_folded(rel["ar_before"]))
+    return Lexicon(
+        markers=_folded(data["markers"]["ar"] + data["markers"]["other"]),
+        leading=_folded(data["leading"]["ar"] + data["leading"]["other"]),
+        labels=frozenset(_folded(data["labels"]["ar"])),
+        share_words=frozenset(_folded(data["labels"]["share_words"])),
+        prayers=frozenset(_folded(data["labels"]["prayers"])),
+        call_verbs=_folded(data["calls"]["verbs"]),
+        channels=_folded(data["calls"]["channels"]),
+        issuers=_folded(data["issuers"]["ar"]),
+        # «منذ ساعتين», «منذ 3 ساعات», «قبل ٥ دقائق» (digits are folded to ASCII before matching)
+        relative_time=re.compile(rf"(?<!\w)(?:{before})\s+(?:\d+\s+)?(?:{units})(?!\w)"),
+    )
+
+
+LEXICON = load()
