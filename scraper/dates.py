@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import DateError
+
 MONTH_NAMES = {
     "ar": "يناير فبراير مارس أبريل مايو يونيو/يونيه يوليو/يوليه أغسطس سبتمبر أكتوبر نوفمبر ديسمبر",
     "ar-levant": "كانون_الثاني/كانون_ثاني شباط آذار نيسان أيار حزيران تموز آب أيلول "
@@ -254,10 +256,10 @@ def parse_date(text: str, tz: str | tzinfo | None = None, *, default_time: bool 
     """
     scanned = _scan(text, tz)
     if scanned is None:
-        raise ValueError(f"no date in {text[:80]!r}")
+        raise DateError(f"no date in {text[:80]!r}")
     found, other_words = scanned
     if other_words > LABEL_WORDS:
-        raise ValueError(f"more than a date in {text[:80]!r}")
+        raise DateError(f"more than a date in {text[:80]!r}")
     if default_time and not found.has_time:
         return ParsedDate(found.value, has_time=True, has_offset=found.has_offset)
     return found
@@ -266,9 +268,25 @@ def parse_date(text: str, tz: str | tzinfo | None = None, *, default_time: bool 
 def parse_iso_like(text: str, tz: str | tzinfo | None = None) -> ParsedDate:
     """Parse a machine date (JSON-LD, OpenGraph, ``<time datetime>``, feeds): ISO 8601 with or
     without offset, 'YYYY-MM-DD HH:MM:SS', RFC 2822, epoch seconds or milliseconds. Printed dates
-    are ``parse_date``'s. Raises ValueError."""
+    are ``parse_date``'s. Raises DateError (a ValueError) for anything else, absurd years included."""
     zone = _zone(tz)
     raw = (text or "").strip().translate(_DIGITS)
+    try:
+        value, has_time = _machine_date(raw)
+    except (OverflowError, OSError):   # a year past what datetime or the C library can hold
+        raise DateError(f"year out of range in {raw[:80]!r}") from None
+    if value is None:
+        raise DateError(f"not a machine-readable date: {raw[:80]!r}")
+    if value.year not in YEARS:
+        raise DateError(f"year {value.year} out of range in {raw[:80]!r}")
+    has_offset = value.tzinfo is not None
+    if not has_offset:
+        value = value.replace(tzinfo=zone)
+    return ParsedDate(value, has_time=has_time, has_offset=has_offset)
+
+
+def _machine_date(raw: str) -> tuple[datetime | None, bool]:
+    """(the datetime ``raw`` writes, whether it gives a time); None when it is no machine date."""
     value, has_time = None, True
     if _EPOCH.fullmatch(raw):
         number = float(raw)
@@ -288,14 +306,7 @@ def parse_iso_like(text: str, tz: str | tzinfo | None = None) -> ParsedDate:
             else:   # RFC 5322: «-0000» is UTC with the sender's zone unknown, not a local time
                 if value.tzinfo is None and re.search(r"-0000\s*$", raw):
                     value = value.replace(tzinfo=timezone.utc)
-    if value is None:
-        raise ValueError(f"not a machine-readable date: {raw[:80]!r}")
-    if value.year not in YEARS:
-        raise ValueError(f"year {value.year} out of range in {raw[:80]!r}")
-    has_offset = value.tzinfo is not None
-    if not has_offset:
-        value = value.replace(tzinfo=zone)
-    return ParsedDate(value, has_time=has_time, has_offset=has_offset)
+    return value, has_time
 
 
 def to_iso(p: ParsedDate | datetime) -> str:
@@ -307,17 +318,23 @@ def to_iso(p: ParsedDate | datetime) -> str:
     return p.isoformat(timespec="seconds")
 
 def parse_timestamp(value: str | None, tz: ZoneInfo | None = None) -> datetime | None:
-    """RFC 822 (RSS), ISO 8601 / W3C Datetime (Atom, sitemaps); a naive time takes ``tz`` (or UTC)."""
+    """RFC 822 (RSS), ISO 8601 / W3C Datetime (Atom, sitemaps); a naive time takes ``tz`` (or UTC).
+
+    None when absent or unreadable, and for a year outside YEARS (a feed's year 9999999999 or
+    0001 is no publication date, and near datetime's limits it cannot even be converted to UTC).
+    """
     if not value:
         return None
     value = value.strip()
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             return None
+    if parsed.year not in YEARS:
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz or timezone.utc)
     return parsed

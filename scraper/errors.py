@@ -10,6 +10,7 @@
     │   ├── TooManyRedirects     a redirect loop or a chain longer than allowed
     │   ├── NotHTML              content type or bytes say this is not an HTML page
     │   ├── TooLarge             more (decompressed) bytes than the size cap
+    │   ├── OutOfTime            the run's time limit (--max-time) came first: left for the next run
     │   └── RobotsDisallowed     robots.txt does not let us fetch it (the next run checks again)
     ├── ExtractionError          the page has no article we can find
     │   └── FeedError            a feed or sitemap that is malformed, declares entities, or is too large
@@ -20,6 +21,7 @@
     │   ├── QueryError           the database refused a statement (.detail: its own words), e.g. a malformed search
     │   └── ArchiveLocked        another `scraper archive` run holds the run lock
     ├── NotArchived              the archive has no record for that URL
+    ├── DateError                a text that holds no date we can read (also a ValueError)
     └── ConfigError              a site profile or sites.toml is invalid
 
 Exceptions, never silent ``None``: callers decide whether a failure skips a URL or stops the run.
@@ -85,6 +87,12 @@ class TooLarge(FetchError):
     pass
 
 
+class OutOfTime(FetchError):
+    """Not asked for, or not finished, before the run's time limit: not a failure of the URL."""
+
+    retryable = True
+
+
 class RobotsDisallowed(FetchError):
     pass
 
@@ -129,3 +137,7 @@ class NotArchived(ScraperError):
 
 class ConfigError(ScraperError):
     pass
+
+
+class DateError(ScraperError, ValueError):
+    """No readable date in a text (scraper/dates.py); a ValueError too, as date parsers raise."""

@@ -91,6 +91,29 @@ def resolve(base: str, link: str) -> URL:
     return parse_url(link, base=base)
 
 
+class Rejected:
+    """The links of one listing (a feed, a sitemap, a page) that were not valid URLs.
+
+    Counted, with the first kept as the example, so a listing of a million broken links is one
+    problem line, not a million, and costs no memory.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: BadURL | None = None
+
+    def add(self, error: BadURL) -> None:
+        self.count += 1
+        self.first = self.first or error
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        noun = "link that is" if self.count == 1 else "links that are"
+        return f"skipped {self.count:,} {noun} not a valid URL (first: {self.first})"
+
+
 def _why(exc: ValueError) -> str:
     message = str(exc).lower()
     if "port" in message:

@@ -19,7 +19,8 @@ from scraper.errors import ArchiveLocked
 from scraper.crawl.feeds import FeedError, parse_feed, parse_sitemap
 from scraper.fetch.http import FetchOptions
 from scraper.crawl.lock import RunLock
-from scraper.crawl.politeness import PoliteClient, Politeness, polite_map
+from scraper.crawl.politeness import PoliteClient, Politeness
+from scraper.crawl.scheduler import polite_map
 from scraper.profiles import Profile
 from scraper.crawl.robots import parse_robots
 

@@ -22,11 +22,16 @@ class ArchiveReporter:
             self.log.write(f"{iso_utc(utc_now())} {line}\n")
             self.log.flush()
 
-    def planned(self, total):
-        self._write_log(f"fetching {total} URLs")
-        if not self.quiet and total and sys.stderr.isatty():
-            self.bar = click.progressbar(length=total, label="archiving", file=sys.stderr)
+    def planned(self, more):
+        """``more`` URLs handed to the fetchers (called again as each site's queue is read)."""
+        self._write_log(f"fetching {more} more URLs")
+        if self.quiet or not more or not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=more, label="archiving", file=sys.stderr)
             self.bar.__enter__()
+        else:
+            self.bar.length += more
 
     def outcome(self, url, status, detail=None):
         self._write_log(f"{status} {url} {detail or ''}".rstrip())
@@ -55,6 +60,8 @@ class ArchiveReporter:
               help="Check recent articles again once older than this (6h, 30m, 0 = now).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Hosts fetched at the same time (one request at a time per host).")
+@click.option("--max-time", default="8m", show_default=True,
+              help="Stop the run after this long (30m, 1h, 0 = no limit); what is left stays queued.")
 @click.option("--quiet", "-q", is_flag=True, help="No output at all unless something failed.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append every outcome to FILE.")
 @click.option("--warc", type=click.Path(dir_okay=False),
@@ -63,13 +70,16 @@ class ArchiveReporter:
                                    "add a contact address for the sites' operators.")
 @db_option
 @handle_errors
-def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, warc, user_agent, db_path):
+def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log_file, warc, user_agent,
+            db_path):
     """Find the sites' new articles and archive them politely; for cron.
 
     Discovers article URLs (robots.txt, start pages, feeds, sitemaps), fetches those not yet
     archived, checks recent articles again for edits, and retries failed URLs on later runs.
     Exit 0 all well, 1 some URLs failed, 3 most failed or the run could not start,
     75 another run holds the lock (it touched nothing; cron will simply try again).
+    A run stops at --max-time (default 8m, for a crontab line every ten minutes): what it did
+    not reach stays queued for the next run, and the exit code says how the rest went.
 
     Example:
 
@@ -91,6 +101,10 @@ def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, war
         recheck = parse_duration(recheck_after)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--recheck-after") from None
+    try:
+        limit = parse_duration(max_time)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-time") from None
     reporter = ArchiveReporter(quiet, log_file)
     try:
         with (WarcWriter(warc) if warc else nullcontext()) as writer:
@@ -98,6 +112,7 @@ def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, war
                 dataclasses.replace(RUN_FETCH_OPTIONS, user_agent=user_agent)
             options = RunOptions(sites=tuple(sites), config=sites_file(config, db_path),
                                  max_new=max_new, recheck_after=recheck, workers=workers,
+                                 max_time=limit or None,
                                  fetch=fetch_options, on_page=writer.write_page if writer else None)
             report = run_archive(db_path, options, reporter)
     except ArchiveLocked as exc:
@@ -111,7 +126,9 @@ def archive(sites, config, max_new, recheck_after, workers, quiet, log_file, war
         reporter.close()
     if not quiet or report.exit_code:
         counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)
-        click.echo(f"run {report.run_id}: {counts or 'nothing new'}", err=True)
+        stopped = (f"; the time limit ({max_time}) was reached: {report.left} URLs left queued for the next run"
+                   if report.timed_out else "")
+        click.echo(f"run {report.run_id}: {counts or 'nothing new'}{stopped}", err=True)
     sys.exit(report.exit_code)
 
 

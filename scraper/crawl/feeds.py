@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Iterator
-from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from ..dates import parse_timestamp
-from ..errors import FeedError  # noqa: F401  (re-exported: callers catch feeds.FeedError)
+from ..errors import BadURL, FeedError  # noqa: F401  (FeedError re-exported: callers catch feeds.FeedError)
 from ..models import Found
+from ..urls import Rejected, resolve
 
 # Decompressed size cap for .xml.gz: the sitemap protocol allows 50 MB uncompressed.
 MAX_XML_BYTES = 60 * 1024 * 1024
@@ -125,74 +125,103 @@ def _iso(value: str | None, tz: ZoneInfo | None, *, date_only_ok: bool = False) 
     return parsed.isoformat() if parsed else None
 
 
-def parse_feed(body: bytes, feed_url: str, tz: ZoneInfo | None = None) -> list[Found]:
-    """The items of an RSS 0.9x/1.0/2.0 or Atom feed, with their titles and publication dates."""
-    found: list[Found] = []
-    try:
-        for el in _elements(body, feed_url):
-            name = _local(el.tag)
-            if name not in ("item", "entry"):
-                continue
-            fields: dict[str, str | None] = {}
-            link = None
-            for child in el:
-                cname = _local(child.tag)
-                if cname == "link":
-                    # Atom: <link rel="alternate" href>; RSS: <link>text</link>.
-                    if child.get("href") and child.get("rel", "alternate") == "alternate":
-                        link = link or child.get("href").strip()
-                    elif child.text and child.text.strip():
-                        link = link or child.text.strip()
-                elif cname == "guid" and child.get("isPermaLink", "true") == "true":
-                    fields.setdefault("guid", _text(child))
-                elif cname in ("title", "pubDate", "published", "updated", "date", "issued"):
-                    fields.setdefault(cname, _text(child))
-            link = link or fields.get("guid")
-            if link and link.startswith(("http://", "https://", "/")):
+def iter_feed(body: bytes, feed_url: str, tz: ZoneInfo | None = None,
+              rejected: Rejected | None = None) -> Iterator[Found]:
+    """The items of an RSS 0.9x/1.0/2.0 or Atom feed, with their titles and publication dates, as read.
+
+    A link that is not a valid URL is counted in ``rejected`` and skipped; a malformed document
+    raises FeedError where it breaks, after the items before it were given.
+    """
+    for el in _elements(body, feed_url):
+        name = _local(el.tag)
+        if name not in ("item", "entry"):
+            continue
+        fields: dict[str, str | None] = {}
+        link = None
+        for child in el:
+            cname = _local(child.tag)
+            if cname == "link":
+                # Atom: <link rel="alternate" href>; RSS: <link>text</link>.
+                if child.get("href") and child.get("rel", "alternate") == "alternate":
+                    link = link or child.get("href").strip()
+                elif child.text and child.text.strip():
+                    link = link or child.text.strip()
+            elif cname == "guid" and child.get("isPermaLink", "true") == "true":
+                fields.setdefault("guid", _text(child))
+            elif cname in ("title", "pubDate", "published", "updated", "date", "issued"):
+                fields.setdefault(cname, _text(child))
+        link = link or fields.get("guid")
+        _clear(el)
+        if link and link.startswith(("http://", "https://", "/")):
+            url = _resolved(feed_url, link, rejected)
+            if url is not None:
                 published = next((fields[k] for k in ("pubDate", "published", "date", "issued", "updated")
                                   if fields.get(k)), None)
-                found.append(Found(urljoin(feed_url, link), "feed", feed_url, fields.get("title"),
-                                   _iso(published, tz)))
-            _clear(el)
+                yield Found(url, "feed", feed_url, fields.get("title"), _iso(published, tz))
+
+
+def iter_sitemap(body: bytes, sitemap_url: str, tz: ZoneInfo | None = None,
+                 rejected: Rejected | None = None) -> Iterator[Found | SitemapRef]:
+    """A urlset's pages (news:title and news:publication_date when given) or an index's sitemaps,
+    one at a time as the document streams past: a sitemap of any size costs the memory of one entry.
+    """
+    for el in _elements(body, sitemap_url):
+        name = _local(el.tag)
+        if name not in ("url", "sitemap"):
+            continue
+        loc = lastmod = title = published = None
+        for child in el.iter():
+            cname = _local(child.tag)
+            if cname == "loc" and loc is None and child.getparent() is el:   # not image:loc
+                loc = _text(child)
+            elif cname == "lastmod":
+                lastmod = _text(child)
+            elif cname == "title" and child.getparent() is not None and _local(child.getparent().tag) == "news":
+                title = _text(child)
+            elif cname == "publication_date":
+                published = _text(child)
+        _clear(el)
+        url = _resolved(sitemap_url, loc, rejected) if loc else None
+        if url is None:
+            continue
+        if name == "sitemap":
+            yield SitemapRef(url, parse_timestamp(lastmod, tz))
+        else:
+            news = published is not None or title is not None
+            yield Found(url, "news-sitemap" if news else "sitemap", sitemap_url, title, _iso(published, tz))
+
+
+def _resolved(base: str, link: str, rejected: Rejected | None) -> str | None:
+    try:
+        return resolve(base, link).text
+    except BadURL as exc:
+        if rejected is not None:
+            rejected.add(exc)
+        return None
+
+
+def parse_feed(body: bytes, feed_url: str, tz: ZoneInfo | None = None,
+               rejected: Rejected | None = None) -> list[Found]:
+    """``iter_feed`` as a list; on FeedError, what was read before it is the error's ``partial``."""
+    found: list[Found] = []
+    try:
+        found.extend(iter_feed(body, feed_url, tz, rejected))
     except FeedError as exc:
-        # What was read before the error is kept: discovery adds it and reports the error.
         exc.partial = found
         raise
     return found
 
 
 def parse_sitemap(body: bytes, sitemap_url: str, tz: ZoneInfo | None = None,
-                  ) -> tuple[list[Found], list[SitemapRef]]:
-    """A urlset's pages (news:title and news:publication_date when given) or an index's sitemaps."""
+                  rejected: Rejected | None = None) -> tuple[list[Found], list[SitemapRef]]:
+    """``iter_sitemap`` as (pages, child sitemaps); on FeedError, ``partial`` and ``children`` hold
+    what was read before it."""
     pages: list[Found] = []
     children: list[SitemapRef] = []
     try:
-        for el in _elements(body, sitemap_url):
-            name = _local(el.tag)
-            if name not in ("url", "sitemap"):
-                continue
-            loc = lastmod = title = published = None
-            for child in el.iter():
-                cname = _local(child.tag)
-                if cname == "loc" and loc is None and child.getparent() is el:   # not image:loc
-                    loc = _text(child)
-                elif cname == "lastmod":
-                    lastmod = _text(child)
-                elif cname == "title" and child.getparent() is not None and _local(child.getparent().tag) == "news":
-                    title = _text(child)
-                elif cname == "publication_date":
-                    published = _text(child)
-            if loc:
-                loc = urljoin(sitemap_url, loc)
-                if name == "sitemap":
-                    children.append(SitemapRef(loc, parse_timestamp(lastmod, tz)))
-                else:
-                    news = published is not None or title is not None
-                    pages.append(Found(loc, "news-sitemap" if news else "sitemap", sitemap_url, title,
-                                       _iso(published, tz)))
-            _clear(el)
+        for item in iter_sitemap(body, sitemap_url, tz, rejected):
+            (children if isinstance(item, SitemapRef) else pages).append(item)
     except FeedError as exc:
-        # What was read before the error is kept: discovery adds it and reports the error.
         exc.partial, exc.children = pages, children
         raise
     return pages, children

@@ -5,38 +5,34 @@ The delay is the larger of the site's `delay` and the robots.txt Crawl-delay; a 
 penalty that doubles on each throttled answer and halves on each good one, so a host that asks us
 to slow down gets slower requests until it is happy again.
 
-`polite_map` runs work over many URLs with a thread pool: a worker is only handed a URL whose host
-is free and due, so no worker sits blocked behind a busy host while another host waits.
+Every delay (the site's, Crawl-delay) counts for at most MAX_DELAY: a `Crawl-delay: 100000` or
+`delay = 1e308` would otherwise hold a run (and its lock) for days, or overflow the clock.
+The scheduler (scheduler.py) runs the work over many URLs with a thread pool, using these turns.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-import queue as stdlib_queue
 import threading
 import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable
 
 import requests
 
 from ..clock import Clock, utc_now
 from ..fetch.http import FetchOptions, fetch as default_fetch
 from ..models import FetchAttempt, Page
-from ..errors import RobotsDisallowed
-from .robots import RobotsCache
+from ..errors import FetchTimeout, OutOfTime, RobotsDisallowed
+from .robots import MAX_ROBOTS_BYTES, RobotsCache
 from ..urls import host_key
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 DEFAULT_DELAY = 1.0
 DEFAULT_WORKERS = 8
 FIRST_PENALTY = 1.0    # seconds added after the first 429/503, even for a site with delay 0
 MAX_PENALTY = 120.0    # never slower than one request every two minutes (plus Retry-After)
+MAX_DELAY = 120.0      # a site's delay or Crawl-delay above this counts as this
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024
 
 
@@ -69,16 +65,19 @@ class Politeness:
         return self._hosts[host]
 
     def set_delay(self, url_or_host: str, *delays: float | None) -> float:
-        """Set a host's delay to the largest of the given ones (site delay, Crawl-delay); return it."""
+        """Set a host's delay to the largest of the given ones (site delay, Crawl-delay), at most
+        MAX_DELAY; return it. A delay that is not a number of seconds >= 0 is ignored."""
         with self._cond:
-            host = self._host(_key(url_or_host))
-            host.delay = max([d for d in delays if d is not None] or [self.default_delay])
+            host = self._host(host_of(url_or_host))
+            usable = [min(float(d), MAX_DELAY) for d in delays
+                      if isinstance(d, (int, float)) and not math.isnan(d) and d >= 0]
+            host.delay = max(usable or [min(self.default_delay, MAX_DELAY)])
             return host.delay
 
     def delay(self, url_or_host: str) -> float:
         """The current gap between two requests to this host, penalty included."""
         with self._cond:
-            host = self._host(_key(url_or_host))
+            host = self._host(host_of(url_or_host))
             return host.delay + host.penalty
 
     def try_acquire(self, host: str) -> float:
@@ -108,15 +107,21 @@ class Politeness:
             self._cond.notify_all()
 
     @contextmanager
-    def turn(self, url: str):
-        """Block until this URL's host is free and due, hold it for one request.
+    def turn(self, url: str, deadline: float | None = None):
+        """Block until this URL's host is free and due, hold it for one request; OutOfTime when
+        its turn cannot come before ``deadline`` (time.monotonic).
 
         The body may set ``box[0]`` to a Retry-After (or 0) to report a 429/503.
         """
-        host = _key(url)
+        host = host_of(url)
         while (wait_for := self.try_acquire(host)) != 0.0:
+            if deadline is not None and self._clock() + (0 if wait_for == math.inf else wait_for) >= deadline:
+                raise OutOfTime(url, f"{host} is not due before the run's time limit")
             with self._cond:   # woken early by any release; then simply try again
-                self._cond.wait(None if wait_for == math.inf else wait_for)
+                timeout = None if wait_for == math.inf else wait_for
+                if deadline is not None:
+                    timeout = max(0.0, min(timeout if timeout is not None else math.inf, deadline - self._clock()))
+                self._cond.wait(timeout)
         box: list[float | None] = [None]
         try:
             yield box
@@ -124,129 +129,30 @@ class Politeness:
             self.release(host, throttled=box[0])
 
 
-def _key(url_or_host: str) -> str:
+def host_of(url_or_host: str) -> str:
+    """The key a host's turns are kept under (www. and the bare host are one)."""
     return host_key(url_or_host) if "://" in url_or_host else url_or_host.lower().removeprefix("www.")
-
-
-def polite_map(tasks: Iterable[T], work: Callable[[T], R], politeness: Politeness, *,
-               url_of: Callable[[T], str], workers: int = DEFAULT_WORKERS,
-               throttled: Callable[[R], float | None] = lambda result: None,
-               max_wait: float = math.inf,
-               ) -> Iterator[tuple[T, "R | BaseException | Deferred"]]:
-    """Run ``work(task)`` on a pool, host by host, and yield ``(task, result)`` as each finishes.
-
-    Results come back to the caller's thread, so the caller can write them to SQLite (whose
-    connection belongs to that thread) while a dispatcher thread keeps the workers busy; at most
-    a few results per worker wait for the caller, so memory stays flat however many tasks.
-    An exception raised by ``work`` is yielded as the result.
-    ``throttled(result)`` tells whether the host asked us to slow down (None: it did not).
-    A host that must not be asked again for more than ``max_wait`` seconds (its Retry-After) gets
-    its remaining tasks back at once, each with a ``Deferred`` as the result.
-    """
-    queues: dict[str, deque[T]] = {}
-    for task in tasks:
-        queues.setdefault(_key(url_of(task)), deque()).append(task)
-    results: stdlib_queue.Queue = stdlib_queue.Queue(maxsize=workers * 4)
-    stop = threading.Event()
-
-    def dispatch() -> None:
-        try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-                _dispatch(queues, pool, work, politeness, workers, throttled, results.put, stop,
-                          max_wait)
-        except BaseException as exc:   # a bug here must reach the caller, not die in a thread
-            results.put((None, _Crashed(exc)))
-        finally:
-            results.put(_END)
-
-    dispatcher = threading.Thread(target=dispatch, name="dispatch", daemon=True)
-    dispatcher.start()
-    try:
-        while (item := results.get()) is not _END:
-            if isinstance(item[1], _Crashed):
-                raise item[1].error
-            yield item
-    finally:
-        stop.set()
-        while dispatcher.is_alive():   # let it finish its in-flight requests without blocking
-            try:
-                results.get(timeout=0.1)
-            except stdlib_queue.Empty:
-                pass
-
-
-_END = object()
-
-
-class Deferred:
-    """The result of a task not done: its host asked us to stay away ``wait`` seconds more."""
-
-    def __init__(self, host: str, wait: float):
-        self.host, self.wait = host, wait
-
-    def __str__(self) -> str:
-        return f"{self.host} asked to be left alone for {self.wait:,.0f} s more; left for a later run"
-
-
-class _Crashed:
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-def _dispatch(queues, pool, work, politeness, workers, throttled, put, stop,
-              max_wait=math.inf) -> None:
-    """Hand each free worker a task whose host is free and due; report each result with ``put``."""
-    inflight: dict = {}
-    while (queues and not stop.is_set()) or inflight:
-        soonest = math.inf
-        # Longest queue first: the hosts with the most left to do bound how long the run takes,
-        # so they must never wait while a worker serves a host with one URL left.
-        for host in sorted(queues, key=lambda h: -len(queues[h])) if not stop.is_set() else ():
-            if len(inflight) >= workers:
-                break
-            wait_for = politeness.try_acquire(host)
-            if wait_for == 0.0:
-                task = queues[host].popleft()
-                if not queues[host]:
-                    del queues[host]
-                inflight[pool.submit(work, task)] = (host, task)
-            elif max_wait < wait_for < math.inf:
-                # Waiting hours for a host (a far Retry-After) would hold the whole run and the
-                # runs after it: its tasks go back untouched, for a later run.
-                for task in queues.pop(host):
-                    put((task, Deferred(host, wait_for)))
-            else:
-                soonest = min(soonest, wait_for)
-        if not inflight:
-            # Every pending host is waiting out its delay (or is held by a `turn` elsewhere).
-            time.sleep(min(soonest, 0.5))
-            continue
-        done, _ = wait(inflight, timeout=None if soonest == math.inf else soonest,
-                       return_when=FIRST_COMPLETED)
-        for future in done:
-            host, task = inflight.pop(future)
-            error = future.exception()
-            result = error if error is not None else future.result()
-            politeness.release(host, throttled=None if error is not None else throttled(result))
-            put((task, result))
 
 
 class PoliteClient:
     """How the archiver talks to hosts: robots.txt first, the host's turn, one pooled session per thread.
 
     Every HTTP attempt (retries included) is appended to ``attempts`` as a FetchAttempt, for the fetch log,
-    which the caller's thread writes (worker threads never touch SQLite).
+    which the caller's thread writes (worker threads never touch SQLite). ``deadline`` (time.monotonic,
+    set by the run) bounds every request: none starts after it, none runs past it (OutOfTime).
     """
 
     def __init__(self, options: FetchOptions, politeness: Politeness, *,
-                 fetch: Callable[..., Page] = default_fetch, clock: Clock = utc_now):
+                 fetch: Callable[..., Page] = default_fetch, clock: Clock = utc_now,
+                 deadline: float | None = None):
         self.options = options
         self.politeness = politeness
+        self.deadline = deadline
         self._fetch = fetch
         self.clock = clock            # the pages' fetched_at and robots.txt copies' ages
         self._local = threading.local()
         # robots.txt may be asked for conditionally (etag=, last_modified=) to refresh a cached copy.
-        self.robots = RobotsCache(lambda url, **validators: self.get(url, html=False, check_robots=False,
+        self.robots = RobotsCache(lambda url, **validators: self.get(url, kind="robots", check_robots=False,
                                                                      **validators),
                                   options.user_agent, now=clock)
 
@@ -258,23 +164,54 @@ class PoliteClient:
     def allowed(self, url: str) -> bool:
         return self.robots.allowed(url)
 
-    def get(self, url: str, *, html: bool = True, check_robots: bool = True, hold_turn: bool = True,
-            etag: str | None = None, last_modified: str | None = None,
-            attempts: list[FetchAttempt] | None = None) -> Page:
-        """Fetch ``url`` politely and return its Page; raise FetchError (or RobotsDisallowed)."""
-        if check_robots and not self.allowed(url):
+    def check(self, url: str) -> None:
+        """Raise RobotsDisallowed unless robots.txt lets us fetch ``url``; the message says why
+        (an unreachable robots.txt, and what made it so, is not the same as a Disallow line)."""
+        robots = self.robots.for_url(url)
+        if not robots.allowed(url, self.robots.user_agent):
+            if robots.unreachable:
+                raise RobotsDisallowed(url, f"robots.txt {robots.why}: nothing on that host is fetched "
+                                            "until it answers")
             raise RobotsDisallowed(url, "disallowed by robots.txt")
-        # A sitemap may be 50 MB uncompressed (the protocol's limit), more than a page's cap.
-        options = self.options if html else dataclasses.replace(
-            self.options, expect_html=False, max_bytes=max(self.options.max_bytes, SITEMAP_MAX_BYTES))
+
+    def get(self, url: str, *, html: bool = True, kind: str | None = None, check_robots: bool = True,
+            hold_turn: bool = True, etag: str | None = None, last_modified: str | None = None,
+            attempts: list[FetchAttempt] | None = None) -> Page:
+        """Fetch ``url`` politely and return its Page; raise FetchError (RobotsDisallowed, OutOfTime...).
+
+        ``html=False`` for a feed or sitemap; ``kind="robots"`` for a robots.txt (read up to 500 KiB).
+        """
+        if check_robots:
+            self.check(url)
+        options = self.options
+        if kind == "robots":
+            # RFC 9309 section 2.5: at least 500 KiB is parsed; we read that much and no more.
+            options = dataclasses.replace(options, expect_html=False, max_bytes=MAX_ROBOTS_BYTES, truncate=True)
+        elif not html:
+            # A sitemap may be 50 MB uncompressed (the protocol's limit), more than a page's cap.
+            options = dataclasses.replace(options, expect_html=False,
+                                          max_bytes=max(options.max_bytes, SITEMAP_MAX_BYTES))
+        clamped = False
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise OutOfTime(url, "the run's time limit came before it could be asked for")
+            if remaining < options.total_timeout:
+                options, clamped = dataclasses.replace(options, total_timeout=remaining), True
         log = attempts if attempts is not None else []
 
         def once():
-            return self._fetch(url, options, session=self.session(), etag=etag,
-                               last_modified=last_modified, clock=self.clock, on_attempt=log.append)
+            try:
+                return self._fetch(url, options, session=self.session(), etag=etag,
+                                   last_modified=last_modified, clock=self.clock,
+                                   on_attempt=log.append)
+            except FetchTimeout:
+                if clamped and time.monotonic() >= self.deadline - 1.0:
+                    raise OutOfTime(url, "the run's time limit came before the answer was complete") from None
+                raise
         if not hold_turn:
-            return once()       # the caller (polite_map) already holds this host's turn
-        with self.politeness.turn(url) as box:
+            return once()       # the caller (the scheduler) already holds this host's turn
+        with self.politeness.turn(url, deadline=self.deadline) as box:
             try:
                 return once()
             except Exception as exc:

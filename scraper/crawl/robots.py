@@ -24,13 +24,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Mapping
-from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 
 from ..clock import Clock, utc_now
-from ..errors import FetchError, HTTPStatusError
+from ..errors import BadURL, FetchError, HTTPStatusError
 from ..models import Page, RobotsCopy
+from ..urls import Rejected, parse_url, resolve
 
 # RFC 9309 section 2.5: parse at least the first 500 KiB; we stop there.
 MAX_ROBOTS_BYTES = 500 * 1024
@@ -48,6 +48,12 @@ class Robots:
     why: str = ""                   # "", "missing (HTTP 404)", "unreachable (HTTP 503)"...
     sitemaps: list[str] = field(default_factory=list)
     digest: str = ""                # what the rules were read from: tells a changed robots.txt
+    rejected: Rejected = field(default_factory=Rejected)   # Sitemap: lines that are not valid URLs
+
+    @property
+    def unreachable(self) -> bool:
+        """No answer and no kept copy: everything on the host is disallowed for now (``why`` says why)."""
+        return self.why.startswith("unreachable")
 
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.rules is None:
@@ -71,15 +77,24 @@ def robots_of(copy: RobotsCopy) -> Robots:
 
 
 def robots_url(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+    """The robots.txt address of a URL's origin (credentials left out); BadURL for a broken URL."""
+    parsed = parse_url(url)
+    netloc = (f"[{parsed.host}]" if ":" in parsed.host else parsed.host) + (
+        f":{parsed.port}" if parsed.port is not None else "")
+    return f"{parsed.scheme}://{netloc}/robots.txt"
 
 
 def parse_robots(text: str, url: str) -> Robots:
     rules = Protego.parse(text)
     # Sitemap lines may be relative; they are resolved against the robots.txt address.
-    return Robots(url, rules, sitemaps=[urljoin(url, s.strip()) for s in rules.sitemaps],
-                  digest=hashlib.sha256(text.encode()).hexdigest()[:16])
+    sitemaps, rejected = [], Rejected()
+    for line in rules.sitemaps:
+        try:
+            sitemaps.append(resolve(url, line.strip()).text)
+        except BadURL as exc:
+            rejected.add(exc)
+    return Robots(url, rules, sitemaps=sitemaps, rejected=rejected,
+                  digest=hashlib.sha256(text.encode(errors="replace")).hexdigest()[:16])
 
 
 def robots_from(url: str, get: Callable[..., Page], copy: RobotsCopy | None = None,

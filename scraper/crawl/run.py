@@ -1,14 +1,25 @@
 """One cron run of `scraper archive`: lock, discover, queue, fetch politely, save, record the run.
 
 The flow only; each step is another module's: the lock (lock.py), discovery (discover.py), the
-queue and the runs table (runstate.py), turn-taking per host (politeness.py), and the record path
-(pipeline.py): worker threads fetch and run ``page_to_article``; only this (the caller's) thread
-writes to SQLite, with ``article_to_row``.
+queue and the runs table (runstate.py), turn-taking per host (politeness.py), the fetching
+(scheduler.py), and the record path (pipeline.py): worker threads fetch and run
+``page_to_article``; only this (the caller's) thread writes to SQLite, with ``article_to_row``.
+
+Sites go their own ways: what earlier runs left queued starts fetching at once; each site is
+discovered in its own thread, and its URLs are queued in batches as its listings stream past and
+handed to the fetchers in windows, so fetching site B goes on while site A's slow feed is still
+being read, and a sitemap of millions of URLs costs a window's memory. Every thread reports to
+this one through one queue of events. The run has a deadline (``max_time``): no request starts
+after it and none runs past it; what is left stays queued for the next run, and the run row is
+closed as at any other end.
 """
 from __future__ import annotations
 
 import os
+import queue as stdlib_queue
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,17 +30,23 @@ from .. import exit_codes
 from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
-from ..errors import ConfigError, ScraperError
+from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError
 from ..fetch.http import FetchOptions
 from .lock import RunLock
 from ..models import Article, FetchAttempt, Page
-from .politeness import DEFAULT_WORKERS, Deferred, PoliteClient, Politeness, polite_map, throttle_of
+from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, throttle_of
+from .scheduler import Crashed, Deferred, HostScheduler
 from ..profiles import Profile, load_profiles
 from ..pipeline import article_to_row, page_to_article, template_for
 from ..store.archive import Archive
 
 RECENT = timedelta(days=2)               # articles this fresh are checked again for edits
 RECHECK_AFTER = timedelta(hours=6)
+# A cron line every ten minutes (the README's) must find the lock free: the run ends by then,
+# with a margin for the search index and the last writes.
+MAX_TIME = timedelta(minutes=8)
+WINDOW = 200            # a site's URLs handed to the fetchers at a time; more when half are done
+BATCHES_IN_FLIGHT = 4   # discovery batches waiting for this thread: memory stays flat
 # Within one run a failing URL gets one quick retry; the queue spaces out the rest over runs.
 RUN_FETCH_OPTIONS = FetchOptions(retries=1, backoff=0.5, retry_after_cap=30.0)
 
@@ -44,6 +61,7 @@ class RunOptions:
     workers: int = DEFAULT_WORKERS
     fetch: FetchOptions = RUN_FETCH_OPTIONS
     max_tries: int = runstate.MAX_TRIES
+    max_time: timedelta | None = MAX_TIME   # the run's deadline; None (or 0) = no limit
     on_page: Callable[[Page], None] | None = None   # sees every page fetched (e.g. a WARC writer)
     clock: Clock = utc_now               # every moment the run records or compares (tests move it)
 
@@ -51,7 +69,7 @@ class RunOptions:
 class Reporter:
     """What a run tells its caller as it goes (the CLI draws a progress bar and prints errors)."""
 
-    def planned(self, total: int) -> None: ...
+    def planned(self, more: int) -> None: ...      # called as URLs are handed out: ``more`` each time
     def outcome(self, url: str, status: str, detail: str | None = None) -> None: ...
     def problem(self, message: str) -> None: ...
 
@@ -62,6 +80,8 @@ class RunReport:
     counts: dict[str, int]
     problems: list[str]
     exit_code: int
+    left: int = 0              # URLs the time limit (or a far Retry-After) left queued for the next run
+    timed_out: bool = False    # the run reached its --max-time
 
 
 @dataclass
@@ -115,8 +135,10 @@ def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
         sites = select_sites(options, profiles)
         with Archive.open(db_path, clock=options.clock) as archive:
             report = _Run(archive, sites, profiles, options, reporter).run()
-            # Index the new and changed articles now, so cron pays for it, not the next search.
-            search.refresh(archive)
+            if not report.timed_out:
+                # Index the new and changed articles now, so cron pays for it; past the time limit
+                # the next search does it (every write is queued for the index).
+                search.refresh(archive)
             return report
 
 
@@ -127,89 +149,86 @@ def discover(profile: Profile, options: RunOptions = RunOptions()) -> Discovery:
 
 
 class _Run:
+    """The run's own thread: it owns the database and answers the events the other threads send."""
+
     def __init__(self, archive: Archive, sites: list[Profile], profiles: dict[str, Profile],
                  options: RunOptions, reporter: Reporter):
         self.archive, self.sites, self.profiles = archive, sites, profiles
         self.options, self.reporter = options, reporter
+        limit = options.max_time.total_seconds() if options.max_time else 0
+        self.deadline = time.monotonic() + limit if limit > 0 else None
         self.politeness = Politeness()
-        self.client = PoliteClient(options.fetch, self.politeness, clock=options.clock)
+        self.client = PoliteClient(options.fetch, self.politeness, clock=options.clock, deadline=self.deadline)
         # robots.txt copies kept by earlier runs (RFC 9309 section 2.4: reused for up to 24 hours).
         self.client.robots.use_copies(listings.robots_copies(archive))
         self.counts = {name: 0 for name in runstate.COUNTS}
         self.problems: list[str] = []
         self.run_id = 0
-        self._unreachable = False   # no listing answered and nothing was queued: the run did nothing
+        self.events: stdlib_queue.Queue = stdlib_queue.Queue()
+        self.slots = threading.Semaphore(BATCHES_IN_FLIGHT)
+        # Per site: the last queue row handed out, how many of its URLs are out, discovery done.
+        self.cursor = {site.name: 0 for site in sites}
+        self.out = {site.name: 0 for site in sites}
+        self.exhausted: set[str] = set()
+        self.discovered: set[str] = set()
+        self.discovering = len(sites)
+        self.new_left = options.max_new            # None: no limit
+        self.attempted = self.left = self.listings_read = 0
         # Each site's learned template, (re)learned here when due: workers only read it.
         self.templates = {site.name: template_for(archive, site.name) for site in sites}
 
     def run(self) -> RunReport:
         self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
-        attempted = self._fetch_all(self._discover_all())
+        self.fetcher = HostScheduler(self._work, self.politeness, lambda task, result: self.events.put(
+            ("fetched", task, result)), url_of=lambda t: t.url, workers=self.options.workers,
+            throttled=lambda r: throttle_of(r.error), max_wait=self.options.fetch.retry_after_cap,
+            deadline=self.deadline)
+        finders = ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(self.sites))),
+                                     thread_name_prefix="discover")
+        try:
+            # What earlier runs left queued, and the recent articles due a recheck: fetched at once.
+            rechecks = runstate.to_recheck(self.archive, {s.name: s.domains for s in self.sites},
+                                           recent=self.options.recent, after=self.options.recheck_after)
+            self._hand_out(rechecks)
+            for site in self.sites:
+                self._refill(site.name)
+            # Read here, in the run's thread: discovery threads only read these snapshots.
+            memories = {site.name: listings.ListingMemory(site.name, listings.load(self.archive, site.name),
+                                                          clock=self.options.clock) for site in self.sites}
+            for site in self.sites:
+                finders.submit(self._discover, site, memories[site.name])
+            while self.discovering or sum(self.out.values()):
+                self._answer(self.events.get())
+        finally:
+            self.fetcher.cancel()          # on an error or Ctrl-C: start nothing more
+            finders.shutdown(wait=False, cancel_futures=True)
+        self.fetcher.close()
+        finders.shutdown()
         listings.save_robots(self.archive, self.client.robots.new_copies())   # hosts met while fetching
-        code = self._exit_code(attempted)
+        timed_out = self.deadline is not None and time.monotonic() >= self.deadline
+        code = self._exit_code()
         runstate.finish_run(self.archive, self.run_id, self.counts, code, self.problems)
-        return RunReport(self.run_id, self.counts, self.problems, code)
+        return RunReport(self.run_id, self.counts, self.problems, code, self.left, timed_out)
 
-    def _problem(self, message: str) -> None:
-        self.problems.append(message)
-        self.reporter.problem(message)
+    # -- the other threads ----------------------------------------------------------------------
 
-    def _discover_all(self) -> int:
-        """Discover every site (concurrently; each host at its own pace) and queue what is new."""
-        sources_ok = 0
-        # Read here, in the run's thread: discovery threads only read these snapshots.
-        memories = {site.name: listings.ListingMemory(site.name, listings.load(self.archive, site.name),
-                                                      clock=self.options.clock) for site in self.sites}
-        with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(self.sites)))) as pool:
-            for profile, found in zip(self.sites, pool.map(
-                    lambda p: discover_site(p, self.client, memory=memories[p.name]), self.sites)):
-                self._log_attempts(found.attempts, final=None)
-                for message in found.problems:
-                    self._problem(message)
-                sources_ok += found.listings_read
-                fresh = [item for url, item in found.found.items() if self.archive.find(url) is None]
-                self.counts["discovered"] += runstate.enqueue(self.archive, profile.name, fresh)
-                # Only now that their articles are queued: a run killed before this line re-reads them.
-                listings.save(self.archive, found.listings.values())
-        listings.save_robots(self.archive, self.client.robots.new_copies())
-        return sources_ok
-
-    def _fetch_all(self, sources_ok: int) -> int:
-        names = [s.name for s in self.sites]
-        tasks: list[runstate.QueuedURL] = []
-        for task in runstate.due(self.archive, names, limit=None):
-            if self.archive.find(task.url) is not None:   # saved by a run killed before marking it
-                runstate.mark_done(self.archive, task.url, task.site)
-            elif self.options.max_new is None or len(tasks) < self.options.max_new:
-                tasks.append(task)
-        tasks += runstate.to_recheck(self.archive, {s.name: s.domains for s in self.sites},
-                                     recent=self.options.recent, after=self.options.recheck_after)
-        allowed = []
-        for task in tasks:
-            if self.client.allowed(task.url):
-                allowed.append(task)
-            else:
-                self.counts["skipped"] += 1
-                self.reporter.outcome(task.url, "skipped", "disallowed by robots.txt")
-        self._unreachable = sources_ok == 0 and not allowed
-        self.reporter.planned(len(allowed))
-        for task, result in polite_map(allowed, self._work, self.politeness, url_of=lambda t: t.url,
-                                       workers=self.options.workers,
-                                       throttled=lambda r: throttle_of(r.error),
-                                       max_wait=self.options.fetch.retry_after_cap):
-            if isinstance(result, Deferred):   # still queued as it was: a later run fetches it
-                self.counts["skipped"] += 1
-                self.reporter.outcome(task.url, "skipped", f"{task.url}: {result}")
-                continue
-            if isinstance(result, BaseException):   # a bug in a worker: report it, keep going
-                result = _Result(task, error=ScraperError(f"{task.url}: {result!r}"))
-            self._record(result)
-        return len(allowed)
+    def _discover(self, site: Profile, memory: listings.ListingMemory) -> None:
+        """In a discovery thread: read the site's listings, sending what is found as it comes."""
+        def sink(items):
+            self.slots.acquire()        # released by the run's thread once the batch is queued
+            self.events.put(("found", site.name, items))
+        try:
+            found = discover_site(site, self.client, memory=memory, sink=sink, deadline=self.deadline)
+        except BaseException as exc:   # a bug must reach the run, not die in a thread
+            self.events.put(("crashed", site.name, exc))
+            return
+        self.events.put(("discovered", site.name, found))
 
     def _work(self, task: runstate.QueuedURL) -> _Result:
-        """In a worker thread: fetch (conditionally for a recheck) and extract; no database here."""
+        """In a worker thread: robots.txt, fetch (conditionally for a recheck), extract; no database here."""
         result = _Result(task)
         try:
+            self.client.check(task.url)
             result.page = self.client.get(task.url, check_robots=False, hold_turn=False,
                                           etag=task.etag, last_modified=task.last_modified,
                                           attempts=result.attempts)
@@ -220,6 +239,89 @@ class _Run:
         except ScraperError as exc:
             result.error = exc
         return result
+
+    # -- this thread ----------------------------------------------------------------------------
+
+    def _answer(self, event: tuple) -> None:
+        kind, site, payload = event
+        if kind == "fetched":
+            task, result = site, payload
+            if isinstance(result, Crashed):
+                raise result.error
+            self.out[task.site] -= 1
+            self._fetched(task, result)
+            self._refill(task.site)
+        elif kind == "found":
+            try:
+                fresh = [item for item in payload if self.archive.find(item.url) is None]
+                self.counts["discovered"] += runstate.enqueue(self.archive, site, fresh)
+            finally:
+                self.slots.release()
+            self._refill(site)
+        elif kind == "discovered":
+            self.discovering -= 1
+            self.discovered.add(site)
+            self._discovered(site, payload)
+            self._refill(site)
+        else:   # "crashed"
+            self.discovering -= 1
+            raise payload
+
+    def _discovered(self, site: str, found: Discovery) -> None:
+        self._log_attempts(found.attempts, final=None)
+        for message in found.problems:
+            self._problem(message)
+        self.listings_read += found.listings_read
+        # Only now that their articles are queued: a run killed before this line re-reads them.
+        listings.save(self.archive, found.listings.values())
+        listings.save_robots(self.archive, self.client.robots.new_copies())
+
+    def _refill(self, site: str) -> None:
+        """Hand the fetchers more of the site's queue when fewer than half a window are out."""
+        if site in self.exhausted or self.out[site] >= WINDOW // 2:
+            return
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return
+        tasks = []
+        while len(tasks) < WINDOW - self.out[site] and self.new_left != 0:
+            window = runstate.due_after(self.archive, site, self.cursor[site], WINDOW)
+            if not window:
+                if site in self.discovered:   # nothing more will be queued for it in this run
+                    self.exhausted.add(site)
+                break
+            for row_id, task in window:
+                self.cursor[site] = row_id
+                if self.archive.find(task.url) is not None:   # saved by a run killed before marking it
+                    runstate.mark_done(self.archive, task.url, task.site)
+                elif self.new_left != 0:
+                    tasks.append(task)
+                    self.new_left = None if self.new_left is None else self.new_left - 1
+        self._hand_out(tasks)
+
+    def _hand_out(self, tasks: list[runstate.QueuedURL]) -> None:
+        if tasks:
+            for task in tasks:
+                self.out[task.site] += 1
+            self.reporter.planned(len(tasks))
+            self.fetcher.add(tasks)
+
+    def _fetched(self, task: runstate.QueuedURL, result) -> None:
+        if isinstance(result, Deferred) or isinstance(getattr(result, "error", None), OutOfTime):
+            # Still queued as it was: a later run fetches it (a far Retry-After, the time limit).
+            self.left += 1
+            self.counts["skipped"] += 1
+            why = result.error if isinstance(result, _Result) else f"{task.url}: {result}"
+            self.reporter.outcome(task.url, "skipped", str(why))
+            return
+        if isinstance(result, BaseException):   # a bug in a worker: report it, keep going
+            result = _Result(task, error=ScraperError(f"{task.url}: {result!r}"))
+        if isinstance(result.error, RobotsDisallowed):
+            # Left queued: robots.txt may allow it later (or answer, when it was unreachable).
+            self.counts["skipped"] += 1
+            self.reporter.outcome(task.url, "skipped", str(result.error))
+            return
+        self.attempted += 1
+        self._record(result)
 
     def _record(self, result: _Result) -> None:
         task = result.task
@@ -249,10 +351,14 @@ class _Run:
     def _log_attempts(self, attempts: list[FetchAttempt], *, final: str | None, error: str | None = None) -> None:
         self.archive.log_attempts(attempts, final=final, error=error, run_id=self.run_id)
 
-    def _exit_code(self, attempted: int) -> int:
+    def _problem(self, message: str) -> None:
+        self.problems.append(message)
+        self.reporter.problem(message)
+
+    def _exit_code(self) -> int:
         failed = self.counts["failed"] + self.counts["gave_up"]
-        if self._unreachable and self.problems:
+        if self.listings_read == 0 and not self.attempted and self.problems:
             return exit_codes.FAILED      # no source answered and nothing was left to fetch: the run did nothing
-        if attempted and failed * 2 > attempted:
+        if self.attempted and failed * 2 > self.attempted:
             return exit_codes.FAILED      # most URLs failed
         return exit_codes.SOME_FAILED if failed or self.problems else exit_codes.OK

@@ -121,6 +121,20 @@ def due(archive: Archive, sites: Iterable[str], at: datetime | None = None,
             for row in archive.query(sql, params)]
 
 
+def due_after(archive: Archive, site: str, after: int, limit: int,
+              at: datetime | None = None) -> list[tuple[int, QueuedURL]]:
+    """(row id, URL) of up to ``limit`` pending URLs of ``site`` due now, queued after row ``after``.
+
+    The cron run reads each site's queue in such windows, in the order URLs were queued, so a
+    queue of millions is never in memory at once; URLs queued during the run come in later windows.
+    """
+    rows = archive.query(
+        "SELECT rowid AS id, url, site, tries, feed_title, feed_published, source, source_url FROM queue "
+        "WHERE state = ? AND site = ? AND rowid > ? AND (next_try IS NULL OR next_try <= ?) "
+        "ORDER BY rowid LIMIT ?", [PENDING, site, after, iso_utc(at or archive.now()), limit])
+    return [(row["id"], QueuedURL(row["url"], row["site"], row["tries"], _listed(row))) for row in rows]
+
+
 def listing(archive: Archive, url: str) -> Found | None:
     """What the feed or sitemap that listed ``url`` said of it (title, date), if one did."""
     rows = archive.query("SELECT url, source, source_url, feed_title, feed_published FROM queue "
