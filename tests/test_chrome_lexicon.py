@@ -138,3 +138,19 @@ def test_a_broken_lexicon_fails_loudly():
         load("[markers\nar = [")
     with pytest.raises(KeyError):
         load("[markers]\nar = []\n")
+
+
+@pytest.mark.parametrize("line,kind", [
+    ("الدولار: 47.35 جنيه", "price ticker"), ("الذهب عيار 21: 3,150 جنيه", "price ticker"),
+    ("الأورو: 145.20 دج (الرسمي) — 240 دج (السوق الموازية)", "price ticker"),
+    ("برنت 83.2$ ▲ الذهب 2,318$ ▼", "price ticker"),
+    ("الرياض 24° غائم جزئياً", "weather ticker"), ("الكويت: العظمى 31 الصغرى 19", "weather ticker"),
+    ("بغداد: ٣٤ درجة", "weather ticker")])
+def test_ticker_lines_are_chrome(line, kind):
+    assert chrome_reason(line) == kind
+
+
+@pytest.mark.parametrize("line", ["ارتفع الدولار إلى 47 جنيها في البنوك", "سجلت الكويت 52 درجة",
+                                  "وبلغت درجة الحرارة 45° في الظل أمس في البصرة وفق هيئة الأرصاد الجوية"])
+def test_sentences_about_prices_and_heat_are_the_story(line):
+    assert chrome_reason(line) is None

@@ -33,6 +33,9 @@ _PHOTO_CREDIT = re.compile(r"^(image|photo|picture|photograph|credit|foto|bild|f
 _SHORT = 30
 _LEAD_CHARS = 40  # enough for the longest opening marker
 _LABEL_WORDS = 6  # a widget's label («أرسل الخبر لصديق»), counted without its punctuation and count
+_TICKER_WORDS = 16  # «السوق الموازية: 89,500 ليرة للشراء | 89,700 ليرة للمبيع»
+_WEATHER_WORDS = 8  # «الكويت: العظمى 31 الصغرى 19»
+_DEGREES = re.compile(r"\d+\s*(?:درجه|درجات)(?!\w)")   # «بغداد: 34 درجة», a place and its reading
 _STAMP_WORDS = 10  # a credit or teaser with its relative time («القاهرة - أ ش أ - منذ ساعتين»)
 # What a label may carry besides its words: a count «(3)», a bullet, a colon, an arrow.
 _LABEL_NOISE = re.compile(r"[\d\W_]+")
@@ -91,6 +94,14 @@ def chrome_reason(paragraph: str) -> str | None:
         return "contact line (an e-mail address)"
     if len(words) <= 8 and all(w.lower() in LEXICON.share_words for w in _WORDS.findall(folded)):
         return "share bar"
+    digits = folded.translate(_DIGITS)
+    names = [w for w in _WORDS.findall(digits) if not w.isdigit()]
+    if len(words) <= _TICKER_WORDS and re.search(r"\d", digits) and names \
+            and all(w in LEXICON.market_words for w in names):
+        return "price ticker"
+    if len(words) <= _WEATHER_WORDS and LEXICON.temperature.search(digits) \
+            or len(words) <= 3 and _DEGREES.search(digits):
+        return "weather ticker"
     return None
 
 

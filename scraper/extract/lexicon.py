@@ -24,6 +24,8 @@ class Lexicon:
     channels: tuple[str, ...]       # ... to follow the site on one of these
     issuers: tuple[str, ...]        # a press release's issuer line opens with one
     relative_time: re.Pattern       # «منذ ساعتين»
+    market_words: frozenset[str]    # a short line of only these and numbers is a price ticker
+    temperature: re.Pattern         # a weather ticker's temperature («24°», «العظمى 31», «34 درجة»)
 
 
 def _folded(values) -> tuple[str, ...]:
@@ -52,6 +54,9 @@ def load(text: str | None = None) -> Lexicon:
         issuers=_folded(data["issuers"]["ar"]),
         # «منذ ساعتين», «منذ 3 ساعات», «قبل ٥ دقائق» (digits are folded to ASCII before matching)
         relative_time=re.compile(rf"(?<!\w)(?:{before})\s+(?:\d+\s+)?(?:{units})(?!\w)"),
+        market_words=frozenset(w for m in _folded(data["tickers"]["market"]) for w in re.findall(r"\w+", m)),
+        # «24°», «العظمى 31»; «34 درجة» only on a line of a place and the reading (see boilerplate)
+        temperature=re.compile(r"\d+(?:[.,]\d+)?\s*°|(?:العظمي|الصغري)\W*\d+"),
     )
 
 
