@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .dateline import AUTHOR_LABELS, _in_teaser, _scope, labelled_values, text_of
+from .dateline import AUTHOR_LABELS, headline_scope, in_teaser, labelled_values, text_of
 
 # Class names of byline blocks; and of blocks that merely contain the word (a comment's author,
 # a photo's credit, a quote's speaker, the author's bio or avatar) and are not the byline.
@@ -55,7 +55,7 @@ def _byline_scope(h1):
     for anc in h1.iterancestors():
         if anc.tag in ("article", "main"):
             return anc
-    scope = _scope(h1)
+    scope = headline_scope(h1)
     return scope.getparent() if scope is not None and scope.getparent() is not None else scope
 
 
@@ -64,7 +64,7 @@ def rel_author_names(tree, h1) -> list[str]:
     scope = _byline_scope(h1)
     if scope is None:
         return []
-    return _name_texts([a for a in scope.iterfind(".//a[@rel='author']") if not _in_teaser(a, scope)],
+    return _name_texts([a for a in scope.iterfind(".//a[@rel='author']") if not in_teaser(a, scope)],
                        split=False)
 
 
@@ -78,7 +78,7 @@ def byline_names(tree, h1) -> list[str]:
     blocks = []
     for el in scope.iter():
         cls = el.get("class") if isinstance(el.tag, str) else None
-        if not cls or not _BYLINE_CLASS.search(cls) or _NOT_BYLINE.search(cls) or _in_teaser(el, scope):
+        if not cls or not _BYLINE_CLASS.search(cls) or _NOT_BYLINE.search(cls) or in_teaser(el, scope):
             continue
         # The innermost block: a wrapper's text runs its several names together.
         if any(_BYLINE_CLASS.search(d.get("class") or "") for d in el.iterdescendants() if isinstance(d.tag, str)):
@@ -104,7 +104,7 @@ def by_line_names(tree, h1) -> list[str]:
         return []
     for el in scope.iter("p", "div", "span", "li", "address"):
         lead = (el.text or "").strip().rstrip(":").strip().lower()
-        if lead not in BY_WORDS or _in_teaser(el, scope) or len(text_of(el)) > _BY_LINE_MAX:
+        if lead not in BY_WORDS or in_teaser(el, scope) or len(text_of(el)) > _BY_LINE_MAX:
             continue
         # Each name is its own element («von <a>A</a> und <b>B</b>»); plain text after the word
         # is one string of names.

@@ -13,16 +13,14 @@ import lxml.html
 from lxml import etree
 
 from ..profiles import Profile, compiled
+from .parse import BLOCK_TAGS
 from .trace import GENERIC, PROFILE, Trace, drop_element
 
-# Block-level tags whose text is one paragraph when a container has no <p> (the <br> layout).
-_BLOCKS = {"p", "div", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "section", "article",
-           "ul", "ol", "table", "tr", "figure", "figcaption", "header", "footer", "aside", "pre"}
 # Inside a profile container these are never body text (captions excepted: they are the article's).
 _NOT_BODY = ("script", "style", "noscript", "template", "button", "form", "iframe")
 
 
-def _lines(el, skip=()) -> list[str]:
+def text_lines(el, skip=()) -> list[str]:
     """Text of ``el`` as lines: <br> and block elements start a new line; ``skip`` tags are left out."""
     out: list[str] = [""]
 
@@ -34,13 +32,13 @@ def _lines(el, skip=()) -> list[str]:
             return
         if tag == "br" or tag == "lb":
             out.append("")
-        elif tag in _BLOCKS:
+        elif tag in BLOCK_TAGS:
             out.append("")
         if node.text and tag:
             out[-1] += node.text
         for child in node:
             walk(child)
-        if tag in _BLOCKS:
+        if tag in BLOCK_TAGS:
             out.append("")
         out[-1] += tail
 
@@ -68,9 +66,9 @@ def profile_paragraphs(tree, profile: Profile) -> tuple[list[str], str | None]:
             found = compiled(profile.paragraphs)(container)
             if found:
                 for p in found:
-                    paragraphs.extend(_lines(p, _NOT_BODY))
+                    paragraphs.extend(text_lines(p, _NOT_BODY))
             else:
-                paragraphs.extend(_lines(container, _NOT_BODY))
+                paragraphs.extend(text_lines(container, _NOT_BODY))
         if any(p.strip() for p in paragraphs):
             return paragraphs, f"{sel} {profile.paragraphs}"
     return [], None
@@ -301,17 +299,17 @@ def generic_paragraphs(tree, url: str | None, trace: Trace) -> list[str]:
     for block in doc.body:
         if block.tag == "list":
             for item in block.iter("item"):
-                paragraphs.extend(_lines(item))
+                paragraphs.extend(text_lines(item))
         elif block.tag == "table":
             for row in block.iter("row"):
-                cells = [_lines(cell) for cell in row]
+                cells = [text_lines(cell) for cell in row]
                 if any(len(lines) > 1 or len(" ".join(lines)) > 200 for lines in cells):
                     # A layout table (old CMSes): its cells hold the text, one line a paragraph.
                     paragraphs.extend(line for lines in cells for line in lines)
                 else:
                     paragraphs.append(" | ".join(" ".join(lines) for lines in cells if lines))
         else:
-            paragraphs.extend(_lines(block))
+            paragraphs.extend(text_lines(block))
     return paragraphs
 
 
@@ -356,7 +354,7 @@ def embedded_paragraphs(tree) -> list[str]:
                 # A picture box (the image and its caption): the picture's text, not the story's.
                 if box.getparent() is not None and len(box.text_content()) < _PICTURE_BOX_CHARS:
                     drop_element(box)
-            lines = [line for line in _lines(fragment, _NOT_BODY + ("figure", "figcaption"))
+            lines = [line for line in text_lines(fragment, _NOT_BODY + ("figure", "figcaption"))
                      if not _PLACEHOLDER.match(line.strip())]
             chars = sum(len(line) for line in lines)
             if chars > best_chars:

@@ -81,7 +81,7 @@ def _updated_context(el) -> bool:
     return bool(UPDATED.search(label[-40:]))
 
 
-def _scope(h1):
+def headline_scope(h1):
     """Where the article's own date lives: the headline's <article>/<main> (or a <header> that is
     not the page's masthead), else the headline's parent."""
     if h1 is None:
@@ -94,7 +94,7 @@ def _scope(h1):
     return h1.getparent()
 
 
-def _in_teaser(el, scope) -> bool:
+def in_teaser(el, scope) -> bool:
     """Whether ``el`` sits in an aside, navigation, footer or related-stories block inside ``scope``."""
     for anc in el.iterancestors():
         if anc is scope:
@@ -107,10 +107,10 @@ def _in_teaser(el, scope) -> bool:
 def time_dates(tree, h1, tz) -> list[Found]:
     """Dates of <time> elements in the headline's region: the first publication and any update."""
     found: list[Found] = []
-    scope = _scope(h1)
+    scope = headline_scope(h1)
     times = scope.xpath(".//time") if scope is not None else tree.xpath("//article//time")
     for el in times:
-        if _in_teaser(el, scope):
+        if in_teaser(el, scope):
             continue
         value = el.get("datetime") or text_of(el)
         iso = iso_date(value, tz, loose=not el.get("datetime"))

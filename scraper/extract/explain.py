@@ -19,13 +19,11 @@ from .boilerplate import fold, normalize_space
 from ..errors import ExtractionError
 from ..models import Article
 from ..profiles import Profile, compiled
+from .parse import BLOCK_TAGS
 from .templates import SiteTemplate, block_text
 from .trace import GENERIC, PROFILE, Trace, element_path
 
-# Block-level tags: a run of text inside one of these (up to the next nested block) is one block.
-_BLOCKS = frozenset(
-    "p div li h1 h2 h3 h4 h5 h6 td th dd dt blockquote figcaption pre section article header footer "
-    "aside nav main ul ol dl table tr form figure address details summary center".split())
+# A run of text inside a block element (parse.BLOCK_TAGS), up to the next nested block, is one block.
 _NO_TEXT = frozenset(("script", "style", "noscript", "template", "head", "title", "meta", "link"))
 _PREVIEW = 70
 _NON_WORD = re.compile(r"\W+")
@@ -99,7 +97,7 @@ def _own_lines(el) -> list[str]:
 
     def children(node) -> None:
         for child in node:
-            if isinstance(child.tag, str) and child.tag not in _NO_TEXT and child.tag not in _BLOCKS:
+            if isinstance(child.tag, str) and child.tag not in _NO_TEXT and child.tag not in BLOCK_TAGS:
                 if child.tag == "br":
                     lines.append("")
                 else:  # inline: its text and its children's, spacing kept as written
@@ -117,7 +115,7 @@ def _text_blocks(tree):
     if body is None:
         return
     for el in body.iter():
-        if isinstance(el.tag, str) and (el.tag in _BLOCKS or el is body) and \
+        if isinstance(el.tag, str) and (el.tag in BLOCK_TAGS or el is body) and \
                 not any(a.tag in _NO_TEXT for a in el.iterancestors()):
             lines = _own_lines(el)
             if lines:

@@ -23,7 +23,7 @@ from .dateline import (attribute_dates, date_line_dates, headline_element, iso_d
                        time_dates)
 from ..profiles import Profile, compiled
 from .byline import BY_WORDS, NAME_PARTICLES, by_line_names, byline_names, labelled_author, rel_author_names
-from .title import _alnum, choose_title, page_names
+from .title import alnum_key, choose_title, page_names
 from ..urls import host_key
 
 # Meta tag names (lower case) per field, in trust order. Why these: they are the ones publishers'
@@ -230,9 +230,9 @@ def _is_publisher(author: str, site_names: list[str]) -> bool:
     """Whether every name in ``author`` is the site's own («Krautreporter», «Deutsche Welle
     (www.dw.com)»: a name that spells the site's address is the organisation)."""
     # Exact names only: a writer called «Welter» must survive a site called «WELT».
-    keys = {_alnum(s) for s in site_names if s}
+    keys = {alnum_key(s) for s in site_names if s}
     hosts = [h.lower() for h in site_names if "." in h]
-    return all(_alnum(name) in keys or any(h in name.lower() for h in hosts) for name in author.split(", "))
+    return all(alnum_key(name) in keys or any(h in name.lower() for h in hosts) for name in author.split(", "))
 
 
 def _author_from_page(tree, h1, c: _Cascade, site_names: list[str]) -> None:

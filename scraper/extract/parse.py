@@ -15,6 +15,14 @@ from lxml.etree import ParserError
 
 from ..errors import ExtractionError
 
+# HTML's block-level elements: where one run of text, a line, ends and the next begins. Inline tags
+# (span, a, b, em) are left out: a recurring link inside a sentence («وام») is part of the sentence.
+# The one set for every step that cuts a page into lines or blocks (content, templates, explain).
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote center dd details div dl dt figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header li main menu nav ol p pre section summary table tbody td tfoot th "
+    "thead tr ul".split())
+
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
                                default_doctype=False)
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call per element

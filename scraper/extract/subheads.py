@@ -13,7 +13,7 @@ from __future__ import annotations
 from lxml import etree
 
 from .boilerplate import normalize_space
-from .title import _alnum
+from .title import alnum_key
 
 # The text a reader sees in an element: not its scripts' or styles' (ad code between paragraphs).
 _VISIBLE_TEXT = etree.XPath(".//text()[not(parent::script or parent::style)]")
@@ -33,7 +33,7 @@ def restore_subheadings(tree, paragraphs: list[str], headlines: list[str] = ()) 
     kept = set(paragraphs)
     # Paragraph i by its opening characters: the text after a heading must open the next one.
     opening = {p[:_CONTEXT].rstrip(): i for i, p in reversed(list(enumerate(paragraphs))) if i}
-    titles = [_alnum(h) for h in headlines if h]
+    titles = [alnum_key(h) for h in headlines if h]
     inserts: dict[int, str] = {}      # index of the paragraph after -> heading
     for heading in tree.iter("h2", "h3", "h4"):
         text = normalize_space(heading.text_content())
@@ -45,8 +45,8 @@ def restore_subheadings(tree, paragraphs: list[str], headlines: list[str] = ()) 
         if i is None or i in inserts:
             continue
         before = normalize_space(_text_before(heading))[-_CONTEXT:].lstrip()
-        key = _alnum(text)
-        if not before or not paragraphs[i - 1].endswith(before) or key in _alnum(paragraphs[i - 1]) \
+        key = alnum_key(text)
+        if not before or not paragraphs[i - 1].endswith(before) or key in alnum_key(paragraphs[i - 1]) \
                 or any(key in t or t in key for t in titles if t):
             continue
         inserts[i] = text

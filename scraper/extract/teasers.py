@@ -11,7 +11,7 @@ import re
 
 from lxml import etree
 
-from .content import _lines
+from .content import text_lines
 
 _WORD = re.compile(r"\w+")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -103,7 +103,7 @@ def drop_captions(tree, paragraphs: list[str], dropped: list) -> list[str]:
                 blocks[id(el)] = el
     doomed: set[int] = set()
     for el in blocks.values():
-        for line in [el.text_content(), *_lines(el)]:
+        for line in [el.text_content(), *text_lines(el)]:
             if len(line) <= _TEASER_MAX_CHARS * 2:
                 doomed.update(keys.get(_squeezed(line), ()))
     return _without(paragraphs, doomed, "photo caption", dropped)

@@ -27,15 +27,11 @@ from .. import dates
 from .boilerplate import fold, normalize_space
 from .trace import drop_element
 from ..errors import ExtractionError
-from .parse import parse_html
+from .parse import BLOCK_TAGS, parse_html
 
 FORMAT_VERSION = 1
-# Elements that can be a unit of page layout. Inline tags (span, a, b) are left out: a recurring
-# link inside a sentence («وام») is part of the sentence, and removing it would cut the text.
-_BLOCK_TAGS = frozenset(
-    "div p li ul ol dl dt dd h1 h2 h3 h4 h5 h6 header footer nav aside section article main table "
-    "thead tbody tfoot tr td th form figure figcaption blockquote address menu details summary "
-    "center".split())
+# The units of page layout are the block elements (parse.BLOCK_TAGS): an inline tag is never a
+# template block, since removing a recurring link inside a sentence («وام») would cut the text.
 _NO_TEXT = frozenset(("script", "style", "noscript", "template"))
 # How many ancestors the path signature names. Enough to tell the sidebar's list from the footer's,
 # few enough that a wrapper that differs between page types (video, gallery) high above does not
@@ -188,13 +184,13 @@ def _page_blocks(tree) -> tuple[dict[tuple[str, str], str], str]:
                 holds_block = holds_block or block
             parts.append(child.tail or "")
         text = normalize_space(" ".join(parts))  # == block_text(el), each text built once
-        if el.tag in _BLOCK_TAGS:
+        if el.tag in BLOCK_TAGS:
             if not holds_block and len(text) > len(longest):
                 longest = text
             key = text_hash(text) if len(text) <= _MAX_TEXT else None
             if key and ("/".join(chain), key) not in found:
                 found["/".join(chain), key] = text[:_PREVIEW]
-        return text, holds_block or el.tag in _BLOCK_TAGS
+        return text, holds_block or el.tag in BLOCK_TAGS
 
     body = _body(tree)
     for child in body if body is not None else ():
@@ -268,7 +264,7 @@ def find_template_blocks(tree, template: SiteTemplate) -> list[tuple[Any, Templa
             return found
         skip = False
         # Text is hashed only where the path is a template path: most of a page never is.
-        if el.tag in _BLOCK_TAGS and template.has_path(path):
+        if el.tag in BLOCK_TAGS and template.has_path(path):
             text = block_text(el)
             key = text_hash(text) if len(text) <= _MAX_TEXT else None
             block = template.match(path, key) if key else None

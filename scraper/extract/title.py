@@ -35,20 +35,22 @@ def _parts(title: str) -> list[str]:
     return [p for p in (normalize_space(x) for x in _SEPARATORS.split(title)) if p]
 
 
-def _alnum(text: str) -> str:
+def alnum_key(text: str) -> str:
+    """Text compared as letters and digits only (folded): two copies of a headline or a name match
+    whatever their punctuation, spacing or case."""
     return re.sub(r"\W+", "", fold(text))
 
 
 def _is_site_name(part: str, site_names: Iterable[str], exact: Iterable[str] = ()) -> bool:
     """Whether ``part`` is the site's name: one of ``site_names`` (the publisher's own fields and
     host, a near match allowed), or exactly one of ``exact`` (names the page shows for itself)."""
-    key = _alnum(part)
+    key = alnum_key(part)
     if not key:
         return True
-    if key in {_alnum(e) for e in exact}:
+    if key in {alnum_key(e) for e in exact}:
         return True
     for name in site_names:
-        other = _alnum(name)
+        other = alnum_key(name)
         short, long_ = sorted((key, other), key=len)
         # "Evening Standard" is the site of standard.co.uk; but "dw" inside "russlandwahl" is not.
         if short and (short == long_ or len(short) >= 4 and short in long_ and len(long_) <= len(short) + 12):
@@ -73,7 +75,7 @@ def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str]
     parts = _parts(title)
     if len(parts) < 2:
         return title
-    shown_whole = _alnum(title) in {_alnum(h) for h in headlines if h and h != title}
+    shown_whole = alnum_key(title) in {alnum_key(h) for h in headlines if h and h != title}
     folded_others = {fold(o) for o in others if o}
     # The longest run of parts that another source gives verbatim is the headline.
     for size in range(len(parts) - 1 if not shown_whole else 0, 0, -1):
@@ -83,13 +85,13 @@ def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str]
             if joined_folded & folded_others:
                 return next(s for s in _joins(title, chunk) if fold(s) in folded_others)
     site_names, aliases = list(site_names), list(aliases)
-    section_keys = {_alnum(s) for s in sections} - {""}
+    section_keys = {alnum_key(s) for s in sections} - {""}
     for end, cut in ((-1, _cut_after), (0, _cut_before)):
         site_cut = False
         while len(parts) > 1:
             if _is_site_name(parts[end], site_names, aliases):
                 site_cut = True
-            elif not (site_cut and _alnum(parts[end]) in section_keys):
+            elif not (site_cut and alnum_key(parts[end]) in section_keys):
                 break
             parts.pop(end)
             title = cut(title, parts)
@@ -136,7 +138,7 @@ def choose_title(candidates: list[tuple[str, str | None]], site_names: Iterable[
     for src, text in texts:
         others = [t for _, t in texts if t != text]
         cleaned = strip_site_name(text, site_names, others, headlines, aliases=aliases, sections=sections)
-        if len(_alnum(cleaned)) < 3 or _is_site_name(cleaned, site_names, aliases) \
+        if len(alnum_key(cleaned)) < 3 or _is_site_name(cleaned, site_names, aliases) \
                 or _cut_short(cleaned, texts):
             continue
         usable.append((src, _unglued(cleaned, texts)))
@@ -189,10 +191,10 @@ def _outvoted(usable: list[tuple[str, str]]) -> tuple[str, str] | None:
     """
     by_source = {src: text for src, text in reversed(usable)}
     og, ld = by_source.get("meta:og:title"), by_source.get("json-ld")
-    if usable[0][0] != "meta:og:title" or not og or not ld or _alnum(ld) == _alnum(og):
+    if usable[0][0] != "meta:og:title" or not og or not ld or alnum_key(ld) == alnum_key(og):
         return None
     if by_source.get("meta:title") == ld or any(
-            _alnum(text) == _alnum(ld) for src, text in by_source.items() if src in _VOTERS):
+            alnum_key(text) == alnum_key(ld) for src, text in by_source.items() if src in _VOTERS):
         return "json-ld", ld
     return None
 
