@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .boilerplate import fold
 from .lexicon import LEXICON
+from .parse import BLOCK_TAGS
 
 _CALL_WORDS = 35      # an appeal is a sentence or two; a paragraph of the story is longer
 _ISSUER_WORDS = 14
@@ -27,8 +28,6 @@ _TAIL = 3             # the story's last lines, where sites append their appeals
 _HEAD = 2
 _MENU_SHARE = 0.8     # share of a line's characters inside links for it to be a menu
 _MENU_LINK_WORDS = 4  # a menu item's words
-_BLOCKS = {"p", "div", "li", "td", "th", "dd", "dt", "h2", "h3", "h4", "h5", "h6", "section", "article",
-           "aside", "header", "footer", "nav", "blockquote", "ul", "ol", "table", "tr", "font", "center", "body"}
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
@@ -64,7 +63,7 @@ def _links_by_block(tree) -> dict[str, _Links]:
         text = "".join(a.itertext()).strip()
         if not text or not a.get("href"):
             continue
-        block = next((anc for anc in a.iterancestors() if anc.tag in _BLOCKS), None)
+        block = next((anc for anc in a.iterancestors() if anc.tag in BLOCK_TAGS), None)
         if block is None:
             continue
         _, links = stats.setdefault(id(block), (block, _Links()))

@@ -250,7 +250,7 @@ def paragraphs_from_breaks(tree) -> int:
                 runs.append([])          # a double break (or a break at a run's start) ends a paragraph
             elif child.tag == "br":
                 runs[-1].append(child)
-            elif isinstance(child.tag, str) and child.tag in _BLOCKS:
+            elif isinstance(child.tag, str) and child.tag in BLOCK_TAGS:
                 runs.append([child])
                 runs.append([])
             else:
@@ -260,7 +260,7 @@ def paragraphs_from_breaks(tree) -> int:
         for run in runs:
             if not run:
                 continue
-            if len(run) == 1 and not isinstance(run[0], str) and run[0].tag in _BLOCKS:
+            if len(run) == 1 and not isinstance(run[0], str) and run[0].tag in BLOCK_TAGS:
                 el.append(run[0])
                 continue
             p = etree.SubElement(el, "p")
