@@ -190,6 +190,7 @@ def sites(config, db_path):
 
         scraper sites --config sites.toml
     """
+    from scraper.crawl.run import archived
     from scraper.store import listings, runstate
     from scraper.profiles import load_profiles
 
@@ -200,9 +201,12 @@ def sites(config, db_path):
         with open_existing(db_path) as archive:
             summary = runstate.site_summary(archive, {n: p.domains for n, p in profiles.items()})
             health = listings.health(archive)
+    plan = archived(profiles)
     for name, profile in sorted(profiles.items()):
         sources = f"{len(profile.start)} start, {len(profile.feeds)} feeds, {len(profile.sitemaps)} sitemaps"
         click.echo(f"{name}: {', '.join(profile.domains)} ({sources})")
+        runs, why = plan[name]
+        click.echo(f"  {'archived' if runs else 'not archived'} by `scraper archive`: {why}")
         info = summary.get(name)
         if info is None:
             continue

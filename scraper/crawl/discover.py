@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 
 import lxml.html
 
-from ..errors import BadURL, FetchError, RobotsDisallowed, ScraperError
+from ..errors import BadURL, FetchError, OutOfTime, RobotsDisallowed, ScraperError
 from ..models import FetchAttempt
 from .feeds import Found, SitemapRef, iter_feed, iter_sitemap, looks_like_feed
 from ..store.listings import Listing, ListingMemory, reading_rules
@@ -184,6 +184,9 @@ def discover_site(profile: Profile, client: PoliteClient, *, max_sitemaps: int =
             return None
         try:
             page = client.get(url, html=html, attempts=result.attempts, **memory.validators(url))
+        except OutOfTime:
+            result.unread += 1      # the run's time limit: not a failure of the listing
+            return None
         except FetchError as exc:
             if not (isinstance(exc, RobotsDisallowed) and client.robots.for_url(url).unreachable):
                 result.problems.append(f"{profile.name}: {exc}")   # (an unreachable host: said once above)

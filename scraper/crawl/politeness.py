@@ -80,6 +80,11 @@ class Politeness:
             host = self._host(host_of(url_or_host))
             return host.delay + host.penalty
 
+    def held_off(self, host: str) -> float:
+        """Seconds until the host's Retry-After ends (0 when it gave none, or it is over)."""
+        with self._cond:
+            return max(0.0, self._host(host).not_before - self._clock())
+
     def try_acquire(self, host: str) -> float:
         """Take the host's turn if it is free and due: return 0.0; else seconds to wait (inf if busy)."""
         with self._cond:

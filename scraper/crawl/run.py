@@ -107,8 +107,30 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * units[u] for n, u in parts))
 
 
+def archived(profiles: dict[str, Profile]) -> dict[str, tuple[bool, str]]:
+    """{site: (whether `scraper archive` runs it by default, why)} for `scraper sites` and the run.
+
+    A user's sites file says which sites to archive: with one, the built-in profiles only give
+    their extraction rules to pages of their sites (a cron user who configured other sites must
+    not get alittihad's failures); without one, the built-in sites are archived.
+    """
+    files = sorted({p.origin for p in profiles.values() if p.origin != "built-in"})
+    plan = {}
+    for name, profile in profiles.items():
+        if not (profile.start or profile.feeds or profile.sitemaps):
+            plan[name] = (False, "no start pages, feeds or sitemaps: its rules serve `fetch` and `extract` only")
+        elif profile.origin != "built-in":
+            plan[name] = (True, f"listed in {profile.origin}")
+        elif files:
+            plan[name] = (False, f"built-in: not archived because {files[0]} lists the sites to archive "
+                                 "(add [sites." + name + "] there to archive it); its rules still apply to its pages")
+        else:
+            plan[name] = (True, "built-in, archived while there is no sites file")
+    return plan
+
+
 def select_sites(options: RunOptions, profiles: dict[str, Profile] | None = None) -> list[Profile]:
-    """The profiles to run: those named, else every one that says where its articles are listed."""
+    """The profiles to run: those named, else those ``archived`` says a run archives."""
     if profiles is None:
         profiles = load_sites(options)
     if options.sites:
@@ -116,9 +138,10 @@ def select_sites(options: RunOptions, profiles: dict[str, Profile] | None = None
         if unknown:
             raise ConfigError(f"unknown site(s): {', '.join(unknown)} (see `scraper sites`)")
         return [profiles[name] for name in options.sites]
-    chosen = [p for p in profiles.values() if p.start or p.feeds or p.sitemaps]
+    chosen = [profiles[name] for name, (runs, _) in archived(profiles).items() if runs]
     if not chosen:
-        raise ConfigError("no site to archive: add [sites.NAME] tables to the sites file")
+        raise ConfigError("no site to archive: add [sites.NAME] tables with start, feeds or sitemaps "
+                          "to the sites file")
     return chosen
 
 
@@ -174,6 +197,7 @@ class _Run:
         self.discovering = len(sites)
         self.new_left = options.max_new            # None: no limit
         self.attempted = self.left = self.listings_read = 0
+        self.cut_short = False      # the time limit left work (URLs, listings) for the next run
         # Each site's learned template, (re)learned here when due: workers only read it.
         self.templates = {site.name: template_for(archive, site.name) for site in sites}
 
@@ -205,7 +229,7 @@ class _Run:
         self.fetcher.close()
         finders.shutdown()
         listings.save_robots(self.archive, self.client.robots.new_copies())   # hosts met while fetching
-        timed_out = self.deadline is not None and time.monotonic() >= self.deadline
+        timed_out = self.cut_short or (self.deadline is not None and time.monotonic() >= self.deadline)
         code = self._exit_code()
         runstate.finish_run(self.archive, self.run_id, self.counts, code, self.problems)
         return RunReport(self.run_id, self.counts, self.problems, code, self.left, timed_out)
@@ -272,6 +296,7 @@ class _Run:
         for message in found.problems:
             self._problem(message)
         self.listings_read += found.listings_read
+        self.cut_short = self.cut_short or found.unread > 0
         # Only now that their articles are queued: a run killed before this line re-reads them.
         listings.save(self.archive, found.listings.values())
         listings.save_robots(self.archive, self.client.robots.new_copies())
@@ -309,6 +334,7 @@ class _Run:
         if isinstance(result, Deferred) or isinstance(getattr(result, "error", None), OutOfTime):
             # Still queued as it was: a later run fetches it (a far Retry-After, the time limit).
             self.left += 1
+            self.cut_short = self.cut_short or not isinstance(result, Deferred) or result.by_deadline
             self.counts["skipped"] += 1
             why = result.error if isinstance(result, _Result) else f"{task.url}: {result}"
             self.reporter.outcome(task.url, "skipped", str(why))

@@ -31,8 +31,9 @@ R = TypeVar("R")
 class Deferred:
     """The result of a task not started: left in the queue for a later run, and why."""
 
-    def __init__(self, host: str, wait: float, why: str = "asked to be left alone"):
+    def __init__(self, host: str, wait: float, why: str = "asked to be left alone", *, by_deadline: bool = False):
         self.host, self.wait, self.why = host, wait, why
+        self.by_deadline = by_deadline     # left because of the run's time limit (not the host's wish)
 
     def __str__(self) -> str:
         wait = f"{self.wait:,.0f} s more" if math.isfinite(self.wait) else "now"
@@ -85,7 +86,8 @@ class HostScheduler:
 
     def _take_all(self, why: str) -> list:
         """(task, Deferred) for every task waiting, now taken out; reported outside the lock."""
-        taken = [(task, Deferred(host, math.inf, why)) for host, tasks in self._queues.items() for task in tasks]
+        taken = [(task, Deferred(host, math.inf, why, by_deadline=True))
+                 for host, tasks in self._queues.items() for task in tasks]
         self._queues.clear()
         return taken
 
@@ -121,14 +123,14 @@ class HostScheduler:
                         if not self._queues[host]:
                             del self._queues[host]
                         inflight[pool.submit(self.work, task)] = (host, task)
-                    elif self.max_wait < wait_for < math.inf:
+                    elif wait_for < math.inf and self.politeness.held_off(host) > self.max_wait:
                         # Waiting hours for a host (a far Retry-After) would hold the whole run
                         # and the runs after it: its tasks go back untouched, for a later run.
                         deferred += [(task, Deferred(host, wait_for)) for task in self._queues.pop(host)]
                     elif self.deadline is not None and now + wait_for > self.deadline and wait_for < math.inf:
                         # Its delay (a long Crawl-delay) does not fit in what is left of the run.
-                        deferred += [(task, Deferred(host, wait_for, "is not due before the run's time limit"))
-                                     for task in self._queues.pop(host)]
+                        deferred += [(task, Deferred(host, wait_for, "is not due before the run's time limit",
+                                                     by_deadline=True)) for task in self._queues.pop(host)]
                     else:
                         soonest = min(soonest, wait_for)
                 if not inflight and not deferred:

@@ -24,7 +24,8 @@ from .dateline import (attribute_dates, date_line_dates, headline_element, iso_d
 from ..profiles import Profile, compiled
 from .byline import BY_WORDS, NAME_PARTICLES, by_line_names, byline_names, labelled_author, rel_author_names
 from .title import alnum_key, choose_title, page_names
-from ..urls import host_key
+from ..errors import BadURL
+from ..urls import host_key, parse_url
 
 # Meta tag names (lower case) per field, in trust order. Why these: they are the ones publishers'
 # CMSes emit (OpenGraph/article:*, Dublin Core, Parse.ly, Sailthru, plain name=date/pubdate).
@@ -266,6 +267,15 @@ def _author_from_page(tree, h1, c: _Cascade, site_names: list[str]) -> None:
         c.values["author"], c.provenance["author"] = found, source
 
 
+def _web_address(base: str | None, ref: str) -> str | None:
+    """``ref`` through the one validating parse of URLs (scraper/urls.py), against ``base`` when
+    there is one; None when it is no http(s) URL: a broken canonical is no canonical."""
+    try:
+        return parse_url(ref, base=base).text if base else parse_url(ref).text
+    except BadURL:
+        return None
+
+
 def _joined(base: str, ref: str) -> str | None:
     """``ref`` made absolute against ``base``; None when either is malformed («https://[]host/»,
     an unclosed IPv6 bracket): a broken address in a page is no address, not a failed page."""
@@ -336,10 +346,8 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> Metadata
                 c.values[field] = placed[0]
                 c.provenance[field] += f" + zone {placed[1]}"
     canonical = tree.xpath("//link[@rel='canonical']/@href") or metas.get("og:url", [])
-    if canonical and url:
-        c.offer("canonical_url", _joined(url, canonical[0].strip()), "link[rel=canonical]")
-    elif canonical and canonical[0].startswith("http"):
-        c.offer("canonical_url", canonical[0].strip(), "link[rel=canonical]")
+    if canonical:
+        c.offer("canonical_url", _web_address(url, canonical[0]), "link[rel=canonical]")
     if c.values.get("image") and url:
         c.values["image"] = _joined(url, c.values["image"])
     v = c.values

@@ -9,6 +9,7 @@ and the key, because a typo in a selector would otherwise silently fall back to 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import tomllib
 from dataclasses import dataclass, fields
@@ -20,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 
-from ..errors import ConfigError
-from ..urls import host_key
+from ..errors import BadURL, ConfigError
+from ..urls import host_key, parse_url
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Profile:
     sitemaps: tuple[str, ...] = ()
     article_url: str | None = None      # regex: which links are articles
     delay: float = 1.0
+    origin: str = "built-in"            # where the site was defined: "built-in" or the sites file's path
 
     @property
     def tz(self) -> ZoneInfo | None:
@@ -99,11 +101,13 @@ def _convert(key: str, value: Any, where: str) -> Any:
                 raise ConfigError(f"{where}: invalid CSS selector {sel!r} ({exc})") from None
         return selectors[0] if key == "paragraphs" else selectors
     if key in _URL_LIST_KEYS:
-        urls = _as_list(value, where)
-        for url in urls:
-            if not re.match(r"https?://[^/\s]+", url):
-                raise ConfigError(f"{where}: not an http(s) URL: {url!r}")
-        return urls
+        urls = []
+        for url in _as_list(value, where):
+            try:
+                urls.append(parse_url(url).text)
+            except BadURL as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        return tuple(urls)
     if key == "domains":
         return tuple(host_key("http://" + d.lower().split("://")[-1]) for d in _as_list(value, where))
     if key == "timezone":
@@ -127,7 +131,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: invalid regular expression {value!r} ({exc})") from None
         return value
     if key == "delay":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        # TOML has inf and nan; a huge finite delay is accepted and counts as the cap (politeness.py).
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ConfigError(f"{where}: expected a number of seconds >= 0")
         return float(value)
     raise AssertionError(key)
@@ -139,6 +144,7 @@ def _profile_from_table(name: str, table: Mapping[str, Any], source: str,
         raise ConfigError(f"{source}: invalid site name {name!r} (letters, digits, . _ -)")
     values: dict[str, Any] = {f.name: getattr(base, f.name) for f in fields(Profile)} if base else {}
     values["name"] = name
+    values["origin"] = "built-in" if builtin else source
     for key, value in table.items():
         where = f"{source}: {key}" if builtin else f"{source}: [sites.{name}] {key}"
         if key == "name":

@@ -28,12 +28,13 @@ from warcio.warcwriter import WARCWriter
 
 from .. import __version__
 from ..charset import decode_html
-from ..errors import ScraperError, StoreError
+from ..errors import BadURL, ScraperError, StoreError
 from ..fetch.http import FetchOptions, is_html_type
 from ..models import Page
 from ..pipeline import FAILED, record_page
 from ..profiles import Profile
 from ..store.archive import Archive
+from ..urls import parse_url
 
 # Headers that describe the transfer, not the bytes we keep (see the module docstring).
 _TRANSFER_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
@@ -139,7 +140,11 @@ def _record_page(record) -> tuple[Page | None, str | None]:
     kind = record.rec_type
     if kind not in ("response", "resource"):
         return None, None                # requests, warcinfo, metadata, revisits: not pages
-    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    try:
+        # WARC 1.1's own example wraps the URI in <>; some writers followed it.
+        url = parse_url((record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")).text
+    except BadURL:
+        return None, "target URI not a valid URL"
     if kind == "response":
         if record.http_headers is None:
             return None, "not HTTP"
