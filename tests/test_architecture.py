@@ -193,3 +193,15 @@ def test_the_door_check_sees_sql():
     assert SQL.search("SELECT url FROM queue") and SQL.search("INSERT OR IGNORE INTO t VALUES (1)")
     assert SQL.search("PRAGMA integrity_check") and SQL.search("CREATE VIRTUAL TABLE x USING fts5(a)")
     assert not SQL.search("Select the articles from a site") and not SQL.search("UPDATE")
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.name != "clock.py"] + [PACKAGE.parent / "cli.py"],
+                         ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_one_clock(path):
+    """Every moment the scraper records comes from a Clock passed in (scraper/clock.py): a call to
+    the wall clock elsewhere would escape the run's clock, and a test that moves time."""
+    wrong = [f"line {node.lineno}: {ast.unparse(node.func)}()" for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and (node.func.attr in ("now", "utcnow", "today") and ast.unparse(node.func.value) in ("datetime", "date")
+                  or ast.unparse(node.func) == "time.time")]
+    assert not wrong, "; ".join(wrong)
