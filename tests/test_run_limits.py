@@ -257,3 +257,25 @@ def test_the_run_deadline_bounds_a_request_already_under_way(sites, tmp_path):
     report = run_archive(tmp_path / "a.db", options)
     assert time.monotonic() - began < 6 and report.timed_out
     assert not rows(tmp_path / "a.db", "SELECT * FROM listings WHERE outcome = 'failed'")
+
+
+def test_a_backtracking_article_regex_answers_at_once(sites, tmp_path):
+    """Issue 11: this pattern users really write ran for minutes on one 36-letter link and a `!`."""
+    site = sites(articles=[])
+    evil = f"{site.base}/news/{'a' * 36}!"
+    site.feed_extra = "".join(f"<item><link>{evil}{'a' * n}!</link></item>" for n in range(200))
+    pattern = r"^http://127\.0\.0\.1:\d+/news/([a-z0-9]+-?)+(\.html)?$"
+    config = write_config(tmp_path, f'[sites.x]\nfeeds = ["{site.base}/feed.xml"]\narticle = \'{pattern}\'\n')
+    profile = load_profiles(config)["x"]
+    began = time.monotonic()
+    assert not profile.is_article(evil) and profile.is_article(f"{site.base}/news/some-story-12.html")
+    result = CliRunner().invoke(cli, ["archive", "--db", str(tmp_path / "a.db"), "--config", str(config)])
+    assert result.exit_code == 0 and time.monotonic() - began < 10, result.output
+
+
+@pytest.mark.parametrize("pattern", [r"/news/(?!video)\d+", r"/(\w+)/\1/", r"(?<=/)\d+$", r"/news/(\d+"])
+def test_an_article_regex_re2_cannot_run_is_a_config_error(tmp_path, pattern):
+    config = write_config(tmp_path, f'[sites.x]\nstart = ["http://127.0.0.1:9/"]\narticle = \'{pattern}\'\n')
+    result = CliRunner().invoke(cli, ["archive", "--db", str(tmp_path / "a.db"), "--config", str(config)])
+    assert result.exit_code == 3 and "article" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

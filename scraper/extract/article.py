@@ -56,7 +56,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 def _section_from_url(profile: Profile, url: str | None) -> str | None:
     if not (profile.section_url and url):
         return None
-    match = re.search(profile.section_url, url)
+    match = profile.section_match(url)
     return normalize_space(unquote(match.group(1)).replace("-", " ")) if match and match.groups() else None
 
 
