@@ -52,10 +52,8 @@ def is_label(folded: str) -> bool:
     if line in LEXICON.labels:
         return True
     # Labels side by side (a toolbar): every word belongs to some label or is a share word.
-    rest = line
-    for label in sorted(LEXICON.labels, key=len, reverse=True):
-        rest = re.sub(rf"(?<!\w){re.escape(label)}(?!\w)", " ", rest)
-    return not rest.split() or all(w in LEXICON.share_words for w in rest.split())
+    rest = LEXICON.label.sub(" ", line).split()
+    return len(rest) < len(words) and all(w in LEXICON.share_words for w in rest)
 
 
 def chrome_reason(paragraph: str) -> str | None:

@@ -35,18 +35,11 @@ def _squeezed(text: str) -> str:
     return _NOT_WORD.sub("", text).lower()
 
 
-def _has(folded: str, phrases: tuple[str, ...]) -> str | None:
-    for phrase in phrases:
-        if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", folded):
-            return phrase
-    return None
-
-
 def call_to_follow(folded: str) -> tuple[str, str] | None:
     """(the form addressing the reader, the channel) when a folded line appeals to follow the site."""
-    verb = _has(folded, LEXICON.call_verbs)
-    channel = _has(folded, LEXICON.channels) if verb else None
-    return (verb, channel) if verb and channel else None
+    verb = LEXICON.call_verb.search(folded)
+    channel = LEXICON.channel.search(folded) if verb else None
+    return (verb.group(), channel.group()) if verb and channel else None
 
 
 @dataclass
@@ -94,12 +87,23 @@ def placed_chrome_reason(paragraph: str, index: int, count: int, links: _Links |
     return None
 
 
+_MENU_SEPARATOR = re.compile(r"\s[|•·/]\s")   # «الرئيسية | سياسة | محليات»
+
+
 def drop_placed_chrome(tree, paragraphs: list[str], dropped: list) -> list[str]:
-    """``paragraphs`` without the chrome placed_chrome_reason finds (listed in ``dropped``)."""
-    by_block = _links_by_block(tree)
+    """``paragraphs`` without the chrome placed_chrome_reason finds (listed in ``dropped``).
+
+    The links of the page are read only for the lines that need them (an appeal that does not
+    close the story, a line of separated items): most pages have neither."""
+    by_block: dict[str, _Links] | None = None
     kept = []
     for i, p in enumerate(paragraphs):
-        reason = placed_chrome_reason(p, i, len(paragraphs), by_block.get(_squeezed(p)))
+        links = None
+        tail = i >= len(paragraphs) - _TAIL
+        if (not tail and len(p.split()) <= _CALL_WORDS and call_to_follow(fold(p))) or _MENU_SEPARATOR.search(p):
+            by_block = _links_by_block(tree) if by_block is None else by_block
+            links = by_block.get(_squeezed(p))
+        reason = placed_chrome_reason(p, i, len(paragraphs), links)
         if reason:
             dropped.append((p, reason))
         else:

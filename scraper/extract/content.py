@@ -217,6 +217,7 @@ def drop_widget_tables(tree, trace: Trace) -> int:
 
 
 _BREAK_RUN_CHARS = 200   # an element with this much text between double <br>s lays out paragraphs
+_BREAK_HOLDERS = {"span", "div", "td", "font", "section", "article"}
 
 
 def paragraphs_from_breaks(tree) -> int:
@@ -228,11 +229,11 @@ def paragraphs_from_breaks(tree) -> int:
     a <p>; block elements inside stay as they are.
     """
     made = 0
-    for el in list(tree.iter("span", "div", "td", "font", "section", "article")):
-        brs = el.findall("br")
-        if len(brs) < 2 or not any(b.getnext() is not None and b.getnext().tag == "br"
-                                   and not (b.tail or "").strip() for b in brs):
-            continue
+    # The elements holding a double break, found from the breaks (few on most pages).
+    holders = {id(br.getparent()): br.getparent() for br in tree.iter("br")
+               if br.getparent() is not None and br.getparent().tag in _BREAK_HOLDERS
+               and (nxt := br.getnext()) is not None and nxt.tag == "br" and not (br.tail or "").strip()}
+    for el in holders.values():
         if len(" ".join(t for t in el.xpath("text()"))) < _BREAK_RUN_CHARS:
             continue
         runs: list[list] = [[]]          # each run: the text and inline children of one paragraph

@@ -22,6 +22,9 @@ class Lexicon:
     prayers: frozenset[str]
     call_verbs: tuple[str, ...]     # an appeal to the reader ...
     channels: tuple[str, ...]       # ... to follow the site on one of these
+    call_verb: re.Pattern           # the two as whole words or phrases, compiled once
+    channel: re.Pattern
+    label: re.Pattern               # any label, as a whole word or phrase
     issuers: tuple[str, ...]        # a press release's issuer line opens with one
     relative_time: re.Pattern       # «منذ ساعتين»
     market_words: frozenset[str]    # a short line of only these and numbers is a price ticker
@@ -37,20 +40,29 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> str:
     return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
 
 
+def _words_regex(phrases: tuple[str, ...]) -> re.Pattern:
+    return re.compile(rf"(?<!\w)(?:{_phrase_pattern(phrases)})(?!\w)")
+
+
 def load(text: str | None = None) -> Lexicon:
     data = tomllib.loads(text if text is not None else
                          resources.files(__package__).joinpath("chrome.toml").read_text(encoding="utf-8"))
     rel = data["relative_time"]
     units = _phrase_pattern(_folded(rel["ar_units"]))
     before = _phrase_pattern(_folded(rel["ar_before"]))
+    verbs, channels = _folded(data["calls"]["verbs"]), _folded(data["calls"]["channels"])
+    labels = _folded(data["labels"]["ar"])
     return Lexicon(
         markers=_folded(data["markers"]["ar"] + data["markers"]["other"]),
         leading=_folded(data["leading"]["ar"] + data["leading"]["other"]),
-        labels=frozenset(_folded(data["labels"]["ar"])),
+        labels=frozenset(labels),
         share_words=frozenset(_folded(data["labels"]["share_words"])),
         prayers=frozenset(_folded(data["labels"]["prayers"])),
-        call_verbs=_folded(data["calls"]["verbs"]),
-        channels=_folded(data["calls"]["channels"]),
+        call_verbs=verbs,
+        channels=channels,
+        call_verb=_words_regex(verbs),
+        channel=_words_regex(channels),
+        label=_words_regex(labels),
         issuers=_folded(data["issuers"]["ar"]),
         # «منذ ساعتين», «منذ 3 ساعات», «قبل ٥ دقائق» (digits are folded to ASCII before matching)
         relative_time=re.compile(rf"(?<!\w)(?:{before})\s+(?:\d+\s+)?(?:{units})(?!\w)"),

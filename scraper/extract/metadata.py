@@ -23,7 +23,7 @@ from .dateline import (attribute_dates, date_line_dates, headline_element, iso_d
                        time_dates)
 from ..profiles import Profile, compiled
 from .byline import BY_WORDS, NAME_PARTICLES, by_line_names, byline_names, labelled_author, rel_author_names
-from .title import alnum_key, choose_title, page_names
+from .title import alnum_key, choose_title, PageNames
 from ..errors import BadURL
 from ..urls import host_key, parse_url
 
@@ -314,9 +314,8 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> Metadata
                       # The headline as other title fields give it, last: they vote (title._outvoted).
                       ("microdata:headline", microdata_headline),
                       *((f"meta:{name}", _first(metas, name)) for name in _TITLE_FIELDS)]
-        aliases, sections = page_names(tree, url)
-        title, source = choose_title(candidates, site_names, aliases=aliases,
-                                     sections=[c.values.get("section") or "", *sections])
+        title, source = choose_title(candidates, site_names,
+                                     names=PageNames(tree, url, sections=[c.values.get("section") or ""]))
         c.offer("title", title, source or "")
         # Every version of the headline: the body extractor sometimes keeps one that is not the title.
         c.values["headlines"] = [t for _, t in candidates if t]

@@ -11,7 +11,6 @@ import html
 import re
 import unicodedata
 from typing import Iterable
-from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -41,13 +40,43 @@ def alnum_key(text: str) -> str:
     return re.sub(r"\W+", "", fold(text))
 
 
-def _is_site_name(part: str, site_names: Iterable[str], exact: Iterable[str] = ()) -> bool:
+class PageNames:
+    """The names a page shows for itself (its home link: aliases) and for its sections (menus,
+    breadcrumbs, the section field), read from the page by page_names only when a short title part
+    could be one of them: most titles are settled by the site-name fields and never ask."""
+
+    def __init__(self, tree=None, url: str | None = None, *, aliases: Iterable[str] = (),
+                 sections: Iterable[str] = ()) -> None:
+        self._page = (tree, url) if tree is not None else None
+        self._aliases = {alnum_key(a) for a in aliases if a} - {""}
+        self._sections = {alnum_key(s) for s in sections if s} - {""}
+
+    def _read(self) -> None:
+        if self._page is not None:
+            aliases, sections = page_names(*self._page)
+            self._page = None
+            self._aliases |= {alnum_key(a) for a in aliases} - {""}
+            self._sections |= {alnum_key(s) for s in sections} - {""}
+
+    def _has(self, part: str, which: str) -> bool:
+        key = alnum_key(part)
+        if not key or len(part.split()) > _NAME_WORDS:
+            return False
+        self._read()
+        return key in getattr(self, which)
+
+    def is_alias(self, part: str) -> bool:
+        return self._has(part, "_aliases")
+
+    def is_section(self, part: str) -> bool:
+        return self._has(part, "_sections")
+
+
+def _is_site_name(part: str, site_names: Iterable[str], names: PageNames | None = None) -> bool:
     """Whether ``part`` is the site's name: one of ``site_names`` (the publisher's own fields and
-    host, a near match allowed), or exactly one of ``exact`` (names the page shows for itself)."""
+    host, a near match allowed), or exactly a name the page shows for itself (``names``)."""
     key = alnum_key(part)
     if not key:
-        return True
-    if key in {alnum_key(e) for e in exact}:
         return True
     for name in site_names:
         other = alnum_key(name)
@@ -55,21 +84,22 @@ def _is_site_name(part: str, site_names: Iterable[str], exact: Iterable[str] = (
         # "Evening Standard" is the site of standard.co.uk; but "dw" inside "russlandwahl" is not.
         if short and (short == long_ or len(short) >= 4 and short in long_ and len(long_) <= len(short) + 12):
             return True
-    return False
+    return names is not None and names.is_alias(part)
 
 
 def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str] = (),
                     headlines: Iterable[str] = (), *, aliases: Iterable[str] = (),
-                    sections: Iterable[str] = ()) -> str:
+                    sections: Iterable[str] = (), names: PageNames | None = None) -> str:
     """``title`` without a site-name prefix/suffix; unchanged when nothing says what to cut.
 
     ``headlines`` are the page's undecorated copies of the headline (<h1>, JSON-LD): when one of
     them carries the same words as the whole of ``title``, a part that a shorter copy elsewhere
     omits is not decoration («Kicker / Headline» shown as such above the article); only the site's
     name is still cut then. ``aliases`` are names the page shows for itself (its home link) and
-    ``sections`` the names of its sections (see page_names): a part that is exactly an alias is the
-    site's name; a section's name is cut only between the headline and a site name that is cut
-    («Headline | Section | Site»), since alone at an end it may be the headline's own kicker.
+    ``sections`` the names of its sections (or ``names``, read from the page when asked): a part
+    that is exactly an alias is the site's name; a section's name is cut only between the headline
+    and a site name that is cut («Headline | Section | Site»), since alone at an end it may be the
+    headline's own kicker.
     """
     title = normalize_space(title)
     parts = _parts(title)
@@ -84,14 +114,14 @@ def strip_site_name(title: str, site_names: Iterable[str], others: Iterable[str]
             joined_folded = {fold(s) for s in _joins(title, chunk)}
             if joined_folded & folded_others:
                 return next(s for s in _joins(title, chunk) if fold(s) in folded_others)
-    site_names, aliases = list(site_names), list(aliases)
-    section_keys = {alnum_key(s) for s in sections} - {""}
+    site_names = list(site_names)
+    names = names or PageNames(aliases=aliases, sections=sections)
     for end, cut in ((-1, _cut_after), (0, _cut_before)):
         site_cut = False
         while len(parts) > 1:
-            if _is_site_name(parts[end], site_names, aliases):
+            if _is_site_name(parts[end], site_names, names):
                 site_cut = True
-            elif not (site_cut and alnum_key(parts[end]) in section_keys):
+            elif not (site_cut and names.is_section(parts[end])):
                 break
             parts.pop(end)
             title = cut(title, parts)
@@ -118,7 +148,8 @@ def _cut_before(title: str, kept: list[str]) -> str:
 
 
 def choose_title(candidates: list[tuple[str, str | None]], site_names: Iterable[str], *,
-                 aliases: Iterable[str] = (), sections: Iterable[str] = ()) -> tuple[str | None, str | None]:
+                 aliases: Iterable[str] = (), sections: Iterable[str] = (),
+                 names: PageNames | None = None) -> tuple[str | None, str | None]:
     """(headline, source) from ``candidates`` [(source, text)] given in trust order.
 
     Each candidate loses its site-name prefix/suffix (judged against the other candidates and the
@@ -127,18 +158,18 @@ def choose_title(candidates: list[tuple[str, str | None]], site_names: Iterable[
     JSON-LD, twitter:title, <h1>, <title>, then the fields that only vote) is the one that matched
     the publisher's headline most often on the development corpus, and og:title is the commonest
     source across publishers' own parsers too; <h1> is sometimes a kicker, a breadcrumb or a
-    live-ticker's title. ``aliases``, ``sections``: see strip_site_name. The headline chosen is given as
+    live-ticker's title. ``aliases``, ``sections``, ``names``: see strip_site_name. The headline chosen is given as
     the <h1> prints it when the two differ only by typography (see _as_shown).
     """
     site_names = [s for s in site_names if s]
-    aliases = [a for a in aliases if a]
+    names = names or PageNames(aliases=aliases, sections=sections)
     texts = [(src, normalize_space(html.unescape(t))) for src, t in candidates if t and t.strip()]
     headlines = [t for src, t in texts if src in _HEADLINE_SOURCES]
     usable = []
     for src, text in texts:
         others = [t for _, t in texts if t != text]
-        cleaned = strip_site_name(text, site_names, others, headlines, aliases=aliases, sections=sections)
-        if len(alnum_key(cleaned)) < 3 or _is_site_name(cleaned, site_names, aliases) \
+        cleaned = strip_site_name(text, site_names, others, headlines, names=names)
+        if len(alnum_key(cleaned)) < 3 or _is_site_name(cleaned, site_names, names) \
                 or _cut_short(cleaned, texts):
             continue
         usable.append((src, _unglued(cleaned, texts)))
@@ -221,11 +252,10 @@ def _unglued(title: str, texts: list[tuple[str, str]]) -> str:
     return title
 
 
-# Where a page names its sections: menus, navigation bars and breadcrumbs.
-_SECTION_LINKS = etree.XPath(
-    "//nav//a | //*[contains(@class, 'breadcrumb') or contains(@id, 'breadcrumb') or contains(@class, 'menu')"
-    " or contains(@id, 'menu') or contains(@class, 'nav') or @itemtype='https://schema.org/BreadcrumbList'"
-    " or @itemtype='http://schema.org/BreadcrumbList']//a")
+# Where a page names its sections: menus, navigation bars and breadcrumbs. Attribute nodes are
+# filtered in Python: libxml2 evaluating contains() on every element is several times slower.
+_NAMED = etree.XPath("//@class | //@id | //@itemtype")
+_NAV_NAMES = re.compile(r"breadcrumb|menu|nav")
 _HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/index.aspx", "/default.aspx",
                "/home", "/ar", "/ar/", "/en", "/en/", "/fr", "/fr/"}
 _NAME_WORDS = 6          # a site's or a section's name; longer link texts are headlines
@@ -234,6 +264,27 @@ _NAME_WORDS = 6          # a site's or a section's name; longer link texts are h
 def _short(text: str | None) -> str | None:
     text = normalize_space(text or "")
     return text if text and len(text.split()) <= _NAME_WORDS else None
+
+
+def _home_host(href: str) -> str | None:
+    """The host a link to a home page points to ("" for the page's own), None for other links.
+    Plain string work: this runs on every link of the page."""
+    href = href.strip()
+    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")) or "?" in href:
+        return None
+    if "//" in href:
+        netloc, _, path = href.split("//", 1)[1].partition("/")
+        path = "/" + path
+    else:
+        netloc, path = "", href if href.startswith("/") else "/" + href.lstrip("./")
+    if path.split("#", 1)[0].lower() not in _HOME_PATHS:
+        return None
+    if not netloc:
+        return ""
+    try:
+        return host_key("http://" + netloc)
+    except ValueError:   # «http://[bad»: a malformed link names no page
+        return None
 
 
 def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
@@ -246,20 +297,17 @@ def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
     host = host_key(url) if url else ""
     aliases: list[str] = []
     for a in tree.iter("a"):
-        href = (a.get("href") or "").strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:")):
-            continue
-        try:
-            target = urlsplit(href)
-        except ValueError:   # «http://[bad»: a malformed link names no page
-            continue
-        if target.netloc and host_key("http://" + target.netloc) != host:
-            continue
-        path = target.path.lower()
-        path = path if path.startswith("/") or target.netloc else "/" + path.lstrip("./")
-        if path not in _HOME_PATHS or target.query:
+        target = _home_host(a.get("href") or "")
+        if target is None or target not in ("", host):
             continue
         names = [a.text_content(), a.get("title"), *a.xpath(".//img/@alt"), *a.xpath(".//img/@title")]
         aliases.extend(n for n in map(_short, names) if n)
-    sections = [n for n in (_short(a.text_content()) for a in _SECTION_LINKS(tree)) if n]
+    holders = {id(el): el for el in tree.iter("nav")}
+    for value in _NAMED(tree):
+        if _NAV_NAMES.search(value) or value.endswith("BreadcrumbList"):
+            holders.setdefault(id(value.getparent()), value.getparent())
+    # The elements are kept alive while their ids are compared: lxml reuses a dead proxy's id.
+    kept = [a for holder in holders.values() for a in holder.iter("a")]
+    inside = {id(a) for a in kept}
+    sections = [n for n in (_short(a.text_content()) for a in tree.iter("a") if id(a) in inside) if n]
     return list(dict.fromkeys(aliases)), list(dict.fromkeys(sections))
