@@ -344,16 +344,7 @@ class Archive:
         """Every column of the articles' rows as stored, by id, streamed from one snapshot (see
         ``rows``): those of ``site``, published on or after ``since`` and on or before ``until``
         (inclusive days as the page wrote them; an undated article is left out by either)."""
-        where, params = [], {}
-        if site is not None:
-            where.append("site = :site")
-            params["site"] = site
-        if since is not None:
-            where.append("published >= :since")          # "2024-05-01T09:00+04:00" >= "2024-05-01"
-            params["since"] = since.isoformat()
-        if until is not None:
-            where.append("published < :before")
-            params["before"] = (until + timedelta(days=1)).isoformat()
+        where, params = article_filter(site, since, until)
         names = ", ".join(f"[{name}]" for name in self.columns("articles"))
         yield from self.rows(f"SELECT {names} FROM articles{' WHERE ' + ' AND '.join(where) if where else ''} "
                              "ORDER BY id", params)
@@ -387,6 +378,24 @@ class Archive:
             for row in batch:
                 yield row["_article_id"], page_from_row(row)
             last_id = batch[-1]["_article_id"]
+
+
+def article_filter(site: str | None, since: date | None, until: date | None, *,
+                   table: str = "articles") -> tuple[list[str], dict[str, Any]]:
+    """(WHERE clauses, their parameters) for the articles of ``site`` published on or after ``since``
+    and on or before ``until``: inclusive days compared with the date as the page wrote it (its own
+    time zone); an undated article is left out by either day."""
+    where, params = [], {}
+    if site is not None:
+        where.append(f"{table}.site = :site")
+        params["site"] = site
+    if since is not None:
+        where.append(f"{table}.published >= :since")          # "2024-05-01T09:00+04:00" >= "2024-05-01"
+        params["since"] = since.isoformat()
+    if until is not None:
+        where.append(f"{table}.published < :before")
+        params["before"] = (until + timedelta(days=1)).isoformat()
+    return where, params
 
 
 def _insert(tx: Transaction, table: str, values: dict[str, Any]) -> int:
