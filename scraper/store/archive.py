@@ -56,6 +56,7 @@ def is_database_url(target: str | os.PathLike) -> bool:
 class SaveResult:
     outcome: Literal["saved", "updated", "unchanged"]
     article_id: int
+    previous_chars: int | None = None   # "updated": the length of the text it replaced (kept in revisions)
 
 
 class Transaction(Protocol):
@@ -207,6 +208,7 @@ class Archive:
         fetched = {"fetched_at": iso_utc(page.fetched_at) if page else now}
         if page is not None:
             fetched.update(http_status=page.status, etag=page.etag, last_modified=page.last_modified)
+        previous = None
         with self.transaction() as tx:
             article_id = _lookup(tx, aliases)
             if article_id is None:
@@ -218,8 +220,8 @@ class Archive:
                 if current["content_hash"] == record["content_hash"]:
                     outcome, changes = "unchanged", fetched
                 else:
-                    _insert(tx, "revisions", {"article_id": article_id, "replaced_at": fetched["fetched_at"],
-                                              **{name: current[name] for name in SNAPSHOT_FIELDS}})
+                    _keep_revision(tx, article_id, current, fetched["fetched_at"])
+                    previous = len(current["text"] or "")
                     record.pop("url")   # the row keeps its first key URL: links to it keep working
                     outcome, changes, page_id = "updated", {**record, **fetched, "updated_at": now}, None
             tx.executemany("INSERT INTO url_aliases (url, article_id) VALUES (?, ?) ON CONFLICT (url) DO NOTHING",
@@ -228,7 +230,7 @@ class Archive:
             if page is not None and (outcome != "unchanged" or page_id is None):
                 page_id = self._store_page(tx, article_id, page)
             _update(tx, "articles", article_id, {**changes, "page_id": page_id})
-        return SaveResult(outcome, article_id)
+        return SaveResult(outcome, article_id, previous)
 
     def _store_page(self, tx: Transaction, article_id: int, page: Page) -> int:
         """The id of this article's page with these exact bytes, stored now if it is new."""
@@ -281,19 +283,25 @@ class Archive:
                 elapsed=attempt.elapsed, etag=attempt.etag, last_modified=attempt.last_modified,
                 run_id=run_id)
 
-    def rewrite(self, article_id: int, article: Article, page: Page, *, dry_run: bool = False) -> list[str]:
+    def rewrite(self, article_id: int, article: Article, page: Page, *, dry_run: bool = False,
+                keep_revision: bool = False) -> list[str]:
         """Rewrite in place every field of the record derived from its page (all but the key URL and
         the fetch's own columns); return the names of those that changed.
 
-        For re-extraction after a rule change: the page is the stored one, so no revision is kept
-        (revisions are versions of the article, not of our rules) and no time but updated_at moves.
+        For re-extraction after a rule change: the page is the stored one, so no time but updated_at
+        moves, and no revision is kept (revisions are versions of the article, not of our rules)
+        unless ``keep_revision`` (the caller's rule found the new record lost text: the old one
+        stays readable in `revisions`).
         """
         values = row_values(article, page)
         with contextlib.nullcontext(self) if dry_run else self.transaction() as tx:
             current = _article(tx, article_id, lock="" if dry_run else self.for_update)
             changes = {name: value for name, value in values.items() if current.get(name) != value}
             if changes and not dry_run:
-                _update(tx, "articles", article_id, {**changes, "updated_at": iso_utc(self.clock())})
+                now = iso_utc(self.clock())
+                if keep_revision:
+                    _keep_revision(tx, article_id, current, now)
+                _update(tx, "articles", article_id, {**changes, "updated_at": now})
         return list(changes)
 
     # -- reading -----------------------------------------------------------------------------
@@ -420,6 +428,12 @@ def _article(reader: Archive | Transaction, article_id: int, *, lock: str = "") 
     if not found:
         raise NotArchived(f"article {article_id} is not in the archive")
     return found[0]
+
+
+def _keep_revision(tx: Transaction, article_id: int, current: dict[str, Any], replaced_at: str) -> None:
+    """The article's current version into `revisions`, before it is replaced."""
+    _insert(tx, "revisions", {"article_id": article_id, "replaced_at": replaced_at,
+                              **{name: current[name] for name in SNAPSHOT_FIELDS}})
 
 
 def _insert(tx: Transaction, table: str, values: dict[str, Any]) -> int:
