@@ -2,8 +2,10 @@
 
 The flow only; each step is another module's: the lock (lock.py), discovery (discover.py), the
 queue and the runs table (runstate.py), turn-taking per host (politeness.py), the fetching
-(scheduler.py), and the record path (pipeline.py): worker threads fetch and run
-``page_to_article``; only this (the caller's) thread writes to SQLite, with ``article_to_row``.
+(scheduler.py), and the record path (pipeline.py): worker threads fetch, and a host's turn ends
+as soon as its answer is in; ``page_to_article`` runs on the extraction stage; only this (the
+caller's) thread writes to SQLite, with ``article_to_row``. Pages between fetching and storing
+are bounded (``max_open``), so memory stays flat whichever of fetching and extraction is faster.
 
 Sites go their own ways: what earlier runs left queued starts fetching at once; each site is
 discovered in its own thread, and its URLs are queued in batches as its listings stream past and
@@ -47,6 +49,9 @@ RECHECK_AFTER = timedelta(hours=6)
 MAX_TIME = timedelta(minutes=8)
 WINDOW = 200            # a site's URLs handed to the fetchers at a time; more when half are done
 BATCHES_IN_FLIGHT = 4   # discovery batches waiting for this thread: memory stays flat
+# Pages fetched and not yet stored, beyond those being fetched: enough to keep every extractor
+# busy while the fetchers wait on the network, few enough that memory does not grow.
+PAGES_WAITING = 4
 # Within one run a failing URL gets one quick retry; the queue spaces out the rest over runs.
 RUN_FETCH_OPTIONS = FetchOptions(retries=1, backoff=0.5, retry_after_cap=30.0)
 
@@ -63,6 +68,9 @@ class RunOptions:
     max_tries: int = runstate.MAX_TRIES
     max_time: timedelta | None = MAX_TIME   # the run's deadline; None (or 0) = no limit
     on_page: Callable[[Page], None] | None = None   # sees every page fetched (e.g. a WARC writer)
+    # Page -> Article with (page, profiles, template, listing), as pipeline.page_to_article:
+    # a module-level function, which the extraction stage may run in another process.
+    extract: Callable[..., Article] = page_to_article
     clock: Clock = utc_now               # every moment the run records or compares (tests move it)
 
 
@@ -203,10 +211,12 @@ class _Run:
 
     def run(self) -> RunReport:
         self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
+        extractors = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        self.extraction = ThreadPoolExecutor(max_workers=extractors, thread_name_prefix="extract")
         self.fetcher = HostScheduler(self._work, self.politeness, lambda task, result: self.events.put(
             ("fetched", task, result)), url_of=lambda t: t.url, workers=self.options.workers,
             throttled=lambda r: throttle_of(r.error), max_wait=self.options.fetch.retry_after_cap,
-            deadline=self.deadline)
+            deadline=self.deadline, max_open=self.options.workers + extractors + PAGES_WAITING)
         finders = ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(self.sites))),
                                      thread_name_prefix="discover")
         try:
@@ -226,8 +236,10 @@ class _Run:
         finally:
             self.fetcher.cancel()          # on an error or Ctrl-C: start nothing more
             finders.shutdown(wait=False, cancel_futures=True)
+            self.extraction.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
         finders.shutdown()
+        self.extraction.shutdown()
         listings.save_robots(self.archive, self.client.robots.new_copies())   # hosts met while fetching
         timed_out = self.cut_short or (self.deadline is not None and time.monotonic() >= self.deadline)
         code = self._exit_code()
@@ -249,19 +261,28 @@ class _Run:
         self.events.put(("discovered", site.name, found))
 
     def _work(self, task: runstate.QueuedURL) -> _Result:
-        """In a worker thread: robots.txt, fetch (conditionally for a recheck), extract; no database here."""
+        """In a fetch thread: robots.txt, fetch (conditionally for a recheck); no database here.
+        The host's turn ends when this returns: extraction runs after, on the extraction stage."""
         result = _Result(task)
         try:
             self.client.check(task.url)
             result.page = self.client.get(task.url, check_robots=False, hold_turn=False,
                                           etag=task.etag, last_modified=task.last_modified,
                                           attempts=result.attempts)
-            if not result.page.not_modified:
-                # All profiles, the user's sites file included: its extraction rules apply too.
-                result.article = page_to_article(result.page, self.profiles,
-                                                 self.templates.get(task.site), task.listing)
         except ScraperError as exc:
             result.error = exc
+        return result
+
+    def _extract(self, result: _Result) -> _Result:
+        """On the extraction stage: the fetched page's article, or why it has none."""
+        try:
+            # All profiles, the user's sites file included: its extraction rules apply too.
+            result.article = self.options.extract(result.page, self.profiles,
+                                                  self.templates.get(result.task.site), result.task.listing)
+        except ScraperError as exc:
+            result.error = exc
+        except Exception as exc:   # a bug in the extractor: this page fails, the run goes on
+            result.error = ScraperError(f"{result.task.url}: extraction failed ({exc!r})")
         return result
 
     # -- this thread ----------------------------------------------------------------------------
@@ -272,8 +293,20 @@ class _Run:
             task, result = site, payload
             if isinstance(result, Crashed):
                 raise result.error
+            if isinstance(result, _Result) and result.error is None and not result.page.not_modified:
+                future = self.extraction.submit(self._extract, result)
+                future.add_done_callback(lambda done, task=task: self.events.put(("extracted", task, done)))
+                return
             self.out[task.site] -= 1
             self._fetched(task, result)
+            if not isinstance(result, Deferred):   # a Deferred task never started
+                self.fetcher.settle()
+            self._refill(task.site)
+        elif kind == "extracted":
+            task, done = site, payload
+            self.out[task.site] -= 1
+            self._fetched(task, done.result())
+            self.fetcher.settle()      # stored: room for another page
             self._refill(task.site)
         elif kind == "found":
             try:

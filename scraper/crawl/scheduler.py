@@ -6,6 +6,11 @@ no worker sits blocked behind a busy host while another host waits. Tasks may be
 runs (the run adds a site's URLs as soon as that site's discovery queues them, so one slow site
 never holds the others back), and each result is handed to ``report`` as it comes.
 
+With ``max_open`` the consumer bounds what is between fetching and its end: a task counts from
+its start until the consumer calls ``settle()`` (the cron run: once the page is extracted and
+stored), and no task starts while ``max_open`` are open. So pages wait in bounded numbers whatever
+the speeds of fetching and extraction, and a host's turn still ends as soon as its answer is in.
+
 Tasks that will not be started are reported with a ``Deferred`` result, left untouched in the
 archive's queue for a later run: the tasks of a host that asked to be left alone longer than
 ``max_wait`` (a far Retry-After), of a host whose next turn comes after the run's ``deadline``
@@ -45,14 +50,16 @@ class HostScheduler:
 
     ``work(task)`` runs in a worker; an exception it raises is reported as the result.
     ``throttled(result)`` says whether the host asked us to slow down (None: it did not).
+    ``max_open``: at most this many tasks started and not yet ``settle``d (None: no bound).
     """
 
     def __init__(self, work: Callable[[T], R], politeness: Politeness, report: Callable[[T, object], None], *,
                  url_of: Callable[[T], str], workers: int = DEFAULT_WORKERS,
                  throttled: Callable[[R], float | None] = lambda result: None,
                  max_wait: float = math.inf, deadline: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 max_open: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.work, self.politeness, self.report = work, politeness, report
+        self.max_open, self._open = max_open, 0
         self.url_of, self.workers, self.throttled = url_of, workers, throttled
         self.max_wait, self.deadline, self.clock = max_wait, deadline, clock
         self._queues: dict[str, deque] = {}
@@ -66,6 +73,15 @@ class HostScheduler:
             for task in tasks:
                 self._queues.setdefault(host_of(self.url_of(task)), deque()).append(task)
             self._cond.notify_all()
+
+    def settle(self) -> None:
+        """One started task is done with (its result handled): another may start (see ``max_open``)."""
+        with self._cond:
+            self._open -= 1
+            self._cond.notify_all()
+
+    def _full(self) -> bool:
+        return self.max_open is not None and self._open >= self.max_open
 
     def queued(self) -> int:
         with self._cond:
@@ -115,7 +131,7 @@ class HostScheduler:
                 # Longest queue first: the hosts with the most left to do bound how long the run
                 # takes, so they must never wait while a worker serves a host with one URL left.
                 for host in sorted(self._queues, key=lambda h: -len(self._queues[h])):
-                    if len(inflight) >= self.workers:
+                    if len(inflight) >= self.workers or self._full():
                         break
                     wait_for = self.politeness.try_acquire(host)
                     if wait_for == 0.0:
@@ -123,6 +139,7 @@ class HostScheduler:
                         if not self._queues[host]:
                             del self._queues[host]
                         inflight[pool.submit(self.work, task)] = (host, task)
+                        self._open += 1
                     elif wait_for < math.inf and self.politeness.held_off(host) > self.max_wait:
                         # Waiting hours for a host (a far Retry-After) would hold the whole run
                         # and the runs after it: its tasks go back untouched, for a later run.
@@ -134,8 +151,8 @@ class HostScheduler:
                     else:
                         soonest = min(soonest, wait_for)
                 if not inflight and not deferred:
-                    # Every pending host is waiting out its delay (or is held by a `turn` elsewhere);
-                    # an add() or close() wakes us early.
+                    # Every pending host is waiting out its delay (or is held by a `turn` elsewhere),
+                    # or the consumer has max_open tasks in hand; add(), settle() or close() wakes us.
                     timeout = min(soonest, 0.5)
                     if self.deadline is not None:
                         timeout = max(0.0, min(timeout, self.deadline - now))
