@@ -94,9 +94,6 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             detail = outcome.error if outcome.status == FAILED else (outcome.title or "")
             click.echo(f"{outcome.status:<12} {outcome.url}  {detail}".rstrip(), err=True)
-            if outcome.shrank:
-                click.echo(f"{'':<12} shrank: {outcome.shrank}; the previous version is kept in revisions "
-                           f"(scraper show URL --history)", err=True)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items()), err=True)
     sys.exit(EXIT_SOME_FAILED if counts.get(FAILED) else EXIT_OK)
 

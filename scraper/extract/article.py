@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import unquote
 
 from lxml import etree
@@ -18,7 +18,9 @@ from .. import dates
 from .boilerplate import clean_paragraphs, fold, normalize_space
 from .byline import BY_WORDS
 from .chrome_lines import drop_placed_chrome
-from .content import drop_elements, embedded_paragraphs, generic_paragraphs, profile_paragraphs
+from .dateline import headline_element
+from .content import (baseline_paragraphs, drop_elements, embedded_paragraphs, generic_paragraphs,
+                      profile_paragraphs)
 from ..errors import ExtractionError
 from .metadata import Metadata, extract_metadata
 from ..models import Article, Page
@@ -27,7 +29,8 @@ from ..profiles import Profile, profile_for
 from .teasers import drop_captions, drop_link_teasers
 from .subheads import restore_subheadings
 from .templates import SiteTemplate, find_template_blocks
-from .trace import BOILERPLATE, GENERIC, METADATA, PROFILE, TEMPLATE, Trace
+from .safety import Links, agrees_as_cluster, agrees_as_copy, judge, story_cluster
+from .trace import BOILERPLATE, GENERIC, METADATA, NET, PROFILE, TEMPLATE, Trace
 from ..urls import host_key
 
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
@@ -39,9 +42,6 @@ _CARD_BYLINE_WORDS = 4   # "By" + a name of up to four words
 _HEAD = 4                # a byline or date line is among the first paragraphs
 # Byline openings (folded: lower case, one alef form).
 _BYLINE = re.compile(r"^(%s)\b[\s:]" % "|".join(BY_WORDS))
-_BODY_MIN_CHARS = 500    # a shorter JSON-LD articleBody is a teaser, not the story
-_BODY_COVERED = 0.9      # share of articleBody's words the extraction must hold before we trust it
-_BODY_SHARE = 0.5        # a paragraph with fewer of its words in articleBody is not the story
 _MIN_WORDS = 5           # less than this is a link or a label, not an article
 
 
@@ -125,29 +125,6 @@ def _is_card_byline(paragraph: str) -> bool:
     return 1 <= len(rest) <= _CARD_BYLINE_WORDS and all(not w[0].islower() for w in rest)
 
 
-def _keep_article_body(paragraphs: list[str], body: str | None, dropped: list) -> list[str]:
-    """When the page's JSON-LD articleBody is the whole story, paragraphs it lacks are not the story.
-
-    articleBody is trusted only when nearly all of it was extracted (a truncated or teaser
-    articleBody would otherwise cut real text); then a paragraph whose words are mostly absent
-    from it (the next story of an endless page, a fact box, a "read more" teaser) is dropped.
-    """
-    if not body or len(body) < _BODY_MIN_CHARS:
-        return paragraphs
-    body_words = set(_WORD.findall(fold(body)))
-    words = [_WORD.findall(fold(p)) for p in paragraphs]
-    extracted = set(w for ws in words for w in ws)
-    if len(body_words & extracted) < _BODY_COVERED * len(body_words):
-        return paragraphs
-    kept = []
-    for p, ws in zip(paragraphs, words):
-        if ws and sum(w in body_words for w in ws) < _BODY_SHARE * len(ws):
-            dropped.append((p, "not in the JSON-LD articleBody"))
-        else:
-            kept.append(p)
-    return kept or paragraphs
-
-
 def _visible_lead(tree, summary: str | None, paragraphs: list[str]) -> str | None:
     """The standfirst, when the page shows its meta description as a block of its own.
 
@@ -184,12 +161,12 @@ def profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> 
 
 @dataclass(frozen=True)
 class Body:
-    """The body step's result: the clean paragraphs and, for each one kept or dropped, the rule."""
+    """A body step's result: the clean paragraphs and, for each one kept or dropped, the rule."""
 
     paragraphs: tuple[str, ...]
     rules: Mapping[str, tuple[str, str]]          # paragraph -> (stage, rule) of the step that found it
     dropped: tuple[tuple[str, str, str], ...]     # (paragraph, stage, rule) of each one left out
-    extractor: str                                # the record's ``extractor``
+    notes: Mapping[str, Any]                      # provenance: where the text came from, what was added
 
     def record(self, trace: Trace) -> None:
         for text, stage, rule in self.dropped:
@@ -198,41 +175,24 @@ class Body:
             trace.decide(p, True, *self.rules[p])
 
 
-def _body(tree, profile: Profile | None, meta: Metadata, provenance: dict,
-          final_url: str | None, trace: Trace) -> Body:
-    """The clean body paragraphs by the profile's selectors, else by the generic path."""
-    extractor, paragraphs = "generic", []
+def _cleaned(tree, raw: list[str], meta: Metadata, tz, source: str, default: tuple[str, str],
+             generic: bool) -> Body:
+    """``raw`` paragraphs made a body: on the generic path the sub-headlines and the standfirst the
+    extractor left out put back, then the boilerplate net, teasers and captions (generic path) and
+    the lines that are the record's other fields taken out."""
     found: dict[str, tuple[str, str]] = {}     # raw paragraph -> (stage, rule), where not the default
-    if profile:
-        drop_elements(tree, profile.drop, trace)
-        paragraphs, used = profile_paragraphs(tree, profile)
-        if paragraphs:
-            extractor = f"profile:{profile.name}"
-        elif profile.article:
-            # Selectors that match nothing mean the site changed its markup: say so.
-            extractor = f"profile:{profile.name}+generic"
-        if paragraphs:
-            provenance["text"] = f"profile:{used}"
-            default = (PROFILE, f"profile content `{used}`")
-    generic = not paragraphs
+    notes: dict[str, Any] = {"text": source}
+    paragraphs = list(raw)
     if generic:
-        paragraphs = generic_paragraphs(tree, final_url, trace)
-        provenance["text"] = "generic:trafilatura"
-        default = (GENERIC, "generic: kept by trafilatura")
-        if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS \
-                and (embedded := embedded_paragraphs(tree)):
-            paragraphs = embedded
-            provenance["text"] = "generic:article HTML inside a script (page rendered by JavaScript)"
-            default = (GENERIC, "generic: article HTML inside a script (page rendered by JavaScript)")
         restored = restore_subheadings(tree, paragraphs, [meta.title, *meta.headlines])
         if len(restored) > len(paragraphs):
-            provenance["subheadings"] = [p for p in restored if p not in paragraphs]
+            notes["subheadings"] = [p for p in restored if p not in paragraphs]
             found.update((p, (GENERIC, "generic: sub-headline between two kept paragraphs"))
-                         for p in provenance["subheadings"])
+                         for p in notes["subheadings"])
             paragraphs = restored
         if lead := _visible_lead(tree, meta.summary, paragraphs):
             paragraphs.insert(0, lead)
-            provenance["lead"] = "visible meta description"
+            notes["lead"] = "visible meta description"
             found[lead] = (GENERIC, "generic: the standfirst (the meta description, shown on the page)")
     rules = {normalize_space(p): found.get(p, default) for p in paragraphs}
     boilerplate: list[tuple[str, str]] = []
@@ -242,10 +202,103 @@ def _body(tree, profile: Profile | None, meta: Metadata, provenance: dict,
             paragraphs = drop_link_teasers(tree, paragraphs, boilerplate)
         paragraphs = drop_captions(tree, paragraphs, boilerplate)
         paragraphs = drop_placed_chrome(tree, paragraphs, boilerplate)
-        paragraphs = _keep_article_body(paragraphs, meta.article_body, boilerplate)
     dropped = [(p, BOILERPLATE, f"boilerplate: {why}") for p, why in boilerplate]
-    paragraphs = _drop_non_body(paragraphs, meta, profile.tz if profile else None, dropped)
-    return Body(tuple(paragraphs), rules, tuple(dropped), extractor)
+    paragraphs = _drop_non_body(paragraphs, meta, tz, dropped)
+    return Body(tuple(paragraphs), rules, tuple(dropped), notes)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the body step read, and what the safety net needs to judge it."""
+
+    body: Body
+    extractor: str
+    evidence: str | None       # what vouches for it before any comparison: the profile
+    headline: Any              # the headline's element (generic path), for the second method
+    baseline: bool             # its raw paragraphs are trafilatura's default result on the page as parsed
+    pristine: bool             # the tree is still the page as parsed (nothing pruned or rewritten)
+
+
+def _body(tree, profile: Profile | None, meta: Metadata, final_url: str | None, trace: Trace) -> _Read:
+    """The clean body paragraphs by the profile's selectors, else by the generic path."""
+    tz = profile.tz if profile else None
+    extractor = "generic"
+    if profile:
+        drop_elements(tree, profile.drop, trace)
+        paragraphs, used = profile_paragraphs(tree, profile)
+        if paragraphs:
+            body = _cleaned(tree, paragraphs, meta, tz, f"profile:{used}",
+                            (PROFILE, f"profile content `{used}`"), generic=False)
+            return _Read(body, f"profile:{profile.name}", "the site's profile", None, False, False)
+        if profile.article:
+            # Selectors that match nothing mean the site changed its markup: say so.
+            extractor = f"profile:{profile.name}+generic"
+    headline = headline_element(tree, meta.title)
+    generic = generic_paragraphs(tree, final_url, trace, headline)
+    paragraphs, source = generic.paragraphs, "generic:trafilatura"
+    default = (GENERIC, "generic: kept by trafilatura")
+    if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS and (embedded := embedded_paragraphs(tree)):
+        paragraphs = embedded
+        source = "generic:article HTML inside a script (page rendered by JavaScript)"
+        default = (GENERIC, "generic: article HTML inside a script (page rendered by JavaScript)")
+    body = _cleaned(tree, paragraphs, meta, tz, source, default, generic=True)
+    return _Read(body, extractor, None, headline, generic.as_baseline and paragraphs is generic.paragraphs,
+                 generic.pristine and not trace.removals)
+
+
+_BASELINE_RULE = (NET, "safety net: trafilatura's own extraction (the baseline)")
+# A page with this much visible text is no article page (the corpus's largest has 152,000
+# characters): the baseline, trafilatura with its fallbacks, is not computed on it.
+_BASELINE_MAX_CHARS = 1_000_000
+_VISIBLE_TEXT = etree.XPath("//body//text()[not(parent::script or parent::style or parent::noscript "
+                            "or parent::template)]")
+
+
+def _judged(read: _Read, html: str, tree, meta: Metadata, profile: Profile | None, final_url: str | None,
+            trace: Trace) -> tuple[Body, str]:
+    """The body the safety net lets through (ours, or the baseline's), and the record's extractor."""
+    held: dict[str, Body] = {}
+
+    def baseline() -> tuple[str, ...] | None:
+        if "base" not in held:
+            if sum(map(len, _VISIBLE_TEXT(tree))) > _BASELINE_MAX_CHARS:
+                return None            # trafilatura's fallbacks on such a page take many seconds
+            if read.baseline:          # the generic path's own run already was trafilatura's default
+                held["base"] = read.body
+            else:                      # the page as parsed, before our pruning (trafilatura copies it)
+                page = tree if read.pristine else parse_html(html)
+                raw = baseline_paragraphs(page, final_url)
+                held["base"] = _cleaned(page, raw, meta, profile.tz if profile else None,
+                                        "generic:trafilatura default (safety net)", _BASELINE_RULE, generic=True)
+        return held["base"].paragraphs
+
+    def evidence() -> str | None:
+        if read.evidence:
+            return read.evidence
+        if trace.removed_by(TEMPLATE):
+            return "the site's learned template"
+        # The second method reads the page as the body step left it: our pruning spares the story
+        # (content.drop_chrome), and what it removed is chrome to either method.
+        if agrees_as_cluster(read.body.paragraphs, story_cluster(tree, read.headline)):
+            return "the page's paragraph cluster agrees"
+        if agrees_as_copy(read.body.paragraphs, meta.article_body):
+            return "the JSON-LD articleBody agrees"
+        return None
+
+    judgement = judge(read.body.paragraphs, baseline, lambda: Links(tree), evidence)
+    trace.verdict = judgement.verdict
+    if judgement.paragraphs is None:
+        raise ExtractionError(f"{final_url or 'page'}: no article text found ({judgement.verdict.reason})")
+    if not judgement.baseline:
+        return read.body, read.extractor
+    base = held["base"]
+    set_aside = [(p, NET, "safety net: ours, set aside for trafilatura's") for p in read.body.paragraphs
+                 if p not in base.rules]
+    body = Body(base.paragraphs, base.rules, read.body.dropped + tuple(set_aside) + base.dropped,
+                {**base.notes, "text": f"generic:trafilatura default (safety net: {judgement.verdict.reason})"})
+    extractor = read.extractor if read.extractor != f"profile:{getattr(profile, 'name', '')}" \
+        else f"{read.extractor}+generic"
+    return body, extractor
 
 
 def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str] | None = None,
@@ -255,9 +308,8 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
 
     ``final_url`` is the address after redirects (default ``url``); ``profiles`` replaces the
     built-in site profiles (e.g. ``load_profiles(config)``); ``template`` is the site's learned
-    template (scraper.extract.templates), whose blocks are removed before the body is extracted,
-    unless that would remove most of the body (``TEMPLATE_MAX_CUT``); ``trace``
-    (scraper.extract.trace) receives every decision taken, for `explain`.
+    template (scraper.extract.templates), whose blocks are removed before the body is extracted;
+    ``trace`` (scraper.extract.trace) receives every decision taken, for `explain`.
     """
     trace = trace if trace is not None else Trace()
     if isinstance(html, bytes):
@@ -267,52 +319,6 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
         from ..charset import decode_html   # here: charset is only needed for bytes
         html, _ = decode_html(html, _header(headers, "content-type"))
     final_url = final_url or url
-    if template is None or template.empty:
-        return _extract(html, url, final_url, profiles, None, trace)
-    try:
-        article, failure = _extract(html, url, final_url, profiles, template, trace), None
-    except ExtractionError as exc:
-        article, failure = None, exc
-    if trace.removed_by(TEMPLATE) and _template_may_cut_body(trace, article):
-        plain_trace = Trace(detailed=trace.detailed)
-        try:
-            plain = _extract(html, url, final_url, profiles, None, plain_trace)
-        except ExtractionError:
-            plain = None
-        kept = len(article.text) if article is not None else 0
-        if plain is not None and kept < (1 - TEMPLATE_MAX_CUT) * len(plain.text):
-            note = (f"learned template not applied: it would have removed {1 - kept / len(plain.text):.0%} "
-                    f"of the body ({len(plain.text) - kept:,} of {len(plain.text):,} characters)")
-            trace.adopt(plain_trace)
-            trace.note(TEMPLATE, note)
-            return plain.replace(provenance={**plain.provenance, "template": note})
-    if failure is not None:
-        raise failure
-    return article
-
-
-# A learned template is what a site's pages share, which article text is not, except on a site whose
-# stories repeat their sentences once numbers are masked (a standard disclaimer, a "read also" line
-# are legitimately cut; whole paragraphs of a formulaic story are not). So the template's cut is held
-# against the body read without it, as the extractor's safety net holds ours against a baseline: a
-# template that would remove more than this share of the body is not applied to the page.
-TEMPLATE_MAX_CUT = 0.5
-
-
-def _template_may_cut_body(trace: Trace, article: Article | None) -> bool:
-    """Whether the template's blocks held enough text to be most of the body: the comparison with
-    the body read without the template (a second extraction) is needed only then. The text the
-    template cut from the body lies in the blocks it removed, so blocks holding less text than the
-    body kept cannot have been most of it."""
-    if article is None:
-        return True
-    removed = sum(len(normalize_space(r.element.text_content())) for r in trace.removals if r.stage == TEMPLATE)
-    return removed * (1 - TEMPLATE_MAX_CUT) > len(article.text) * TEMPLATE_MAX_CUT
-
-
-def _extract(html: str, url: str | None, final_url: str | None, profiles: Mapping[str, Profile] | None,
-             template: SiteTemplate | None, trace: Trace) -> Article:
-    """One extraction of the decoded page, with ``template`` stripped first when given."""
     tree = parse_html(html)
     trace.start(tree)
     profile = profile_for_page(tree, url, final_url, profiles)
@@ -321,18 +327,19 @@ def _extract(html: str, url: str | None, final_url: str | None, profiles: Mappin
     if profile and meta.section is None and (section := _section_from_url(profile, final_url)):
         meta, provenance["section"] = meta.replace(section=section), "profile:section_url"
     trace.meta, trace.profile = meta, profile
-    for message in meta.ignored:
-        trace.note(METADATA, f"ignored {message}")
     if template is not None:
         # After the metadata (it reads the whole page), before the body (the template is chrome).
         for el, block in find_template_blocks(tree, template):
             trace.remove(el, TEMPLATE, f"learned template (on {block.pages} of {template.pages} pages)")
         if stripped := trace.removed_by(TEMPLATE):
             provenance["template"] = f"{stripped} learned template block(s) removed"
-    body = _body(tree, profile, meta, provenance, final_url, trace)
-    trace.source = provenance.get("text")
+    read = _body(tree, profile, meta, final_url, trace)
+    trace.source = read.body.notes["text"]
+    body, extractor = _judged(read, html, tree, meta, profile, final_url, trace)
+    trace.source = body.notes["text"]
+    provenance.update(body.notes)
     body.record(trace)
-    paragraphs, extractor = body.paragraphs, body.extractor
+    paragraphs = body.paragraphs
     if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS:
         raise ExtractionError(f"{final_url or 'page'}: no article text found")
     text = "\n\n".join(paragraphs)

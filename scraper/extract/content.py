@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 import lxml.html
 from lxml import etree
@@ -88,6 +89,10 @@ _ENOUGH = 0.5
 _STORY_MIN_CHARS = 500
 # Attribute nodes, filtered in Python: libxml2 evaluating contains() per element is ~6x slower.
 _CLASS_AND_ID = etree.XPath("//@class | //@id")
+_PARAGRAPH_TEXT = etree.XPath("//p//text()")
+# The story's opening: the first paragraph after the headline long enough to be running text
+# (a sentence or two in any script), not a link.
+_OPENING_CHARS = 40
 
 
 def flatten_ruby(tree) -> int:
@@ -112,15 +117,54 @@ def flatten_ruby(tree) -> int:
     return flattened
 
 
-def drop_chrome(tree, trace: Trace) -> int:
-    """Remove the elements whose class or id names them as chrome (see _CHROME), each noted in ``trace``."""
+def story_opening(headline):
+    """The first paragraph of running text after the headline: where the headline's story starts."""
+    if headline is None:
+        return None
+    # Document order after the headline: its own following siblings' subtrees, then its ancestors'.
+    for node in (headline, *headline.iterancestors()):
+        for sibling in node.itersiblings():
+            for p in sibling.iter("p") if isinstance(sibling.tag, str) else ():
+                if len(p.text_content().strip()) >= _OPENING_CHARS and next(p.iterancestors("a"), None) is None:
+                    return p
+    return None
+
+
+def _holds_story(el, page_chars, opening_line: set) -> bool:
+    """Whether ``el`` holds the story: the headline, the story's opening paragraph, six paragraphs
+    or more, or half of the page's paragraph text (``page_chars()``). A class naming a widget
+    («breaking-news», «has-comments») can sit on the story's own container; pruning that leaves
+    trafilatura no article and hands the body to a fallback that returns the menus (issue 12)."""
+    if el.find(".//h1") is not None or el in opening_line:
+        return True
+    paragraphs = el.findall(".//p")
+    if len(paragraphs) >= 6:
+        return True
+    chars = sum(len(t) for p in paragraphs for t in p.itertext())
+    return chars > 0 and chars * 2 >= page_chars()
+
+
+def drop_chrome(tree, trace: Trace, headline=None) -> int:
+    """Remove the elements whose class or id names them as chrome (see _CHROME), each noted in
+    ``trace``, sparing any that holds the story of ``headline`` (the headline's element)."""
     doomed = {}
     for a in _CLASS_AND_ID(tree):
         if match := _CHROME.search(a):
             doomed.setdefault(id(a.getparent()), (a.getparent(), match.group(0)))
+    if not doomed:
+        return 0
+    counted: list[int] = []
+
+    def page_chars() -> int:      # counted once, and only if a paragraph-holding element is doomed
+        if not counted:
+            counted.append(sum(len(t) for t in _PARAGRAPH_TEXT(tree)))
+        return counted[0]
+
+    opening = story_opening(headline)
+    opening_line = set(opening.iterancestors()) | {opening} if opening is not None else set()
     removed = 0
     for el, word in doomed.values():
-        if el.getparent() is not None and el.find(".//h1") is None and len(el.findall(".//p")) < 6:
+        if el.getparent() is not None and not _holds_story(el, page_chars, opening_line):
             removed += trace.remove(el, GENERIC, f"generic: pruned as chrome (its class or id says «{word}»)")
     return removed
 
@@ -142,7 +186,7 @@ def _paragraph_chars(tree) -> int:
         inside = sum(len(t) for t in article.xpath(".//p//text()"))
         if inside >= _STORY_MIN_CHARS:
             return inside
-    return sum(len(t) for t in tree.xpath("//p//text()"))
+    return sum(len(t) for t in _PARAGRAPH_TEXT(tree))
 
 
 _PAGE_FORM_SHARE = 0.5   # a <form> holding this share of the page's text is the page, not a form
@@ -277,23 +321,41 @@ def paragraphs_from_breaks(tree) -> int:
     return made
 
 
-def generic_paragraphs(tree, url: str | None, trace: Trace) -> list[str]:
+@dataclass(frozen=True)
+class Generic:
+    """The generic path's paragraphs, and what the safety net needs to know of how they were read."""
+
+    paragraphs: list[str]
+    pristine: bool       # the tree was left as parsed: nothing pruned, unwrapped or rewritten first
+    as_baseline: bool    # pristine, and trafilatura's full mode gave them: its own default result
+
+
+def generic_paragraphs(tree, url: str | None, trace: Trace, headline=None) -> Generic:
     """Paragraphs of the main content found by trafilatura, given our parsed tree (it copies it).
 
     Trafilatura's own extractor runs first without its fallbacks (readability, jusText), which
     cost most of its time; they run only when the result holds less than half of the page's
     paragraph text, the sign that the fast pass kept one block of a longer article.
     """
-    drop_chrome(tree, trace)
-    flatten_ruby(tree)
-    unwrap_page_forms(tree)
-    unwrap_layout_tables(tree)
-    drop_widget_tables(tree, trace)
-    paragraphs_from_breaks(tree)
+    changed = (drop_chrome(tree, trace, headline) + flatten_ruby(tree) + unwrap_page_forms(tree)
+               + unwrap_layout_tables(tree) + drop_widget_tables(tree, trace) + paragraphs_from_breaks(tree))
     doc = _trafilatura(tree, url, fast=True)
     got = len(doc.text or "") if doc is not None else 0
+    full = None
     if got < _ENOUGH * _paragraph_chars(tree):
-        doc = _trafilatura(tree, url, fast=False) or doc
+        full = _trafilatura(tree, url, fast=False)
+    return Generic(doc_paragraphs(full or doc), pristine=not changed, as_baseline=full is not None and not changed)
+
+
+def baseline_paragraphs(tree, url: str | None) -> list[str]:
+    """Trafilatura's own default extraction (with its fallbacks) of the page, as paragraphs: the
+    generic baseline the safety net holds our body against. ``tree`` is left as it is."""
+    return doc_paragraphs(_trafilatura(tree, url, fast=False))
+
+
+def doc_paragraphs(doc) -> list[str]:
+    """A trafilatura result's body as paragraphs: a list item or a table row is one, a layout table's
+    cells give one a line."""
     if doc is None or doc.body is None:
         return []
     paragraphs: list[str] = []

@@ -71,7 +71,6 @@ class Explanation:
     error: str | None = None                       # why no record could be made
     removed: Mapping[str, int] = field(default_factory=dict)  # stage -> blocks taken out
     verdict: str | None = None                     # the safety net's decision, one line
-    notes: tuple[str, ...] = ()                    # what was set aside as a whole, and why
 
     @property
     def kept(self) -> list[Block]:
@@ -110,9 +109,10 @@ def _own_lines(el) -> list[str]:
     return [t for t in (normalize_space(line) for line in lines) if t]
 
 
-def _text_blocks(tree):
-    """(element, its own lines) of every block of the page's body, in document order."""
-    body = tree.find("body") if tree is not None else None
+def _text_blocks(tree, whole: bool = False):
+    """(element, its own lines) of every block of the page's body (of ``tree`` itself when
+    ``whole``), in document order."""
+    body = tree if whole else tree.find("body") if tree is not None else None
     if body is None:
         return
     for el in body.iter():
@@ -126,8 +126,9 @@ def _text_blocks(tree):
 class _Page:
     """The page's blocks as the body step read them, to place each decided paragraph in the page."""
 
-    def __init__(self, tree) -> None:
-        self.blocks = [(el, lines, [_key(line) for line in lines]) for el, lines in _text_blocks(tree)]
+    def __init__(self, tree, whole: bool = False) -> None:
+        """``whole``: ``tree`` is one element (a removed one), read whole rather than its <body>."""
+        self.blocks = [(el, lines, [_key(line) for line in lines]) for el, lines in _text_blocks(tree, whole)]
         self.exact: dict[str, int] = {}
         for i, (_, _, keys) in enumerate(self.blocks):
             for k in keys:
@@ -158,21 +159,28 @@ def _blocks(trace: Trace) -> tuple[Block, ...]:
     # Removed elements were numbered in document order before the removals; they go just before
     # the first block still in the page that came after them.
     later = [trace.position(el) for el, _, _ in page.blocks]
+    removed: list[tuple[float, _Page]] = []     # each removed element's place and its own blocks
     for r in trace.removals:
         text = block_text(r.element)
         if text and r.element.tag not in _NO_TEXT:   # scripts and empty wrappers are not worth a line
             after = next((i for i, pos in enumerate(later) if pos > r.position), len(page.blocks))
             entries.append((after - 0.5, len(entries), Block(False, r.stage, r.rule, r.path, (text,))))
+            removed.append((after - 0.5, _Page(r.element, whole=True)))
     used = [False] * len(page.blocks)
     last = -1.0
     for d in trace.decisions:
         i = page.find(d.text)
-        place = last if i is None else float(i)
+        place, el = (float(i), page.blocks[i][0]) if i is not None else (last, None)
         if i is not None:
             used[i] = True
+        else:     # taken back from an element our pruning removed (the safety net's baseline read it)
+            for where, inside in removed:
+                if (j := inside.find(d.text)) is not None:
+                    place, el = where, inside.blocks[j][0]
+                    break
         if d.kept:       # the record's paragraphs are shown in the record's order
             place = last = max(place, last)
-        path = element_path(page.blocks[i][0]) if i is not None else ""
+        path = element_path(el) if el is not None else ""
         entries.append((place, len(entries), Block(d.kept, d.stage, d.rule, path, (d.text,))))
     # A block whose every line lies inside a decided paragraph was read too (the extractor joined
     # several blocks into one paragraph).
@@ -242,8 +250,7 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
     return Explanation(url=url, site=article.site if article else None,
                        extractor=article.extractor if article else None, text_source=trace.source,
                        blocks=_blocks(trace) if trace.tree is not None else (), fields=fields,
-                       article=article, error=error, removed=removed, verdict=verdict,
-                       notes=tuple(f"{n.stage}: {n.message}" for n in trace.notes))
+                       article=article, error=error, removed=removed, verdict=verdict)
 
 
 def render(explanation: Explanation) -> str:
@@ -253,7 +260,6 @@ def render(explanation: Explanation) -> str:
            f"text from {e.text_source or '-'}"]
     if e.verdict:
         out.append(f"safety net: {e.verdict}")
-    out.extend(f"set aside: {note}" for note in e.notes)
     if e.error:
         out.append(f"NO RECORD: {e.error}")
     kept, dropped = sum(b.count for b in e.kept), sum(b.count for b in e.dropped)
