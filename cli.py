@@ -16,7 +16,7 @@ from scraper import __version__
 from scraper.commands import archiving, reading
 from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
                                      EXIT_USAGE, db_option, handle_errors, open_existing, sites_file)
-from scraper.errors import ScraperError
+from scraper.errors import FetchError, ScraperError
 
 # The exit codes are part of the interface (README, tests): importable from here as before.
 __all__ = ["cli", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "EXIT_FAILED", "EXIT_LOCKED", "EXIT_INTERRUPTED"]
@@ -58,7 +58,8 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     """Fetch article pages, extract the articles and archive them.
 
     One line per URL on stderr (saved, updated, unchanged, skipped, failed and why), then a
-    summary. Exit 0 when every URL was archived, 1 when any failed (the others are saved).
+    summary. Exit 0 when every URL was archived, 1 when some failed (the others are saved),
+    3 when most failed. A FILE that does not exist is an error, never fetched from --url.
 
     Example:
 
@@ -95,10 +96,12 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
             detail = outcome.error if outcome.status == FAILED else (outcome.title or "")
             click.echo(f"{outcome.status:<12} {outcome.url}  {detail}".rstrip(), err=True)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items()), err=True)
-    sys.exit(EXIT_SOME_FAILED if counts.get(FAILED) else EXIT_OK)
+    failed = counts.get(FAILED, 0)
+    # As the cron run: most URLs failed (a lone URL that failed included) is 3, some is 1.
+    sys.exit(EXIT_FAILED if failed * 2 > len(found) else EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
-def _learned_template(db_path, address):
+def _learned_template(db_path, address, profiles=None):
     """The template learned for the site of ``address`` in the archive at ``db_path`` (or None)."""
     if not db_path:
         return None
@@ -107,7 +110,7 @@ def _learned_template(db_path, address):
     from scraper.store import Archive
 
     with Archive.open(db_path) as archive:
-        return template_for(archive, site_of(address), learn=False)
+        return template_for(archive, site_of(address, profiles), learn=False)
 
 
 @cli.command()
@@ -118,14 +121,18 @@ def _learned_template(db_path, address):
               help="Instead of JSON, list each block kept or dropped and why, and each field's source.")
 @click.option("--templates", "templates_db", type=click.Path(exists=True, dir_okay=False),
               help="Also strip the site's template learned in this archive.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Sites file with [sites.NAME] tables, to check your own profile (default: built-in sites only).")
 @handle_errors
-def extract(files, url, indent, show_why, templates_db):
+def extract(files, url, indent, show_why, templates_db, config):
     """Print the record a saved page would give, as JSON; no network, no database.
 
     One JSON object a line for several files; '-' reads the page from standard input.
     --templates DB also strips the site's template learned in that archive (it is only read).
+    --config FILE applies the profiles of your sites file, as fetch and archive will.
     With --explain, say instead which rule kept or dropped each block of the page (profile rule,
     generic path, learned template, boilerplate marker) and where each field came from.
+    A file that is not a web page (binary data, over 10 MB) is refused like a fetched body.
 
     Example:
 
@@ -133,42 +140,44 @@ def extract(files, url, indent, show_why, templates_db):
 
         scraper extract --explain page.html --url https://www.alittihad.ae/news/x/1/y
 
+        scraper extract --explain page.html --url https://example.com/a/1 --config sites.toml
+
         scraper extract --explain page.html --url https://example.com/a/1 --templates a.db
     """
     import json
 
-    from scraper.extract.article import extract as extract_article
     from scraper.extract import extract_page
-    from scraper.fetch.http import load_file
+    from scraper.fetch.http import FetchOptions, load_file, page_from_bytes
+    from scraper.profiles import load_profiles
 
     if url:
         from scraper.urls import parse_url
         url = parse_url(url).text   # BadURL: a usage error, before any file is read
+    if config and not os.path.exists(config):
+        raise click.UsageError(f"{config}: no such sites file")
+    profiles = load_profiles(config) if config else None
     failed = 0
     for name in files:
         try:
+            if name == "-":
+                cap = FetchOptions().max_bytes
+                body = sys.stdin.buffer.read(cap + 1)
+                if len(body) > cap:
+                    from scraper.errors import TooLarge
+                    raise TooLarge("standard input", f"more than the cap of {cap:,} bytes")
+                page = page_from_bytes(body, "standard input", url)
+            else:
+                page = load_file(name, url=url)
+            template = _learned_template(templates_db, page.final_url, profiles)
             if show_why:
                 from scraper.extract.explain import explain, render
-                if name == "-":
-                    html, address = sys.stdin.buffer.read(), url
-                elif not os.path.isfile(name):
-                    raise click.UsageError(f"{name}: no such file")
-                else:
-                    page = load_file(name, url=url)
-                    html, address = page.html, page.final_url
-                click.echo(render(explain(html, address, _learned_template(templates_db, address))))
+                click.echo(render(explain(page.html, page.final_url, template, profiles=profiles)))
                 continue
-            if name == "-":
-                article = extract_article(sys.stdin.buffer.read(), url=url,
-                                          template=_learned_template(templates_db, url))
-            else:
-                if not os.path.isfile(name):
-                    raise click.UsageError(f"{name}: no such file")
-                page = load_file(name, url=url)
-                article = extract_page(page, template=_learned_template(templates_db, page.final_url))
+            article = extract_page(page, profiles, template=template)
         except ScraperError as exc:
             failed += 1
-            click.echo(f"Error: {name}: {exc}", err=True)
+            # A file's own errors name it; the extractor's name the page's address.
+            click.echo(f"Error: {exc}" if isinstance(exc, FetchError) else f"Error: {name}: {exc}", err=True)
             continue
         click.echo(json.dumps(article.to_dict(), ensure_ascii=False,
                               indent=2 if indent and len(files) == 1 else None))

@@ -105,20 +105,28 @@ def charset_from_content_type(content_type: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def looks_binary(body: bytes) -> bool:
-    """True when the bytes are clearly not a text document (an image, PDF, archive, executable...)."""
+def looks_binary(body: bytes, declared_html: bool = False) -> bool:
+    """True when the bytes are clearly not a text document (an image, PDF, archive, executable...).
+
+    ``declared_html``: the server said text/html (or a saved file is named .html). WHATWG's
+    sniffing then takes the page for HTML (browsers render it, a stray NUL byte is dropped), so a
+    NUL is no evidence by itself and control bytes pasted from a word processor are tolerated up to
+    one in twenty; the magic numbers of binary formats and control bytes at the rate of binary data
+    (random bytes: one in nine) still are, since an image or random bytes labelled text/html hold
+    no article.
+    """
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False  # UTF-16 text is full of NUL bytes
     head = body[:_SNIFF_BYTES].lstrip(b" \t\r\n")
     if head.startswith(_MAGIC) or head[4:12] in (b"ftypisom", b"ftypmp42") or (
             head.startswith(b"RIFF") and head[8:12] in (b"WEBP", b"WAVE", b"AVI ")):
         return True
-    if b"\x00" in head:
+    if b"\x00" in head and not declared_html:
         return True
     # A stray control byte or two happens in real pages (pasted from Word); compressed or binary
     # data has about one in ten.
     controls = len(head) - len(head.translate(None, _BINARY_BYTES))
-    return controls > max(4, len(head) // 50)
+    return controls > max(4, len(head) // (20 if declared_html else 50))
 
 
 def _prescan(body: bytes) -> str | None:

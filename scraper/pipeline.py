@@ -106,8 +106,9 @@ def record_page(archive: Archive, page: Page, *, profiles: Mapping[str, Profile]
 
 
 def is_local(target: str) -> bool:
-    return target.startswith("file://") or (
-        "://" not in target and os.path.exists(target))
+    """Whether ``target`` names a saved page (a path or a file: URI) rather than a web address: what
+    has no scheme is a path, existing or not (a mistyped file is an error, never a fetch)."""
+    return target.lower().startswith("file:") or "://" not in target
 
 
 def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptions(), *,
@@ -115,16 +116,18 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
                profiles: Mapping[str, Profile] | None = None,
                on_page: Callable[[Page], None] | None = None) -> Outcome:
     """Fetch one URL (or load a saved file) and record it; return what happened (failures are
-    outcomes, not raises).
+    outcomes, not raises). With ``url`` (the address of a saved page) ``target`` must be a file.
 
     Store errors (disk full, database busy) do raise: no later target could be saved either.
     """
     local = is_local(target)
     given = address = url or target
     try:
+        if url and not local:
+            raise UnsupportedURL(target, "--url gives the address of a saved page: this is no file")
+        if local and not url and not target.lower().startswith("file:") and not os.path.lexists(target):
+            raise UnsupportedURL(target, "no such file, and not an http(s) URL")
         # Every address goes through the one validating parse: a bad one is one failed outcome.
-        if not local and not url and "://" not in target:
-            raise UnsupportedURL(target, "not an http(s) URL or an existing file")
         address = parse_url(address).text if not local or url else address
     except UnsupportedURL as exc:
         archive.log_attempts([FetchAttempt(exc.url)], final=FAILED, error=str(exc), run_id=run_id)
@@ -136,7 +139,7 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
     attempts: list[FetchAttempt] = []
     try:
         if local:
-            page = load_file(target.removeprefix("file://"), url=url)
+            page = load_file(target, url=url)
         else:
             page = fetch(given, options, on_attempt=attempts.append)   # with its credentials, if any
     except FetchError as exc:

@@ -136,7 +136,7 @@ def test_bad_targets_are_one_line_failures(db, httpserver):
     httpserver.expect_request("/image").respond_with_data(b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
                                                           content_type="image/png")
     result = run("fetch", "ftp://example.com/a", httpserver.url_for("/image"), "--db", db)
-    assert result.exit_code == EXIT_SOME_FAILED
+    assert result.exit_code == EXIT_FAILED       # every URL failed
     lines = [line for line in result.output.splitlines() if line.startswith("failed")]
     assert len(lines) == 2 and "Traceback" not in result.output
     assert {r["outcome"] for r in rows(db, "fetch_log")} == {"failed"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import random
 import socket
 import ssl
@@ -37,6 +38,7 @@ from ..urls import URL, parse_url
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (+{PROJECT_URL})"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+HTML_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")
 _CHUNK = 64 * 1024  # bytes read from the socket, and bytes inflated, per step
 
 
@@ -175,7 +177,7 @@ class _Fetch:
                 media = content_type.split(";")[0].strip()
                 raise NotHTML(self.url, f"content type is {media}, not an HTML page")
             body = self._read_body(response, timeout)
-        if self.options.expect_html and looks_binary(body):
+        if self.options.expect_html and looks_binary(body, declared_html=bool(content_type)):
             raise NotHTML(self.url, "the body is binary data, not an HTML page")
         return response, body
 
@@ -350,8 +352,10 @@ def load_file(path: str | Path, url: str | None = None, *,
               max_bytes: int = FetchOptions.max_bytes, clock: Clock = utc_now) -> Page:
     """A page saved on disk (a path or file:// URL; ``.gz`` accepted), as if fetched from ``url``.
 
-    A gzipped file is inflated up to ``max_bytes`` only (TooLarge past it), like a fetched page:
-    a small file must not be able to fill the memory.
+    The same checks as a fetched body: a file over ``max_bytes`` is refused from its size, before a
+    byte is read (TooLarge; a gzipped one is inflated up to ``max_bytes`` only), and bytes that are
+    not a text document (an executable, an image, random data) are NotHTML. A missing file or a
+    directory is UnsupportedURL saying which.
     """
     if str(path).lower().startswith("file://"):
         try:
@@ -361,21 +365,42 @@ def load_file(path: str | Path, url: str | None = None, *,
     address = parse_url(url).text if url else None   # the page's address: validated like any URL
     path = Path(path)
     try:
+        if path.is_dir():
+            raise UnsupportedURL(str(path), "is a directory, not a saved page")
         with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
             gzipped = f.read(2) == b"\x1f\x8b"
-        if gzipped:
-            with gzip.open(path, "rb") as f:
-                body = f.read(max_bytes + 1)
-            if len(body) > max_bytes:
-                raise TooLarge(str(path), f"inflates to more than the cap of {max_bytes:,} bytes")
-        else:
-            body = path.read_bytes()
-    except (OSError, EOFError) as exc:
+            if not gzipped and size > max_bytes:
+                raise TooLarge(str(path), f"the file is {size:,} bytes, over the cap of {max_bytes:,}")
+            f.seek(0)
+            if gzipped:
+                with gzip.open(f, "rb") as inflated:
+                    body = inflated.read(max_bytes + 1)
+                if len(body) > max_bytes:
+                    raise TooLarge(str(path), f"inflates to more than the cap of {max_bytes:,} bytes")
+            else:
+                body = f.read(max_bytes + 1)   # a file that grew since fstat stops at the cap too
+                if len(body) > max_bytes:
+                    raise TooLarge(str(path), f"the file is over the cap of {max_bytes:,} bytes")
+    except FileNotFoundError:
+        raise UnsupportedURL(str(path), "no such file") from None
+    except (OSError, EOFError, zlib.error) as exc:
         raise UnsupportedURL(str(path), f"cannot read the file ({exc.__class__.__name__}: "
                                         f"{getattr(exc, 'strerror', None) or exc})") from None
+    # A file named .html is declared HTML, as a web server (or a browser opening it) would label it.
+    declared = path.name.lower().removesuffix(".gz").endswith(HTML_EXTENSIONS)
+    return page_from_bytes(body, str(path), address or path.resolve().as_uri(), clock=clock,
+                           declared_html=declared)
+
+
+def page_from_bytes(body: bytes, name: str, address: str | None, *, clock: Clock = utc_now,
+                    declared_html: bool = False) -> Page:
+    """A page given as bytes (a saved file, standard input) with a fetched body's HTML check;
+    ``address`` is where it was published (None: unknown)."""
+    if looks_binary(body, declared_html=declared_html):
+        raise NotHTML(name, "binary data, not an HTML page")
     html, encoding = decode_html(body, None)
-    final_url = address or path.resolve().as_uri()
-    return Page(url=final_url, final_url=final_url, status=200, headers={}, body=body, html=html,
+    return Page(url=address, final_url=address, status=200, headers={}, body=body, html=html,
                 encoding=encoding, fetched_at=clock())
 
 
