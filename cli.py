@@ -95,6 +95,9 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             detail = outcome.error if outcome.status == FAILED else (outcome.title or "")
             click.echo(f"{outcome.status:<12} {outcome.url}  {detail}".rstrip(), err=True)
+            if outcome.shrank:
+                click.echo(f"{'':<12} shrank: {outcome.shrank}; the previous version is kept in revisions "
+                           f"(scraper show URL --history)", err=True)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items()), err=True)
     failed = counts.get(FAILED, 0)
     # As the cron run: most URLs failed (a lone URL that failed included) is 3, some is 1.

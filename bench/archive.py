@@ -2,6 +2,7 @@
 
     python bench/archive.py                          # 1,000 then 10,000 pages, 20 hosts, 100 ms
     python bench/archive.py --pages 3000 --hosts 4 --delay 0.5 --latency 0.1 --workers 8
+    python bench/archive.py --real ...               # real pages, against a Scrapy spider: bench/realpages.py
 
 Local news hosts (127.0.0.2, 127.0.0.3, ... each a separate host to the archiver) answer every
 article after a set latency and list their articles in a sitemap. A child process runs the real
@@ -105,6 +106,9 @@ def child(args) -> None:
 
 
 def main() -> None:
+    if "--real" in sys.argv:
+        from bench.realpages import main as real
+        sys.exit(real(sys.argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--hosts", type=int, default=20)

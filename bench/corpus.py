@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+# ../shared/corpus beside the repository, or beside a folder above it (a worktree in ../wt/NAME).
+DEFAULT_CORPUS = next((up / "shared" / "corpus" for up in REPO.parents if (up / "shared" / "corpus").is_dir()),
+                      REPO.parent / "shared" / "corpus")
 DEFAULT_SUBSETS = ("news", "arabic")
 
 

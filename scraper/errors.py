@@ -15,10 +15,13 @@
     ├── ExtractionError          the page has no article we can find
     │   └── FeedError            a feed or sitemap that is malformed, declares entities, or is too large
     ├── StoreError               the archive database could not be used
+    │   ├── NoSuchArchive        a command that reads was given an archive that does not exist
     │   ├── NotADatabase         the file exists but is not SQLite (never overwritten)
     │   ├── DatabaseBusy         another process held the write lock past the busy timeout
     │   ├── DiskFull             the disk or a file-size limit stopped a write (nothing half-written)
+    │   ├── WriteConflict        PostgreSQL: a concurrent writer won (unique key, deadlock); the write may be tried again
     │   ├── QueryError           the database refused a statement (.detail: its own words), e.g. a malformed search
+    │   │   └── QueryTimeout     the statement ran past its time limit and was stopped
     │   └── ArchiveLocked        another `scraper archive` run holds the run lock
     ├── NotArchived              the archive has no record for that URL
     ├── DateError                a text that holds no date we can read (also a ValueError)
@@ -109,6 +112,10 @@ class StoreError(ScraperError):
     pass
 
 
+class NoSuchArchive(StoreError):
+    pass
+
+
 class NotADatabase(StoreError):
     pass
 
@@ -125,6 +132,14 @@ class QueryError(StoreError):
     def __init__(self, message: str, detail: str):
         self.detail = detail
         super().__init__(message)
+
+
+class QueryTimeout(QueryError):
+    pass
+
+
+class WriteConflict(StoreError):
+    pass
 
 
 class ArchiveLocked(StoreError):

@@ -16,6 +16,7 @@ whichever way it came in.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -37,6 +38,12 @@ RECENT_PAGES = 50       # pages a site's template is learned from: its most rece
 # RELEARN_EVERY articles.
 RELEARN_EVERY = 50
 
+# A new version of an article that has lost more than this share of the text it replaces is said
+# on stderr, and the version it replaces is kept in `revisions` (a refresh always keeps it; a
+# re-extraction keeps it then). Publishers seldom cut a story; a rule or a template that cuts one
+# is a bug the user must see, and be able to undo.
+SHRINK_SHARE = 0.1
+
 # What a target can come to; the CLI prints one line per target with one of these words.
 SAVED, UPDATED, UNCHANGED, NOT_MODIFIED, SKIPPED, FAILED = (
     "saved", "updated", "unchanged", "not_modified", "skipped", "failed")
@@ -50,6 +57,14 @@ class Outcome:
     article_id: int | None = None
     title: str | None = None
     error: str | None = None  # one line, for `failed`
+    shrank: str | None = None  # `updated` with much less text: "text 714 -> 177 characters (-75%)"
+
+
+def shrinkage(before: int | None, after: int) -> str | None:
+    """How a text of ``before`` characters shrank to ``after``, when it lost more than SHRINK_SHARE."""
+    if before and after < (1 - SHRINK_SHARE) * before:
+        return f"text {before:,} -> {after:,} characters (-{1 - after / before:.0%})"
+    return None
 
 
 # -- the two halves ----------------------------------------------------------------------------
@@ -84,7 +99,8 @@ def article_to_row(archive: Archive, article: Article, page: Page, *,
     result = archive.save(article, page, run_id=run_id)
     if attempts:
         archive.log_attempts(attempts, final=result.outcome, run_id=run_id)
-    return Outcome(page.url, page.final_url, result.outcome, result.article_id, article.title)
+    return Outcome(page.url, page.final_url, result.outcome, result.article_id, article.title,
+                   shrank=shrinkage(result.previous_chars, len(article.text)))
 
 
 # -- both halves, for the commands ------------------------------------------------------------
@@ -150,17 +166,27 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
         on_page(page)
     outcome = record_page(archive, page, profiles=profiles, run_id=run_id,
                           attempts=attempts or [FetchAttempt.of_page(page)])
-    return Outcome(target, outcome.url, outcome.status, outcome.article_id, outcome.title, outcome.error)
+    return dataclasses.replace(outcome, target=target)
+
+
+@dataclass(frozen=True)
+class Rederived:
+    changed: list[str]          # the fields that changed
+    shrank: str | None = None   # the text lost more than SHRINK_SHARE: the old version went to `revisions`
 
 
 def rederive(archive: Archive, article_id: int, page: Page, *, profiles: Mapping[str, Profile] | None,
-             template: SiteTemplate | None, dry_run: bool = False) -> list[str]:
+             template: SiteTemplate | None, dry_run: bool = False) -> Rederived:
     """The stored ``page`` of article ``article_id`` through ``page_to_article`` again, and every
-    field derived from it rewritten in place (``Archive.rewrite``); return the fields that changed.
-    Raise ExtractionError when the page no longer gives an article (the row is left as it was)."""
+    field derived from it rewritten in place (``Archive.rewrite``). A new text that lost more than
+    SHRINK_SHARE of the old keeps the old version in `revisions`, so a rule or template gone wrong
+    destroys nothing. Raise ExtractionError when the page no longer gives an article (the row is
+    left as it was)."""
     key = archive.key_url(article_id)
     article = page_to_article(page, profiles, template, runstate.listing(archive, key))
-    return archive.rewrite(article_id, article, page, dry_run=dry_run)
+    shrank = shrinkage(len(archive.get(key)["text"] or ""), len(article.text))
+    changed = archive.rewrite(article_id, article, page, dry_run=dry_run, keep_revision=shrank is not None)
+    return Rederived(changed, shrank if changed else None)
 
 
 # -- each site's learned template --------------------------------------------------------------

@@ -154,3 +154,8 @@ def test_ticker_lines_are_chrome(line, kind):
                                   "وبلغت درجة الحرارة 45° في الظل أمس في البصرة وفق هيئة الأرصاد الجوية"])
 def test_sentences_about_prices_and_heat_are_the_story(line):
     assert chrome_reason(line) is None
+
+
+@pytest.mark.parametrize("line", ["اضغط هنا", "للمزيد اضغط هنا", "انقر هنا"])
+def test_click_here_alone_is_a_links_call(line):
+    assert chrome_reason(line).startswith("label")

@@ -2,6 +2,9 @@
 layout tables, menu and form tables, text laid out with <br><br>, a headline without <h1>, a date above it."""
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scraper.extract import extract
 from scraper.extract.content import (drop_widget_tables, paragraphs_from_breaks, unwrap_layout_tables,
                                      unwrap_page_forms)
@@ -57,3 +60,34 @@ def test_the_date_above_a_headline_without_h1():
                              "</head>", 1), "https://www.example.tn/item/1")
     assert a.published == "2024-02-12T15:05:00+01:00"
     assert a.provenance["published"].startswith("date line (above the headline)")
+
+
+_PIECES = st.lists(st.one_of(st.just("<br>"), st.just("<br><br>"), st.just("<b>كلمة</b>"), st.just("<div>كتلة</div>"),
+                             st.text(alphabet="ابتثجحخ دذرزسش", min_size=1, max_size=80)), min_size=1, max_size=30)
+
+
+def _words(tree) -> list[str]:
+    """The words as a reader sees them: a <br> and the edges of a block separate words (itertext()
+    alone would glue the last word of one paragraph to the first of the next)."""
+    from lxml import etree
+
+    from scraper.extract.parse import BLOCK_TAGS
+
+    parts = []
+    for event, el in etree.iterwalk(tree, events=("start", "end")):
+        breaks = el.tag == "br" or el.tag in BLOCK_TAGS
+        if event == "start":
+            parts += [" " if breaks else "", el.text or ""]
+        else:
+            parts += [" " if breaks else "", el.tail or ""]
+    return "".join(parts).split()
+
+
+@settings(max_examples=150, deadline=None)
+@given(_PIECES)
+def test_giving_paragraphs_to_br_text_loses_and_adds_no_text(pieces):
+    html = "<html><body><span id='s'>" + "".join(pieces) + ("نص " * 80) + "</span></body></html>"
+    tree = parse_html(html)
+    before = _words(tree)
+    paragraphs_from_breaks(tree)
+    assert _words(tree) == before

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scraper.extract import extract
 from scraper.extract.parse import parse_html
@@ -132,3 +134,20 @@ def test_zone_for_names_its_evidence():
     tree = parse_html(page("", '<meta property="og:locale" content="ar_MA">'))
     choice = zone_for(tree, "https://www.example.com/x", datetime(2024, 3, 21, 14, 30))
     assert choice.zone.key == "Africa/Casablanca" and "og:locale ar_MA" in choice.why
+
+
+_COUNTRIES = st.sampled_from(["EG", "MA", "LB", "SA", "AE", "DZ", "TN", "JO", "IQ", "KW", "PS", "SY", "DE", "GB", "US", "ES"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2090, 12, 31)).map(
+    lambda d: d.replace(second=0, microsecond=0)), _COUNTRIES)
+def test_a_placed_time_keeps_its_wall_clock_and_gains_an_offset(naive, country):
+    from scraper.extract.zones import localize
+    tree = parse_html(f"<html lang='ar-{country}'><body><p>x</p></body></html>")
+    placed = localize(naive.isoformat(timespec="seconds"), tree, "https://news.example.com/1")
+    if placed is None:        # a country of several zones that disagree: left naive, never guessed
+        assert country_zone(country, naive) is None
+        return
+    value = datetime.fromisoformat(placed[0])
+    assert value.replace(tzinfo=None) == naive and value.utcoffset() is not None

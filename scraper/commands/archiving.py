@@ -39,6 +39,8 @@ class ArchiveReporter:
             self.bar.update(1)
         if status in ("failed", "gave_up"):
             click.echo(f"{status}: {detail or url}", err=True)
+        elif status == "updated" and detail and not self.quiet:   # a new version that lost text
+            click.echo(f"shrank: {url}: {detail}", err=True)
 
     def problem(self, message):
         self._write_log(f"problem {message}")

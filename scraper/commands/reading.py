@@ -137,8 +137,9 @@ def export(fmt, site, since, until, output, bom, db_path):
 def reextract(site, dry_run, as_json, config, db_path):
     """Rebuild records from the stored raw pages (after a rule or profile change), without fetching.
 
-    Reports how many records changed and which fields. Exit 1 when some pages no longer give an
-    article (their records are left as they were).
+    Reports how many records changed and which fields. A record whose text would lose more than
+    a tenth is listed on stderr and its previous version kept in revisions (`show URL --history`).
+    Exit 1 when some pages no longer give an article (their records are left as they were).
 
     Example:
 
@@ -169,7 +170,17 @@ def reextract(site, dry_run, as_json, config, db_path):
             click.echo(f"  {name}: {n}")
         for article_id, message in report.errors:
             click.echo(f"failed: article {article_id}: {message}", err=True)
+    kept = "would be kept" if dry_run else "is kept"
+    for article_id, key, change in report.shrank[:_SHRANK_SHOWN]:
+        click.echo(f"{'would shrink' if dry_run else 'shrank'}: article {article_id} {key}: {change}; "
+                   f"the previous version {kept} in revisions", err=True)
+    if len(report.shrank) > _SHRANK_SHOWN:
+        click.echo(f"... and {len(report.shrank) - _SHRANK_SHOWN} more records lost text (--json lists them all)",
+                   err=True)
     sys.exit(EXIT_SOME_FAILED if report.failed else EXIT_OK)
+
+
+_SHRANK_SHOWN = 50   # records that lost text listed on stderr; --json has them all
 
 
 @click.command()

@@ -67,8 +67,9 @@ class _Collector:
     """Takes each link found, keeps the site's article URLs, and passes them on in batches."""
 
     def __init__(self, result: Discovery, profile: Profile, client: PoliteClient,
-                 sink: Callable[[list[Found]], None] | None):
+                 sink: Callable[[list[Found]], None] | None, deadline: float | None = None):
         self.result, self.profile, self.client, self.sink = result, profile, client, sink
+        self.deadline = deadline
         self.batch: dict[str, Found] = {}
         self.unconfirmed = False    # a link dropped only because its host's robots.txt did not answer
 
@@ -97,7 +98,13 @@ class _Collector:
     def flush(self) -> None:
         """robots.txt on the batch, then the sink (or the kept ``found``)."""
         allowed = []
-        for url, item in self.batch.items():
+        for n, (url, item) in enumerate(self.batch.items()):
+            if n % 100 == 0 and self.deadline is not None and time.monotonic() >= self.deadline:
+                # robots.txt checks past the run's end (a huge robots.txt): the rest waits for the
+                # next run, which reads the listing again.
+                self.unconfirmed = True
+                self.result.unread += 1
+                break
             if self.client.allowed(url):
                 allowed.append(item)
             else:
@@ -174,7 +181,7 @@ def discover_site(profile: Profile, client: PoliteClient, *, max_sitemaps: int =
     """
     result = Discovery(profile.name)
     memory = memory if memory is not None else ListingMemory(profile.name)   # knows nothing: full reads
-    collector = _Collector(result, profile, client, sink)
+    collector = _Collector(result, profile, client, sink, deadline)
     tz = profile.tz
 
     def get(url: str, *, html: bool, kind: str):
@@ -200,8 +207,13 @@ def discover_site(profile: Profile, client: PoliteClient, *, max_sitemaps: int =
     def read(url: str, kind: str, page, items: Iterable[Found], rejected: Rejected, children=()) -> None:
         problem = None
         try:
-            for item in items:
+            for n, item in enumerate(items, 1):
                 collector.add(item, needs_regex=False, rejected=rejected)
+                if n % BATCH == 0 and deadline is not None and time.monotonic() >= deadline:
+                    # A huge listing read past the run's end: nothing remembered, read again next run.
+                    result.unread += 1
+                    collector.unconfirmed = True
+                    return
         except ScraperError as exc:
             problem = f"{profile.name}: {exc}"    # what was read before the error is kept
             result.problems.append(problem)

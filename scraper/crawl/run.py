@@ -397,15 +397,19 @@ class _Run:
             self._log_attempts(result.attempts, final="failed", error=str(result.error))
             self.reporter.outcome(task.url, state, str(result.error))
             return
+        detail = None
         if result.article is None:   # 304 Not Modified
             status = "unchanged"
             self._log_attempts(result.attempts, final="not_modified")
         else:
-            status = article_to_row(self.archive, result.article, result.page, attempts=result.attempts,
-                                    run_id=self.run_id).status
+            saved = article_to_row(self.archive, result.article, result.page, attempts=result.attempts,
+                                   run_id=self.run_id)
+            status = saved.status
+            if saved.shrank:
+                detail = f"{saved.shrank}; the previous version is kept in revisions"
         runstate.mark_done(self.archive, task.url, task.site)
         self.counts[status] = self.counts.get(status, 0) + 1
-        self.reporter.outcome(task.url, status)
+        self.reporter.outcome(task.url, status, detail)
 
     def _log_attempts(self, attempts: list[FetchAttempt], *, final: str | None, error: str | None = None) -> None:
         self.archive.log_attempts(attempts, final=final, error=error, run_id=self.run_id)

@@ -308,8 +308,9 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
 
     ``final_url`` is the address after redirects (default ``url``); ``profiles`` replaces the
     built-in site profiles (e.g. ``load_profiles(config)``); ``template`` is the site's learned
-    template (scraper.extract.templates), whose blocks are removed before the body is extracted;
-    ``trace`` (scraper.extract.trace) receives every decision taken, for `explain`.
+    template (scraper.extract.templates), whose blocks are removed before the body is extracted,
+    unless that would remove most of the body (``TEMPLATE_MAX_CUT``); ``trace``
+    (scraper.extract.trace) receives every decision taken, for `explain`.
     """
     trace = trace if trace is not None else Trace()
     if isinstance(html, bytes):
@@ -319,6 +320,52 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
         from ..charset import decode_html   # here: charset is only needed for bytes
         html, _ = decode_html(html, _header(headers, "content-type"))
     final_url = final_url or url
+    if template is None or template.empty:
+        return _extract(html, url, final_url, profiles, None, trace)
+    try:
+        article, failure = _extract(html, url, final_url, profiles, template, trace), None
+    except ExtractionError as exc:
+        article, failure = None, exc
+    if trace.removed_by(TEMPLATE) and _template_may_cut_body(trace, article):
+        plain_trace = Trace(detailed=trace.detailed)
+        try:
+            plain = _extract(html, url, final_url, profiles, None, plain_trace)
+        except ExtractionError:
+            plain = None
+        kept = len(article.text) if article is not None else 0
+        if plain is not None and kept < (1 - TEMPLATE_MAX_CUT) * len(plain.text):
+            note = (f"learned template not applied: it would have removed {1 - kept / len(plain.text):.0%} "
+                    f"of the body ({len(plain.text) - kept:,} of {len(plain.text):,} characters)")
+            trace.adopt(plain_trace)
+            trace.note(TEMPLATE, note)
+            return plain.replace(provenance={**plain.provenance, "template": note})
+    if failure is not None:
+        raise failure
+    return article
+
+
+# A learned template is what a site's pages share, which article text is not, except on a site whose
+# stories repeat their sentences once numbers are masked (a standard disclaimer, a "read also" line
+# are legitimately cut; whole paragraphs of a formulaic story are not). So the template's cut is held
+# against the body read without it, as the extractor's safety net holds ours against a baseline: a
+# template that would remove more than this share of the body is not applied to the page.
+TEMPLATE_MAX_CUT = 0.5
+
+
+def _template_may_cut_body(trace: Trace, article: Article | None) -> bool:
+    """Whether the template's blocks held enough text to be most of the body: the comparison with
+    the body read without the template (a second extraction) is needed only then. The text the
+    template cut from the body lies in the blocks it removed, so blocks holding less text than the
+    body kept cannot have been most of it."""
+    if article is None:
+        return True
+    removed = sum(len(normalize_space(r.element.text_content())) for r in trace.removals if r.stage == TEMPLATE)
+    return removed * (1 - TEMPLATE_MAX_CUT) > len(article.text) * TEMPLATE_MAX_CUT
+
+
+def _extract(html: str, url: str | None, final_url: str | None, profiles: Mapping[str, Profile] | None,
+             template: SiteTemplate | None, trace: Trace) -> Article:
+    """One extraction of the decoded page, with ``template`` stripped first when given."""
     tree = parse_html(html)
     trace.start(tree)
     profile = profile_for_page(tree, url, final_url, profiles)
@@ -327,6 +374,8 @@ def extract(html: bytes | str, url: str | None = None, headers: Mapping[str, str
     if profile and meta.section is None and (section := _section_from_url(profile, final_url)):
         meta, provenance["section"] = meta.replace(section=section), "profile:section_url"
     trace.meta, trace.profile = meta, profile
+    for message in meta.ignored:
+        trace.note(METADATA, f"ignored {message}")
     if template is not None:
         # After the metadata (it reads the whole page), before the body (the template is chrome).
         for el, block in find_template_blocks(tree, template):

@@ -71,6 +71,7 @@ class Explanation:
     error: str | None = None                       # why no record could be made
     removed: Mapping[str, int] = field(default_factory=dict)  # stage -> blocks taken out
     verdict: str | None = None                     # the safety net's decision, one line
+    notes: tuple[str, ...] = ()                    # what was set aside as a whole, and why
 
     @property
     def kept(self) -> list[Block]:
@@ -250,7 +251,8 @@ def explain(html: bytes | str, url: str | None = None, template: SiteTemplate | 
     return Explanation(url=url, site=article.site if article else None,
                        extractor=article.extractor if article else None, text_source=trace.source,
                        blocks=_blocks(trace) if trace.tree is not None else (), fields=fields,
-                       article=article, error=error, removed=removed, verdict=verdict)
+                       article=article, error=error, removed=removed, verdict=verdict,
+                       notes=tuple(f"{n.stage}: {n.message}" for n in trace.notes))
 
 
 def render(explanation: Explanation) -> str:
@@ -260,6 +262,7 @@ def render(explanation: Explanation) -> str:
            f"text from {e.text_source or '-'}"]
     if e.verdict:
         out.append(f"safety net: {e.verdict}")
+    out.extend(f"set aside: {note}" for note in e.notes)
     if e.error:
         out.append(f"NO RECORD: {e.error}")
     kept, dropped = sum(b.count for b in e.kept), sum(b.count for b in e.dropped)

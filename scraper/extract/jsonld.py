@@ -2,6 +2,8 @@
 
 Publishers' JSON-LD is often sloppy (trailing commas, raw newlines in strings, several blocks, the
 article nested under mainEntity), so reading is forgiving and a broken block is skipped, not fatal.
+A block nested deeper than any article object is (MAX_DEPTH) is refused before it is parsed: the
+JSON parser and the readers below recurse once per level, and 1,000 levels (4 KB) exhaust Python's stack.
 """
 from __future__ import annotations
 
@@ -19,10 +21,30 @@ ARTICLE_TYPES = {
 # HTML comments and (commented) CDATA sections that old templates wrap around the JSON.
 _WRAPPERS = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*$")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+# schema.org's deepest real nesting (an @graph holding an article whose author's organisation has a
+# logo object) is under ten levels; the readers walk at most six.
+MAX_DEPTH = 64
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+class TooDeep(ValueError):
+    """A JSON-LD block nested deeper than MAX_DEPTH."""
+
+
+def nesting(text: str) -> int:
+    """How deep the brackets of a JSON text nest, strings left out (their brackets are text)."""
+    depth = deepest = 0
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _load(text: str) -> Any:
     text = _WRAPPERS.sub("", text).strip().rstrip(";")
+    if (depth := nesting(text)) > MAX_DEPTH:
+        raise TooDeep(f"a JSON-LD block nested {depth} levels deep (more than {MAX_DEPTH})")
     try:
         return json.loads(text, strict=False)
     except ValueError:
@@ -47,8 +69,12 @@ def _types(obj: dict) -> set[str]:
     return {str(x).lower().rsplit("/", 1)[-1] for x in (t if isinstance(t, list) else [t])}
 
 
-def article_objects(tree) -> list[dict]:
-    """Every JSON-LD object of an article type, in page order; WebPage objects after them."""
+def article_objects(tree, ignored: list[str] | None = None) -> list[dict]:
+    """Every JSON-LD object of an article type, in page order; WebPage objects after them.
+
+    A block nested too deep is skipped and said in ``ignored``; a merely broken one is skipped
+    silently (sloppy JSON-LD is common and says nothing worth a line).
+    """
     articles: list[dict] = []
     pages: list[dict] = []
     for script in tree.iterfind(".//script[@type]"):
@@ -56,7 +82,11 @@ def article_objects(tree) -> list[dict]:
             continue
         try:
             data = _load(script.text)
-        except ValueError:
+        except TooDeep as exc:
+            if ignored is not None:
+                ignored.append(str(exc))
+            continue
+        except (ValueError, RecursionError):
             continue
         for obj in _walk(data):
             types = _types(obj)

@@ -100,6 +100,7 @@ class Metadata:
     article_body: str | None = None
     live_blog: bool = False
     provenance: Mapping[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()     # machine-readable metadata that could not be read, one line each
 
     def value(self, name: str) -> Any:
         """A record field by name (None for a name the metadata does not hold, such as ``site``)."""
@@ -120,6 +121,7 @@ class _Cascade:
         self.provenance: dict[str, str] = {}
         # What later sources offered for a field already set, in order: the runners-up.
         self.others: dict[str, list[tuple[Any, str]]] = {}
+        self.ignored: list[str] = []   # bad metadata set aside (the article is kept without it)
 
     def offer(self, field: str, value: Any, source: str) -> bool:
         if value in (None, "", [], ()):
@@ -137,6 +139,14 @@ class _Cascade:
         self.values[field] = value
         self.provenance[field] = source
         return True
+
+    def offer_date(self, field: str, raw: str | None, tz, source: str) -> None:
+        """A machine-readable date; one that cannot be read (year 9999999999) is noted and ignored."""
+        value = iso_date(raw, tz)
+        if value is None and raw and raw.strip():
+            shown = raw.strip() if len(raw.strip()) <= 40 else raw.strip()[:39] + "…"
+            self.ignored.append(f"{field} {shown!r} from {source}: not a readable date of a plausible year")
+        self.offer(field, value, source)
 
     def missing(self, field: str) -> bool:
         return self.values.get(field) in (None, "", [])
@@ -180,15 +190,15 @@ def _from_profile(tree, profile: Profile, c: _Cascade, tz) -> None:
 
 def _from_jsonld(tree, c: _Cascade, tz, site_names: list[str]) -> str | None:
     headline = None
-    for obj in jsonld.article_objects(tree):
+    for obj in jsonld.article_objects(tree, c.ignored):
         fields = jsonld.fields_of(obj)
         headline = headline or fields.get("title")
         site_names.append(fields.get("site_name", ""))
         c.offer("author", clean_author(fields.get("author")), "json-ld")
         for field in ("section", "tags", "summary", "image", "language", "article_body", "live_blog"):
             c.offer(field, fields.get(field), "json-ld")
-        c.offer("published", iso_date(fields.get("published") or fields.get("created"), tz), "json-ld")
-        c.offer("modified", iso_date(fields.get("modified"), tz), "json-ld")
+        c.offer_date("published", fields.get("published") or fields.get("created"), tz, "json-ld")
+        c.offer_date("modified", fields.get("modified"), tz, "json-ld")
     return headline
 
 
@@ -197,8 +207,9 @@ def _from_meta(metas: dict[str, list[str]], c: _Cascade, tz) -> None:
         for name in names:
             for value in metas.get(name, ())[:1]:
                 if field in ("published", "modified"):
-                    value = iso_date(value, tz)
-                elif field == "author":
+                    c.offer_date(field, value, tz, f"meta:{name}")
+                    continue
+                if field == "author":
                     value = clean_author(value)
                 c.offer(field, value, f"meta:{name}")
     for name in _TAG_META:
@@ -353,5 +364,5 @@ def extract_metadata(tree, url: str | None, profile: Profile | None) -> Metadata
     return Metadata(**{name: v.get(name) for name in _RECORD_FIELDS if name != "tags"},
                     tags=tuple(v.get("tags") or ()), headlines=tuple(v.get("headlines") or ()),
                     article_body=v.get("article_body"), live_blog=bool(v.get("live_blog")),
-                    provenance=dict(c.provenance))
+                    provenance=dict(c.provenance), ignored=tuple(c.ignored))
 

@@ -3,8 +3,9 @@
 Three kinds of entries, in the order they happen: the elements taken out of the page before the
 body is read (by the learned template, a profile's drop rule, the generic path's chrome pruning),
 each with the rule that took it out; every body paragraph kept or dropped, with the step and rule
-that decided; and the safety net's verdict on the body as a whole. `explain` renders this record,
-so what it shows is what the extractor did (issue 13).
+that decided; and the safety net's verdict on the body as a whole. Beside them, notes on what was
+set aside as a whole (a learned template not applied, metadata that could not be read). `explain`
+renders this record, so what it shows is what the extractor did (issue 13).
 """
 from __future__ import annotations
 
@@ -45,6 +46,15 @@ class Verdict:
     taken: str                      # "ours" or "baseline"
     reason: str                     # one line: what was compared and what decided
     evidence: str | None = None     # what let our body stand, when it stood against the baseline
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the extractor set aside as a whole: a learned template it did not apply, metadata
+    it could not read (a JSON-LD block nested too deep, a date of an impossible year)."""
+
+    stage: str       # template | metadata
+    message: str     # one line
 
 
 def element_path(el) -> str:
@@ -91,6 +101,7 @@ class Trace:
         self.meta: Any = None        # the metadata cascade's record (scraper.extract.metadata.Metadata)
         self.profile: Any = None     # the site profile whose rules applied, if any
         self.source: str | None = None   # where the body came from (provenance["text"])
+        self.notes: list[Note] = []      # what was read and not used, and why (a guard's decision)
         self._order: dict[Any, int] = {}
 
     def start(self, tree) -> None:
@@ -110,6 +121,15 @@ class Trace:
     def position(self, el) -> int:
         """The element's place in document order before anything was removed (-1 if unknown)."""
         return self._order.get(el, -1)
+
+    def note(self, stage: str, message: str) -> None:
+        self.notes.append(Note(stage, message))
+
+    def adopt(self, other: "Trace") -> None:
+        """Become ``other`` (a second extraction of the same page), keeping the notes of both."""
+        notes = self.notes + other.notes
+        self.__dict__.update(other.__dict__)
+        self.notes = notes
 
     def decide(self, text: str, kept: bool, stage: str, rule: str) -> None:
         self.decisions.append(Decision(text, kept, stage, rule))

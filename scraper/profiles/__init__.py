@@ -185,6 +185,10 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables by recursion: a few hundred levels
+        # exhaust the stack, and no sites file nests more than two.
+        raise ConfigError(f"{source}: arrays or tables nested too deep to be a sites file") from None
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,8 +4,15 @@ One article is one row however it was linked (every URL it was reached by is in 
 a changed article keeps its previous version in `revisions`; the raw bytes of every distinct
 version are kept compressed in `pages`. Each save is one transaction, so a crash, a full disk
 or a kill -9 leaves either the whole article or nothing. Nothing outside scraper/store/ holds a
-connection: every statement goes through an Archive, which maps sqlite3's errors to StoreErrors
-(store/sqlite.py) and applies the migrations on open (store/migrations.py).
+connection: every statement goes through an Archive, which stands on one database object, an
+archive file (store/sqlite.py) or a ``postgresql://`` database (store/postgres.py); each maps its
+driver's errors to StoreErrors and applies its migrations on open.
+
+The SQL written here and in the other store modules runs on both engines: ``?`` and ``:name``
+placeholders (postgres.py turns them into psycopg's), upserts as ``INSERT ... ON CONFLICT``,
+``count(*) FILTER (WHERE ...)``, double-quoted names. What differs is asked of the database object
+(``for_update``, ``columns``, ``tables``) or lives in its module (search's indexes: search.py for
+SQLite's FTS5, pgsearch.py for PostgreSQL).
 """
 from __future__ import annotations
 
@@ -13,21 +20,19 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
-import threading
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Protocol, Sequence
 
 from ..clock import Clock, iso_utc, utc_now
-from ..errors import NotArchived
+from ..errors import NotArchived, WriteConflict
 from ..models import Article, FetchAttempt, Page
 from ..urls import canonicalize
-from .migrations import applied, migrate
+from .migrations import migrate
 from .rows import article_identity, decoded, page_from_row, row_values, url_variants
-from .sqlite import Params, as_dicts, connect, store_error, write_transaction
+from .sqlite import Params, SQLiteDatabase
 
 # What a fetch attempt can come to ("retried": an earlier attempt of a fetch that was tried again).
 FETCH_OUTCOMES = frozenset(
@@ -37,81 +42,89 @@ FETCH_OUTCOMES = frozenset(
 SNAPSHOT_FIELDS = ("title", "published", "modified", "author", "section", "tags", "summary",
                    "text", "content_hash", "fetched_at", "page_id")
 _RAW_BATCH = 16  # raw pages read per query by iter_raw_pages: bounded memory, no long-held cursor
+# A save that lost a race with another process (PostgreSQL: the same new URL inserted at once, a
+# deadlock) is done again from the start: it then finds the other's row. More than this is a bug.
+_SAVE_TRIES = 5
+
+
+def is_database_url(target: str | os.PathLike) -> bool:
+    """Whether ``--db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``) rather than a file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 @dataclass(frozen=True)
 class SaveResult:
     outcome: Literal["saved", "updated", "unchanged"]
     article_id: int
+    previous_chars: int | None = None   # "updated": the length of the text it replaced (kept in revisions)
 
 
-class Transaction:
+class Transaction(Protocol):
     """One write transaction of the archive: ``with archive.transaction() as tx: tx.execute(...)``.
 
-    Inside it the archive's lock is held and every sqlite3 error becomes a StoreError as it leaves;
-    the transaction commits when the block ends and rolls back if it raises.
+    Inside it the archive's writes are atomic and every driver error becomes a StoreError as it
+    leaves; the transaction commits when the block ends and rolls back if it raises.
     """
 
-    def __init__(self, conn: sqlite3.Connection):
-        self._conn = conn
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]: ...
 
-    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
-        return list(as_dicts(self._conn.execute(sql, params)))
-
-    def scalar(self, sql: str, params: Params = ()) -> Any:
-        row = self._conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+    def scalar(self, sql: str, params: Params = ()) -> Any: ...
 
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
-        return self._conn.execute(sql, params).rowcount
 
     def insert(self, sql: str, params: Params = ()) -> int:
-        """Run one INSERT; return the new row's id."""
-        return self._conn.execute(sql, params).lastrowid
+        """Run one INSERT into a table keyed by ``id``; return the new row's id."""
 
-    def executemany(self, sql: str, seq: Iterable[Params]) -> None:
-        self._conn.executemany(sql, seq)
+    def executemany(self, sql: str, seq: Iterable[Params]) -> None: ...
 
 
 class Archive:
-    """The archive's one door: ``Archive.open(path)``, a context manager.
+    """The archive's one door: ``Archive.open(path or postgresql:// URL)``, a context manager.
 
     Every read and write of every table goes through its methods: the articles' own (save, get,
     history, log_fetch...) and, for the tables other store modules own (queue, runs, listings,
-    search, templates), ``query``/``scalar``/``rows`` to read and ``transaction()`` to write. Each
-    takes the archive's lock, so one Archive may be shared by threads and transactions never
-    interleave, and each turns sqlite3's errors into StoreErrors (store/sqlite.py says which).
+    search, templates), ``query``/``scalar``/``rows`` to read and ``transaction()`` to write. One
+    Archive may be shared by threads; reads inside a thread's transaction see its writes; every
+    driver error comes out as a StoreError (sqlite.py and postgres.py say which).
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, busy_timeout: float, clock: Clock = utc_now):
-        self._conn = conn
-        self.path = path
-        self.busy_timeout = busy_timeout
+    def __init__(self, db: Any, clock: Clock = utc_now):
+        self._db = db
         self.clock = clock
-        self._lock = threading.RLock()
+        self.engine: str = db.engine          # "sqlite" | "postgresql"
+        self.target: str = db.target          # what --db takes to open this archive again
+        self.busy_timeout: float = db.busy_timeout
+
+    @property
+    def path(self) -> Path | None:
+        """The archive file (None for a PostgreSQL archive)."""
+        return getattr(self._db, "path", None)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, busy_timeout: float = 30.0, clock: Clock = utc_now) -> "Archive":
-        """Open (creating if missing) the archive: WAL mode, busy timeout, foreign keys, migrations.
+    def open(cls, target: str | os.PathLike, *, busy_timeout: float = 30.0, clock: Clock = utc_now,
+             create: bool = True) -> "Archive":
+        """Open the archive at ``target`` (a file path, created if missing; or a ``postgresql://``
+        URL of an existing database) and apply the missing migrations.
 
+        ``create=False`` raises NoSuchArchive instead of creating a file (commands that only read).
         ``clock`` gives every moment the archive records (first_seen, the fetch log, the queue...).
         """
-        path = Path(path)
-        conn = connect(path, busy_timeout)
-        try:
-            migrate(conn, clock=clock)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise store_error(exc, path, busy_timeout) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, path, busy_timeout, clock)
+        if is_database_url(target):
+            from .postgres import PostgresDatabase   # only a PostgreSQL archive loads psycopg
+
+            db = PostgresDatabase(str(target), busy_timeout, clock=clock)
+        else:
+            db = SQLiteDatabase(target, busy_timeout, create=create)
+            try:
+                db.apply(migrate, clock=clock)
+            except BaseException:
+                db.close()
+                raise
+        return cls(db, clock)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> "Archive":
         return self
@@ -122,49 +135,49 @@ class Archive:
     def now(self) -> datetime:
         return self.clock()
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Serialise access and turn sqlite3 errors into StoreErrors (the only place that does)."""
-        with self._lock:
-            try:
-                yield
-            except sqlite3.Error as exc:
-                raise store_error(exc, self.path, self.busy_timeout) from exc
-
     # -- the door for the other store modules' tables --------------------------------------------
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         """Every row of a read, as dicts (no write lock: a read never waits for a running writer)."""
-        with self._guard():
-            return list(as_dicts(self._conn.execute(sql, params)))
+        return self._db.query(sql, params)
 
     def scalar(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row of a read (None when there is no row)."""
-        with self._guard():
-            row = self._conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        found = self._db.query(sql, params)
+        return next(iter(found[0].values())) if found else None
 
     def rows(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         """The rows of a read one at a time, from one snapshot however long the caller takes (an
-        export stays consistent while a cron run writes), in constant memory. The archive stays
-        locked for this thread until the iterator is exhausted or closed."""
-        with self._guard():
-            yield from as_dicts(self._conn.execute(sql, params))
+        export stays consistent while a cron run writes), in constant memory. On SQLite the
+        archive stays locked for this thread until the iterator is exhausted or closed."""
+        return self._db.rows(sql, params)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """``with archive.transaction() as tx:`` one write transaction (BEGIN IMMEDIATE)."""
-        with self._guard(), write_transaction(self._conn):
-            yield Transaction(self._conn)
+    def transaction(self) -> contextlib.AbstractContextManager[Transaction]:
+        """``with archive.transaction() as tx:`` one write transaction."""
+        return self._db.transaction()
+
+    @property
+    def for_update(self) -> str:
+        """What to append to a SELECT inside a transaction to lock its rows until the end (empty
+        on SQLite, whose transactions hold the one write lock from their start)."""
+        return self._db.for_update
 
     def columns(self, table: str) -> list[str]:
         """The table's columns, in their order (later migrations' columns included)."""
-        return [row["name"] for row in self.query("SELECT name FROM pragma_table_info(?) ORDER BY cid", [table])]
+        return self._db.columns(table)
+
+    def tables(self) -> set[str]:
+        return self._db.tables()
 
     def migrations(self) -> dict[str, str]:
         """{name: applied_at} of the migrations this archive has had, in order."""
-        with self._guard():
-            return applied(self._conn)
+        return self._db.migrations()
+
+    @property
+    def database(self) -> Any:
+        """The database object under the door (store/sqlite.py's or store/postgres.py's), for the
+        store modules that hold what differs between engines (search indexes, copies)."""
+        return self._db
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -174,37 +187,50 @@ class Archive:
         Same content hash as stored: "unchanged" (only fetched_at and the validators refreshed).
         Different: "updated", the previous version kept in `revisions`. New: "saved".
         ``run_id`` is accepted for symmetry with log_fetch; runs are recorded in the fetch log.
+        Many processes may save at once (PostgreSQL): the article's row is locked while it is
+        compared and rewritten, and a save that lost a race is done again, so no version is lost
+        and no article doubled.
         """
         if page is not None and page.not_modified:
             raise ValueError("a 304 answer has no body to store: log_fetch(outcome='not_modified')")
+        for attempt in range(_SAVE_TRIES):
+            try:
+                return self._save(article, page)
+            except WriteConflict:
+                if attempt == _SAVE_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _save(self, article: Article, page: Page | None) -> SaveResult:
         key, aliases = article_identity(article, page)
         now = iso_utc(self.clock())
         record = {"url": key, **row_values(article, page)}
         fetched = {"fetched_at": iso_utc(page.fetched_at) if page else now}
         if page is not None:
             fetched.update(http_status=page.status, etag=page.etag, last_modified=page.last_modified)
+        previous = None
         with self.transaction() as tx:
-            article_id = self._lookup(aliases)
+            article_id = _lookup(tx, aliases)
             if article_id is None:
                 article_id = _insert(tx, "articles", {**record, **fetched, "first_seen": now, "updated_at": now})
                 outcome, changes, page_id = "saved", {}, None
             else:
-                current = self._article(article_id)
+                current = _article(tx, article_id, lock=self.for_update)
                 page_id = current["page_id"]
                 if current["content_hash"] == record["content_hash"]:
                     outcome, changes = "unchanged", fetched
                 else:
-                    _insert(tx, "revisions", {"article_id": article_id, "replaced_at": fetched["fetched_at"],
-                                              **{name: current[name] for name in SNAPSHOT_FIELDS}})
+                    _keep_revision(tx, article_id, current, fetched["fetched_at"])
+                    previous = len(current["text"] or "")
                     record.pop("url")   # the row keeps its first key URL: links to it keep working
                     outcome, changes, page_id = "updated", {**record, **fetched, "updated_at": now}, None
-            tx.executemany("INSERT OR IGNORE INTO url_aliases (url, article_id) VALUES (?, ?)",
+            tx.executemany("INSERT INTO url_aliases (url, article_id) VALUES (?, ?) ON CONFLICT (url) DO NOTHING",
                            [(url, article_id) for url in aliases])
             # An unchanged article keeps the page its record came from, unless it has none yet.
             if page is not None and (outcome != "unchanged" or page_id is None):
                 page_id = self._store_page(tx, article_id, page)
             _update(tx, "articles", article_id, {**changes, "page_id": page_id})
-        return SaveResult(outcome, article_id)
+        return SaveResult(outcome, article_id, previous)
 
     def _store_page(self, tx: Transaction, article_id: int, page: Page) -> int:
         """The id of this article's page with these exact bytes, stored now if it is new."""
@@ -257,35 +283,32 @@ class Archive:
                 elapsed=attempt.elapsed, etag=attempt.etag, last_modified=attempt.last_modified,
                 run_id=run_id)
 
-    def rewrite(self, article_id: int, article: Article, page: Page, *, dry_run: bool = False) -> list[str]:
+    def rewrite(self, article_id: int, article: Article, page: Page, *, dry_run: bool = False,
+                keep_revision: bool = False) -> list[str]:
         """Rewrite in place every field of the record derived from its page (all but the key URL and
         the fetch's own columns); return the names of those that changed.
 
-        For re-extraction after a rule change: the page is the stored one, so no revision is kept
-        (revisions are versions of the article, not of our rules) and no time but updated_at moves.
+        For re-extraction after a rule change: the page is the stored one, so no time but updated_at
+        moves, and no revision is kept (revisions are versions of the article, not of our rules)
+        unless ``keep_revision`` (the caller's rule found the new record lost text: the old one
+        stays readable in `revisions`).
         """
         values = row_values(article, page)
-        with contextlib.nullcontext(None) if dry_run else self.transaction() as tx:
-            current = self._article(article_id)
+        with contextlib.nullcontext(self) if dry_run else self.transaction() as tx:
+            current = _article(tx, article_id, lock="" if dry_run else self.for_update)
             changes = {name: value for name, value in values.items() if current.get(name) != value}
-            if changes and tx is not None:
-                _update(tx, "articles", article_id, {**changes, "updated_at": iso_utc(self.clock())})
+            if changes and not dry_run:
+                now = iso_utc(self.clock())
+                if keep_revision:
+                    _keep_revision(tx, article_id, current, now)
+                _update(tx, "articles", article_id, {**changes, "updated_at": now})
         return list(changes)
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _lookup(self, urls: list[str]) -> int | None:
-        """The article any of ``urls`` (or their www/scheme variants) leads to; earlier URLs win."""
-        candidates = list(dict.fromkeys(v for url in urls for v in url_variants(url)))
-        marks = ", ".join("?" * len(candidates))
-        found = dict(self._conn.execute(
-            f"SELECT url, article_id FROM url_aliases WHERE url IN ({marks})", candidates).fetchall())
-        return next((found[url] for url in candidates if url in found), None)
-
     def find(self, url: str) -> int | None:
         """The id of the article reached by ``url`` in any of its known forms, or None."""
-        with self._guard():
-            return self._lookup([canonicalize(url)])
+        return _lookup(self, [canonicalize(url)])
 
     def has(self, url: str) -> bool:
         return self.find(url) is not None
@@ -298,9 +321,8 @@ class Archive:
 
     def has_newer(self, url: str, moment: datetime) -> bool:
         """Whether the article reached by ``url`` is archived from a fetch later than ``moment``."""
-        with self._guard():
-            article_id = self._lookup([canonicalize(url)])
-            fetched = article_id and self.scalar("SELECT fetched_at FROM articles WHERE id = ?", [article_id])
+        article_id = self.find(url)
+        fetched = article_id and self.scalar("SELECT fetched_at FROM articles WHERE id = ?", [article_id])
         return bool(fetched) and datetime.fromisoformat(fetched) > moment
 
     def key_url(self, article_id: int) -> str:
@@ -310,17 +332,10 @@ class Archive:
             raise NotArchived(f"article {article_id} is not in the archive")
         return url
 
-    def _article(self, article_id: int) -> dict[str, Any]:
-        """The article's row as stored (tags and provenance as JSON text)."""
-        found = self.query("SELECT * FROM articles WHERE id = ?", [article_id])
-        if not found:
-            raise NotArchived(f"article {article_id} is not in the archive")
-        return found[0]
-
     def get(self, url: str) -> dict[str, Any]:
         """The stored record of the article reached by ``url``, tags as a list."""
         article_id = self._require(url)
-        return decoded(self._article(article_id))
+        return decoded(_article(self, article_id))
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """(ETag, Last-Modified) to send with a conditional GET for this article."""
@@ -331,30 +346,20 @@ class Archive:
         """Every version, oldest first: the revisions (with replaced_at), then the current one."""
         article_id = self._require(url)
         fields = ", ".join(SNAPSHOT_FIELDS)
-        with self._guard():
-            versions = [decoded(row) for row in self.query(
-                f"SELECT {fields}, replaced_at FROM revisions WHERE article_id = ? ORDER BY id",
-                [article_id])]
-            current = self.query(f"SELECT {fields}, NULL AS replaced_at FROM articles WHERE id = ?",
-                                 [article_id])[0]
-        return versions + [decoded(current)]
+        # One statement, one snapshot: a save between two reads cannot show a version twice.
+        rows = self.query(
+            f"SELECT {fields}, replaced_at, 0 AS _current, id AS _order FROM revisions WHERE article_id = ? "
+            f"UNION ALL SELECT {fields}, NULL AS replaced_at, 1 AS _current, 0 AS _order FROM articles "
+            "WHERE id = ? ORDER BY _current, _order", [article_id, article_id])
+        return [decoded({k: v for k, v in row.items() if k not in ("_current", "_order")}) for row in rows]
 
     def records(self, *, site: str | None = None, since: date | None = None,
                 until: date | None = None) -> Iterator[dict[str, Any]]:
         """Every column of the articles' rows as stored, by id, streamed from one snapshot (see
         ``rows``): those of ``site``, published on or after ``since`` and on or before ``until``
         (inclusive days as the page wrote them; an undated article is left out by either)."""
-        where, params = [], {}
-        if site is not None:
-            where.append("site = :site")
-            params["site"] = site
-        if since is not None:
-            where.append("published >= :since")          # "2024-05-01T09:00+04:00" >= "2024-05-01"
-            params["since"] = since.isoformat()
-        if until is not None:
-            where.append("published < :before")
-            params["before"] = (until + timedelta(days=1)).isoformat()
-        names = ", ".join(f"[{name}]" for name in self.columns("articles"))
+        where, params = article_filter(site, since, until)
+        names = ", ".join(f'"{name}"' for name in self.columns("articles"))
         yield from self.rows(f"SELECT {names} FROM articles{' WHERE ' + ' AND '.join(where) if where else ''} "
                              "ORDER BY id", params)
 
@@ -387,6 +392,48 @@ class Archive:
             for row in batch:
                 yield row["_article_id"], page_from_row(row)
             last_id = batch[-1]["_article_id"]
+
+
+def article_filter(site: str | None, since: date | None, until: date | None, *,
+                   table: str = "articles") -> tuple[list[str], dict[str, Any]]:
+    """(WHERE clauses, their parameters) for the articles of ``site`` published on or after ``since``
+    and on or before ``until``: inclusive days compared with the date as the page wrote it (its own
+    time zone); an undated article is left out by either day."""
+    where, params = [], {}
+    if site is not None:
+        where.append(f"{table}.site = :site")
+        params["site"] = site
+    if since is not None:
+        where.append(f"{table}.published >= :since")          # "2024-05-01T09:00+04:00" >= "2024-05-01"
+        params["since"] = since.isoformat()
+    if until is not None:
+        where.append(f"{table}.published < :before")
+        params["before"] = (until + timedelta(days=1)).isoformat()
+    return where, params
+
+
+def _lookup(reader: Archive | Transaction, urls: list[str]) -> int | None:
+    """The article any of ``urls`` (or their www/scheme variants) leads to; earlier URLs win."""
+    candidates = list(dict.fromkeys(v for url in urls for v in url_variants(url)))
+    marks = ", ".join("?" * len(candidates))
+    found = {row["url"]: row["article_id"] for row in reader.query(
+        f"SELECT url, article_id FROM url_aliases WHERE url IN ({marks})", candidates)}
+    return next((found[url] for url in candidates if url in found), None)
+
+
+def _article(reader: Archive | Transaction, article_id: int, *, lock: str = "") -> dict[str, Any]:
+    """The article's row as stored (tags and provenance as JSON text); ``lock`` is the archive's
+    ``for_update`` when the row is about to be rewritten in the same transaction."""
+    found = reader.query(f"SELECT * FROM articles WHERE id = ?{lock}", [article_id])
+    if not found:
+        raise NotArchived(f"article {article_id} is not in the archive")
+    return found[0]
+
+
+def _keep_revision(tx: Transaction, article_id: int, current: dict[str, Any], replaced_at: str) -> None:
+    """The article's current version into `revisions`, before it is replaced."""
+    _insert(tx, "revisions", {"article_id": article_id, "replaced_at": replaced_at,
+                              **{name: current[name] for name in SNAPSHOT_FIELDS}})
 
 
 def _insert(tx: Transaction, table: str, values: dict[str, Any]) -> int:

@@ -127,6 +127,16 @@ class ListingMemory:
 
 # -- the archive's end (the run's thread only) ----------------------------------------------------
 
+_LISTING_COLUMNS = ("kind", "checked_at", "status", "outcome", "error", "etag", "last_modified", "rules",
+                    "children", "read_at")
+_ROBOTS_COLUMNS = ("status", "body", "etag", "last_modified", "fetched_at", "checked_at", "error")
+
+
+def _replace(columns: Iterable[str]) -> str:
+    """The SET list of an upsert that replaces the row's other columns with the new values."""
+    return ", ".join(f"{name} = excluded.{name}" for name in columns)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return iso_utc(moment) if moment else None
 
@@ -155,8 +165,9 @@ def save(archive: Archive, listings: Iterable[Listing]) -> None:
             last = [item.kind, _iso(item.checked_at), item.status, item.outcome, item.error]
             if item.outcome == READ:
                 tx.execute(
-                    "INSERT OR REPLACE INTO listings (site, url, kind, checked_at, status, outcome, error, "
-                    "etag, last_modified, rules, children, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO listings (site, url, kind, checked_at, status, outcome, error, "
+                    "etag, last_modified, rules, children, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"ON CONFLICT (site, url) DO UPDATE SET {_replace(_LISTING_COLUMNS)}",
                     [item.site, item.url, *last, item.etag, item.last_modified, item.rules,
                      json.dumps(list(item.children)), _iso(item.read_at)])
             else:
@@ -180,8 +191,9 @@ def save_robots(archive: Archive, copies: Iterable[RobotsCopy]) -> None:
         return
     with archive.transaction() as tx:
         for copy in copies:
-            tx.execute("INSERT OR REPLACE INTO robots_txt (url, status, body, etag, last_modified, "
-                       "fetched_at, checked_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            tx.execute("INSERT INTO robots_txt (url, status, body, etag, last_modified, "
+                       "fetched_at, checked_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                       f"ON CONFLICT (url) DO UPDATE SET {_replace(_ROBOTS_COLUMNS)}",
                        [copy.url, copy.status, copy.text, copy.etag, copy.last_modified,
                         _iso(copy.fetched_at), _iso(copy.checked_at), copy.error])
 

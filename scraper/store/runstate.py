@@ -17,12 +17,15 @@ from typing import Iterable, Mapping
 from ..clock import iso_utc
 from ..dates import parse_timestamp
 from ..models import Found
+from ..errors import WriteConflict
 from .archive import Archive
 
 PENDING, DONE, GAVE_UP = "pending", "done", "gave_up"
 MAX_TRIES = 5                           # attempts (over several runs) before a URL is given up
 RETRY_BASE = timedelta(minutes=10)      # wait after the first failure; doubles after each one
 RETRY_CAP = timedelta(hours=24)
+
+ENQUEUE_TRIES = 5                       # a batch stopped by a deadlock (PostgreSQL) is queued again
 
 COUNTS = ("discovered", "saved", "updated", "unchanged", "failed", "gave_up", "skipped")
 
@@ -84,15 +87,29 @@ def last_runs(archive: Archive) -> dict[str, dict]:
 def enqueue(archive: Archive, site: str, items: Iterable[Found], at: datetime | None = None) -> int:
     """Remember newly discovered URLs (known ones keep their state); return how many are new.
 
-    A listing's title and date are kept from the first listing that gives them.
+    A listing's title and date are kept from the first listing that gives them. Processes may
+    queue overlapping URLs at once (PostgreSQL): the URL is the key, so each is queued once; two
+    batches that wait on each other's rows are a deadlock the database breaks, and the batch it
+    stopped is queued again.
     """
     stamp = iso_utc(at or archive.now())
+    items = list(items)
+    for attempt in range(ENQUEUE_TRIES):
+        try:
+            return _enqueue(archive, site, items, stamp)
+        except WriteConflict:
+            if attempt == ENQUEUE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _enqueue(archive: Archive, site: str, items: list[Found], stamp: str) -> int:
     added = 0
     with archive.transaction() as tx:
         for item in items:
             inserted = tx.execute(
-                "INSERT OR IGNORE INTO queue (url, site, source, source_url, discovered_at, "
-                "feed_title, feed_published) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO queue (url, site, source, source_url, discovered_at, "
+                "feed_title, feed_published) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
                 [item.url, site, item.source, item.source_url, stamp, item.title, item.published])
             if inserted:
                 added += 1

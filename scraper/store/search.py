@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from ..errors import QueryError, ScraperError
-from .archive import Archive, Transaction
+from .archive import Archive, Transaction, article_filter
 from .stems import SIGNATURE, stem_query, stem_text
 from .textnorm import normalize
 
@@ -195,16 +195,9 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
         raise BadQuery("empty search query: give at least one word")
     first, last = _parse_day(since, "since"), _parse_day(until, "until")
     refresh(archive)
-    where, params = [f"{table} MATCH :q"], {"q": fts_query, "limit": limit}
-    if site is not None:
-        where.append("a.site = :site")
-        params["site"] = site
-    if first is not None:
-        where.append("a.published >= :since")  # "2024-05-01T09:00+04:00" >= "2024-05-01"
-        params["since"] = first.isoformat()
-    if last is not None:
-        where.append("a.published < :before")
-        params["before"] = (last + timedelta(days=1)).isoformat()
+    selected, params = article_filter(site, first, last, table="a")
+    where = [f"{table} MATCH :q", *selected]
+    params.update(q=fts_query, limit=limit)
     # bm25 costs a computation per match: only when ranking by it.
     score = f"bm25({table}, {TITLE_WEIGHT}, 1.0)" if rank else "NULL"
     order = "score" if rank else "a.published IS NULL, a.published DESC, a.id DESC"

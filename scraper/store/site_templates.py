@@ -42,5 +42,7 @@ def store(archive: Archive, site: str, template_json: str, pages: int, articles:
     """Keep a template (as JSON) as the site's, learned from ``pages`` when it had ``articles``."""
     now = iso_utc(archive.now())
     with archive.transaction() as tx:
-        tx.execute(f"INSERT OR REPLACE INTO {TABLE} (site, learned_at, pages, articles, template) "
-                   "VALUES (?, ?, ?, ?, ?)", [site, now, pages, articles, template_json])
+        tx.execute(f"INSERT INTO {TABLE} (site, learned_at, pages, articles, template) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT (site) DO UPDATE SET learned_at = excluded.learned_at, pages = excluded.pages, "
+                   "articles = excluded.articles, template = excluded.template",
+                   [site, now, pages, articles, template_json])

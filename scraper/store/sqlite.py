@@ -1,22 +1,118 @@
 """The SQLite end of the archive's door: opening the file, write transactions, and sqlite3's errors
 as StoreErrors with a next step in the message (the only place that maps them).
 
-``Archive`` (archive.py) is the door every other module goes through; this module is what it
-stands on, so that what is SQLite's (pragmas, BEGIN IMMEDIATE, error codes, file checks) reads in
-one place, and a second backend would be a sibling of this file rather than edits all over.
+``Archive`` (archive.py) is the door every other module goes through; ``SQLiteDatabase`` here is
+what it stands on for an archive file, so that what is SQLite's (pragmas, BEGIN IMMEDIATE, one
+connection under one lock, error codes, file checks) reads in one place. Its sibling for a
+``postgresql://`` archive is postgres.py, behind the same methods.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sqlite3
+import threading
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..errors import DatabaseBusy, DiskFull, NotADatabase, QueryError, StoreError
+from ..errors import DatabaseBusy, DiskFull, NoSuchArchive, NotADatabase, QueryError, StoreError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 Params = Sequence[Any] | dict[str, Any]
+
+
+class SQLiteTransaction:
+    """One write transaction on the archive file (what ``Archive.transaction()`` yields)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        return list(as_dicts(self._conn.execute(sql, params)))
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        return self._conn.execute(sql, params).rowcount
+
+    def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT into a table keyed by ``id``; return the new row's id."""
+        return self._conn.execute(sql, params).lastrowid
+
+    def executemany(self, sql: str, seq: Iterable[Params]) -> None:
+        self._conn.executemany(sql, seq)
+
+
+class SQLiteDatabase:
+    """An archive file: one connection, shared by the threads under one lock (SQLite has one
+    writer at a time anyway), every sqlite3 error turned into a StoreError as it leaves."""
+
+    engine = "sqlite"
+    # What a statement appends to lock the rows it reads for the rest of the transaction: nothing,
+    # since BEGIN IMMEDIATE already holds the file's one write lock.
+    for_update = ""
+
+    def __init__(self, path: str | os.PathLike, busy_timeout: float, *, create: bool = True):
+        self.path = Path(path)
+        self.target = str(path)
+        self.busy_timeout = busy_timeout
+        if not create and not self.path.exists():
+            raise NoSuchArchive(f"{path}: no such archive (give --db PATH or set SCRAPER_DB)")
+        self._conn = connect(self.path, busy_timeout)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Serialise access and turn sqlite3 errors into StoreErrors (the only place that does)."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path, self.busy_timeout) from exc
+
+    def apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(connection, ...)`` under the guard: the migrations, which work on the connection."""
+        with self.guard():
+            return fn(self._conn, *args, **kwargs)
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        with self.guard():
+            return list(as_dicts(self._conn.execute(sql, params)))
+
+    def rows(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        # One cursor, one snapshot: the lock is held until the caller is done with it.
+        with self.guard():
+            yield from as_dicts(self._conn.execute(sql, params))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[SQLiteTransaction]:
+        with self.guard(), write_transaction(self._conn):
+            yield SQLiteTransaction(self._conn)
+
+    def columns(self, table: str) -> list[str]:
+        return [row["name"] for row in self.query("SELECT name FROM pragma_table_info(?) ORDER BY cid", [table])]
+
+    def tables(self) -> set[str]:
+        return {row["name"] for row in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def migrations(self) -> dict[str, str]:
+        if "_migrations" not in self.tables():
+            return {}
+        return {row["name"]: row["applied_at"] for row in self.query("SELECT name, applied_at FROM _migrations ORDER BY id")}
+
+    def defer_foreign_keys(self, tx: SQLiteTransaction) -> None:
+        """Check foreign keys at commit, not per statement (a copy writes articles before their pages)."""
+        tx.execute("PRAGMA defer_foreign_keys = ON")
+
+    def after_copy(self, tx: SQLiteTransaction, tables: Iterable[str]) -> None:
+        """Nothing to do: SQLite's next id is the largest one plus one."""
 
 
 def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:

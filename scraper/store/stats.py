@@ -29,7 +29,7 @@ def site_stats(archive: Archive) -> list[dict[str, Any]]:
 
     for row in archive.query(
             "SELECT site, count(*) AS articles, min(published) AS first_published, "
-            "max(published) AS last_published, sum(published IS NULL) AS undated, "
+            "max(published) AS last_published, count(*) FILTER (WHERE published IS NULL) AS undated, "
             "max(fetched_at) AS last_fetched FROM articles GROUP BY site"):
         entry(row.pop("site")).update(row)
     for row in archive.query("SELECT a.site, count(*) AS n FROM revisions r JOIN articles a "
@@ -38,9 +38,9 @@ def site_stats(archive: Archive) -> list[dict[str, Any]]:
     # The archiver's queue: URLs still to fetch, those failing (tried, to be retried later) and
     # those given up after too many tries, with the newest error as a hint.
     for row in archive.query(
-            "SELECT site, sum(state = 'pending' AND tries = 0) AS pending, "
-            "sum(state = 'pending' AND tries > 0) AS failing, sum(state = 'gave_up') AS gave_up "
-            "FROM queue GROUP BY site"):
+            "SELECT site, count(*) FILTER (WHERE state = 'pending' AND tries = 0) AS pending, "
+            "count(*) FILTER (WHERE state = 'pending' AND tries > 0) AS failing, "
+            "count(*) FILTER (WHERE state = 'gave_up') AS gave_up FROM queue GROUP BY site"):
         entry(row.pop("site")).update(row)
     for row in archive.query("SELECT site, last_error FROM queue WHERE last_error IS NOT NULL ORDER BY next_try"):
         entry(row["site"])["last_error"] = row["last_error"]  # the one retried last wins

@@ -4,8 +4,11 @@ After a rule or profile change, every stored page goes through the record path's
 (pipeline.page_to_article: the site's template, then the listing's title and date where the page
 lacks them, as when it was archived) and every field of the record derived from it, provenance
 included, is rewritten in place where it came out different. The page did not change, so no
-revision is added (revisions are versions of the article, not of our rules); the key URL is never
-changed (links to it keep working). The search index follows by itself (its triggers see the update).
+revision is added (revisions are versions of the article, not of our rules), except when the new
+text has lost more than a small share of the old (pipeline.SHRINK_SHARE): then the old version is
+kept in `revisions` and the report lists the record, since a rule or template that cuts stories
+must be seen and undone. The key URL is never changed (links to it keep working). The search index
+follows by itself (its triggers see the update).
 """
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ class ReextractReport:
     failed: int = 0
     fields: Counter = field(default_factory=Counter)       # field name -> records where it changed
     errors: list[tuple[int, str]] = field(default_factory=list)  # (article id, message), the first few
+    shrank: list[tuple[int, str, str]] = field(default_factory=list)  # (id, key URL, "text 714 -> 177 ...")
 
     def to_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "changed": self.changed, "failed": self.failed,
-                "fields": dict(self.fields.most_common()), "errors": self.errors}
+                "fields": dict(self.fields.most_common()), "errors": self.errors,
+                "shrank": [{"id": i, "url": url, "change": what} for i, url, what in self.shrank]}
 
 
 def reextract(archive: Archive, *, site: str | None = None, dry_run: bool = False,
@@ -53,14 +58,16 @@ def reextract(archive: Archive, *, site: str | None = None, dry_run: bool = Fals
         if page_site not in templates:   # read once per site; never learned here (no fetch, no new data)
             templates[page_site] = template_for(archive, page_site, learn=False)
         try:
-            changed = rederive(archive, article_id, page, profiles=profiles, template=templates[page_site],
-                               dry_run=dry_run)
+            result = rederive(archive, article_id, page, profiles=profiles, template=templates[page_site],
+                              dry_run=dry_run)
         except ExtractionError as exc:   # store errors stop the run: no later record could be written
             report.failed += 1
             if len(report.errors) < _MAX_ERRORS_KEPT:
                 report.errors.append((article_id, str(exc)))
             continue
-        if changed:
+        if result.changed:
             report.changed += 1
-            report.fields.update(changed)
+            report.fields.update(result.changed)
+        if result.shrank:   # every one, however many: each is a record that lost text
+            report.shrank.append((article_id, archive.key_url(article_id), result.shrank))
     return report
