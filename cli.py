@@ -110,9 +110,8 @@ def _learned_template(db_path, address, profiles=None):
         return None
     from scraper.pipeline import template_for
     from scraper.profiles import site_of
-    from scraper.store import Archive
 
-    with Archive.open(db_path) as archive:
+    with open_existing(db_path) as archive:
         return template_for(archive, site_of(address, profiles), learn=False)
 
 
@@ -122,7 +121,7 @@ def _learned_template(db_path, address, profiles=None):
 @click.option("--indent", is_flag=True, help="Pretty-print (one file only).")
 @click.option("--explain", "show_why", is_flag=True,
               help="Instead of JSON, list each block kept or dropped and why, and each field's source.")
-@click.option("--templates", "templates_db", type=click.Path(exists=True, dir_okay=False),
+@click.option("--templates", "templates_db", type=click.Path(dir_okay=False),
               help="Also strip the site's template learned in this archive.")
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables, to check your own profile (default: built-in sites only).")

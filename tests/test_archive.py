@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, cli
+from scraper.errors import NoSuchArchive
 from scraper.store import Archive
 from tests.synthetic import SiteHandler, serve
 
@@ -139,7 +139,8 @@ class NewsSite:
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, db_target):
+    """The local news site, and an archive for it on each engine (``site.db``: what --db takes)."""
     news = NewsSite()
     config = tmp_path / "sites.toml"
     b = news.base
@@ -151,21 +152,26 @@ article = '^http://127\\.0\\.0\\.1:{news.server.server_port}/news/\\d+/'
 timezone = "Asia/Dubai"
 delay = 0
 """, encoding="utf-8")
-    news.db = str(tmp_path / "archive.db")   # sites.toml sits beside it: the default --config
+    news.db = db_target
+    news.config = str(config)   # beside an archive file it is the default --config, not for a database
     yield news
     news.close()
 
 
 def run(site, *args):
-    result = CliRunner().invoke(cli, ["archive", "--db", site.db, "--site", "local", *args])
+    result = CliRunner().invoke(cli, ["archive", "--db", site.db, "--config", site.config, "--site", "local", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result
 
 
 def rows(site, sql, params=()):
-    with sqlite3.connect(site.db) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(sql, params)]
+    with Archive.open(site.db) as archive:
+        return archive.query(sql, params)
+
+
+def write(site, sql, params=()):
+    with Archive.open(site.db) as archive, archive.transaction() as tx:
+        tx.execute(sql, params)
 
 
 def test_first_run_archives_every_article_politely_and_quietly(site, tmp_path):
@@ -193,8 +199,7 @@ def test_first_run_archives_every_article_politely_and_quietly(site, tmp_path):
     # ... and the record says where its date came from.
     assert json.loads(twelve["provenance"])["published"].startswith("news-sitemap http://127.0.0.1")
     assert twelve["title"] == f"{TOPICS[12 % 11]} في {CITIES[12]}: خطة جديدة رقم 12"
-    with sqlite3.connect(site.db) as conn:
-        texts = [t for (t,) in conn.execute("SELECT text FROM articles")]
+    texts = [row["text"] for row in rows(site, "SELECT text FROM articles")]
     assert len(set(texts)) == 33 and all("الخبر رقم" in t for t in texts)
 
 
@@ -204,8 +209,7 @@ def test_one_clock_dates_everything_a_run_records(site):
     from scraper.crawl.run import RunOptions, run_archive
 
     moment = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
-    config = Path(site.db).parent / "sites.toml"
-    report = run_archive(site.db, RunOptions(sites=("local",), config=config, clock=lambda: moment))
+    report = run_archive(site.db, RunOptions(sites=("local",), config=Path(site.config), clock=lambda: moment))
     assert report.counts["saved"] > 10
     with Archive.open(site.db) as archive:
         stamps = {f"{table}.{column}": {row["t"] for row in archive.query(f"SELECT DISTINCT {column} AS t FROM {table}")}
@@ -269,8 +273,7 @@ def test_failures_are_retried_later_then_given_up(site):
     assert run(site).exit_code == EXIT_OK           # not due yet: not asked again
     assert site.article_requests() == []
     del site.status["/news/35/story-35"]
-    with sqlite3.connect(site.db) as conn:            # its next try has come
-        conn.execute("UPDATE queue SET next_try = '2000-01-01T00:00:00+00:00' WHERE tries > 0")
+    write(site, "UPDATE queue SET next_try = '2000-01-01T00:00:00+00:00' WHERE tries > 0")   # its next try has come
     assert run(site).exit_code == EXIT_OK
     assert [p for p, _ in site.article_requests()] == ["/news/35/story-35"]
 
@@ -292,7 +295,8 @@ def test_most_failed_or_nothing_reachable_is_exit_3(site, tmp_path):
 
 
 def _start_run(site, *extra):
-    return subprocess.Popen([sys.executable, "cli.py", "archive", "--db", site.db, "--site", "local",
+    return subprocess.Popen([sys.executable, "cli.py", "archive", "--db", site.db, "--config", site.config,
+                             "--site", "local",
                              "--workers", "1", *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 
@@ -308,8 +312,9 @@ def _wait_for(predicate, timeout=20.0):
 
 def _saved(site) -> int:
     try:
-        return rows(site, "SELECT count(*) AS n FROM articles")[0]["n"]
-    except sqlite3.OperationalError:
+        with Archive.open(site.db, create=False) as archive:
+            return archive.scalar("SELECT count(*) FROM articles")
+    except NoSuchArchive:
         return 0
 
 
@@ -326,7 +331,8 @@ def test_kill_9_mid_run_then_rerun_loses_nothing(site):
     site.latency = 0.0
     result = run(site, "--quiet")
     assert result.exit_code == EXIT_OK, result.output
-    assert rows(site, "PRAGMA integrity_check")[0]["integrity_check"] == "ok"
+    if not site.db.startswith("postgresql://"):
+        assert rows(site, "PRAGMA integrity_check")[0]["integrity_check"] == "ok"
     urls = [r["url"] for r in rows(site, "SELECT url FROM articles")]
     assert sorted(urls) == sorted(site.url(n) for n in range(1, 34))
     killed, rerun = rows(site, "SELECT * FROM runs ORDER BY id")
@@ -352,7 +358,7 @@ def test_second_run_at_once_exits_75_and_touches_nothing(site):
 
 
 def test_discover_and_sites_commands(site):
-    result = CliRunner().invoke(cli, ["discover", "local", "--db", site.db])
+    result = CliRunner().invoke(cli, ["discover", "local", "--db", site.db, "--config", site.config])
     assert result.exit_code == EXIT_OK, result.output
     lines = [line.split("\t") for line in result.stdout.splitlines()]
     assert {line[0] for line in lines} == {site.url(n) for n in range(1, 34)}
@@ -360,13 +366,14 @@ def test_discover_and_sites_commands(site):
     assert "feed " in sources[site.url(3)] and "start-page" in sources[site.url(3)]
     assert "news-sitemap" in sources[site.url(15)] and "atom.xml" in sources[site.url(33)]
     assert site.article_requests() == []                       # discovery fetches no article
-    assert not os.path.exists(site.db)                         # and writes nothing
+    with pytest.raises(NoSuchArchive):                         # and writes nothing
+        Archive.open(site.db, create=False)
     run(site, "--quiet")
-    listed = CliRunner().invoke(cli, ["sites", "--db", site.db])
+    listed = CliRunner().invoke(cli, ["sites", "--db", site.db, "--config", site.config])
     assert listed.exit_code == EXIT_OK
     assert "local: 127.0.0.1" in listed.output and "33 articles" in listed.output
     assert "(exit 0)" in listed.output
-    assert CliRunner().invoke(cli, ["discover", "local", "--db", site.db]).stdout == ""
+    assert CliRunner().invoke(cli, ["discover", "local", "--db", site.db, "--config", site.config]).stdout == ""
 
 
 def test_max_caps_new_articles_and_the_rest_waits_in_the_queue(site):

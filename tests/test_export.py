@@ -23,8 +23,8 @@ RECORDS = [
 
 
 @pytest.fixture
-def archive(tmp_path):
-    with Archive.open(tmp_path / "archive.db") as opened:
+def archive(db_target):
+    with Archive.open(db_target) as opened:
         for r in RECORDS:
             opened.save(Article(url=f"https://news.example.ae/a/{r['n']}", site=r["site"], title=r["title"],
                                 text=r["text"], published=r["published"], tags=r["tags"], author=r["author"],
@@ -84,7 +84,7 @@ def test_unknown_format(archive):
 def test_cli_writes_a_complete_file(archive, tmp_path):
     target = tmp_path / "out.csv"
     result = CliRunner().invoke(cli, ["export", "--format", "csv", "--bom", "-o", str(target),
-                                      "--db", str(archive.path)])
+                                      "--db", archive.target])
     assert result.exit_code == 0, result.output
     assert "3 records" in result.stderr
     raw = target.read_bytes()
@@ -94,7 +94,7 @@ def test_cli_writes_a_complete_file(archive, tmp_path):
 
 
 def test_cli_stdout_is_utf8_jsonl(archive):
-    result = CliRunner().invoke(cli, ["export", "--site", "gulf", "--db", str(archive.path)])
+    result = CliRunner().invoke(cli, ["export", "--site", "gulf", "--db", archive.target])
     assert result.exit_code == 0
     lines = result.stdout_bytes.decode("utf-8").splitlines()
     assert [json.loads(line)["site"] for line in lines] == ["gulf", "gulf"]

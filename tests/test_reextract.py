@@ -32,10 +32,10 @@ LONG = "فقرة طويلة بما يكفي لتكون جزءا من نص الم
 
 
 @pytest.fixture
-def archive(tmp_path):
+def archive(db_target):
     """Three articles whose records were made by older rules (a wrong title, a missing date and
-    text), one up to date, and one whose page no longer gives an article."""
-    with Archive.open(tmp_path / "archive.db") as opened:
+    text), one up to date, and one whose page no longer gives an article (on each engine)."""
+    with Archive.open(db_target) as opened:
         p1 = page(1, "القمة العربية في الرياض", [LONG, "الإمارات تشارك في القمة"], "2024-01-05T10:00:00+04:00")
         opened.save(extract_page(p1).replace(title="خبر عاجل | الموقع"), p1)
         p2 = page(2, "أسعار النفط", [LONG, "ارتفعت أسعار النفط اليوم"], "2024-01-06T09:00:00+04:00")
@@ -95,13 +95,13 @@ def test_listing_date_fills_what_the_page_lacks(archive):
 
 def test_cli(archive):
     runner = CliRunner()
-    result = runner.invoke(cli, ["reextract", "--dry-run", "--db", str(archive.path)])
+    result = runner.invoke(cli, ["reextract", "--dry-run", "--db", archive.target])
     assert result.exit_code == 1                       # one page no longer gives an article
     assert "4 records checked, 2 would change, 1 failed" in result.stdout
     assert "title: 1" in result.stdout and "article 4" in result.stderr
-    result = runner.invoke(cli, ["reextract", "--json", "--db", str(archive.path)])
+    result = runner.invoke(cli, ["reextract", "--json", "--db", archive.target])
     assert json.loads(result.stdout)["changed"] == 2
-    result = runner.invoke(cli, ["reextract", "--json", "--db", str(archive.path)])
+    result = runner.invoke(cli, ["reextract", "--json", "--db", archive.target])
     assert json.loads(result.stdout)["changed"] == 0
 
 

@@ -100,7 +100,7 @@ feeds = ["{site.base}/rss.xml"]
 article = '^http://127\\.0\\.0\\.1:{site.server.server_port}/news/\\d+/'
 delay = 0
 """, encoding="utf-8")
-        site.db = str(tmp_path / "archive.db")
+        site.db, site.config = str(tmp_path / "archive.db"), str(config)
         assert run(site, "--quiet").exit_code == 0
         html = article_html(3).decode()
         first = html.index("<p>")

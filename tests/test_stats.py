@@ -21,8 +21,8 @@ def article(n, site, published, text="نص"):
 
 
 @pytest.fixture
-def archive(tmp_path):
-    with Archive.open(tmp_path / "archive.db") as a:
+def archive(db_target):
+    with Archive.open(db_target) as a:
         a.save(article(1, "gulf", "2024-01-05T10:00:00+04:00"))
         a.save(article(2, "gulf", "2023-03-01"))
         a.save(article(3, "gulf", None))
@@ -73,10 +73,10 @@ def test_empty_archive(tmp_path):
 
 def test_cli(archive):
     runner = CliRunner()
-    result = runner.invoke(cli, ["stats", "--db", str(archive.path)])
+    result = runner.invoke(cli, ["stats", "--db", archive.target])
     assert result.exit_code == 0
     first = result.stdout.splitlines()[0]
     assert first.startswith("gulf: 3 articles (2023-03-01 .. 2024-01-05") and "exit 1" in first
     assert "1 failing, 1 given up" in result.stdout and "total: 4 articles" in result.stdout
-    result = runner.invoke(cli, ["stats", "--json", "--db", str(archive.path)])
+    result = runner.invoke(cli, ["stats", "--json", "--db", archive.target])
     assert [s["site"] for s in json.loads(result.stdout)["sites"]] == ["gulf", "levant", "elsewhere.example"]

@@ -53,7 +53,11 @@ def make_page(url=URL, body="<html><p>مرحبا</p></html>".encode(), *, fetche
 
 
 def released(archive) -> bool:
-    """Whether the archive left no write transaction open: another connection takes the write lock at once."""
+    """Whether the archive left no write transaction open: another connection takes the write lock
+    at once (SQLite), no connection of the database is idle in a transaction (PostgreSQL)."""
+    if archive.engine == "postgresql":
+        return archive.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND state LIKE 'idle in transaction%'") == 0
     with closing(sqlite3.connect(archive.path, timeout=0, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")
         other.execute("ROLLBACK")
@@ -61,7 +65,7 @@ def released(archive) -> bool:
 
 
 def tables(archive) -> set[str]:
-    return {row["name"] for row in archive.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return archive.tables()
 
 
 def count(archive, table):
@@ -225,8 +229,14 @@ def test_untrusted_canonicals_do_not_merge_articles(archive):
 def no_pages(archive, on=True):
     """A trigger that makes every insert into `pages` fail (a fault in the middle of a save)."""
     with archive.transaction() as tx:
-        tx.execute("CREATE TRIGGER no_pages BEFORE INSERT ON pages BEGIN SELECT RAISE(ABORT, 'boom'); END"
-                   if on else "DROP TRIGGER no_pages")
+        if archive.engine == "postgresql":
+            tx.execute("CREATE OR REPLACE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'boom'; END $$")
+            tx.execute("CREATE TRIGGER no_pages BEFORE INSERT ON pages FOR EACH ROW EXECUTE FUNCTION boom()"
+                       if on else "DROP TRIGGER no_pages ON pages")
+        else:
+            tx.execute("CREATE TRIGGER no_pages BEFORE INSERT ON pages BEGIN SELECT RAISE(ABORT, 'boom'); END"
+                       if on else "DROP TRIGGER no_pages")
 
 
 def test_a_failure_mid_save_writes_nothing(archive):
@@ -288,7 +298,7 @@ def test_raw_pages_decode_again_and_stream_for_reextraction(archive):
 
 def test_transaction_for_other_modules_commits_or_rolls_back_whole(archive):
     with archive.transaction() as tx:
-        tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, note TEXT)")
+        tx.execute("CREATE TABLE notes (note TEXT)")
         tx.execute("INSERT INTO notes (note) VALUES ('kept')")
     with pytest.raises(KeyError):
         with archive.transaction() as tx:

@@ -1,13 +1,12 @@
 """The cron side: archive (find and archive new articles), discover (preview a site), sites (list them)."""
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, db_option, handle_errors, \
-    open_existing, sites_file
+from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, db_option, existing_or_none, \
+    handle_errors, sites_file
 
 class ArchiveReporter:
     """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file."""
@@ -160,10 +159,7 @@ def discover(site, config, show_all, db_path):
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     result = discover_urls(profile)
-    archive = None
-    if not show_all and os.path.exists(db_path):
-        from scraper.store import Archive
-        archive = Archive.open(db_path)
+    archive = None if show_all else existing_or_none(db_path)
     try:
         for url, item in result.found.items():
             if archive is not None and archive.find(url) is not None:
@@ -199,8 +195,9 @@ def sites(config, db_path):
     path = sites_file(config, db_path)
     profiles = load_profiles(path if path.exists() else None)
     summary, health = {}, {}
-    if os.path.exists(db_path):
-        with open_existing(db_path) as archive:
+    archive = existing_or_none(db_path)
+    if archive is not None:
+        with archive:
             summary = runstate.site_summary(archive, {n: p.domains for n, p in profiles.items()})
             health = listings.health(archive)
     plan = archived(profiles)

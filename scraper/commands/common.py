@@ -23,7 +23,8 @@ EXIT_INTERRUPTED = exit_codes.INTERRUPTED
 def db_option(f):
     return click.option(
         "--db", "db_path", default="archive.db", show_default=True, envvar="SCRAPER_DB",
-        type=click.Path(dir_okay=False), help="SQLite archive (also $SCRAPER_DB).",
+        type=click.Path(dir_okay=False),
+        help="The archive: an SQLite file, or postgresql://user@host/database (also $SCRAPER_DB).",
     )(f)
 
 
@@ -50,11 +51,24 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 def open_existing(db_path):
     """Commands that read the archive must not create an empty one from a mistyped --db."""
+    from scraper.errors import NoSuchArchive
     from scraper.store import Archive
 
-    if not os.path.exists(db_path):
-        raise click.UsageError(f"{db_path}: no such archive (give --db PATH or set SCRAPER_DB)")
-    return Archive.open(db_path)
+    try:
+        return Archive.open(db_path, create=False)
+    except NoSuchArchive as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def existing_or_none(db_path):
+    """The archive at ``db_path`` if there is one (for commands that use it only when it exists)."""
+    from scraper.errors import NoSuchArchive
+    from scraper.store import Archive
+
+    try:
+        return Archive.open(db_path, create=False)
+    except NoSuchArchive:
+        return None
 
 
 def text_out(output):
@@ -67,9 +81,14 @@ def text_out(output):
 
 
 def sites_file(config, db_path):
-    """--config FILE, else sites.toml beside the database (absent: the built-in sites only)."""
+    """--config FILE, else sites.toml beside the database file, or in the current folder for a
+    PostgreSQL archive (absent: the built-in sites only)."""
+    from scraper.store.archive import is_database_url
+
     if config:
         if not os.path.exists(config):
             raise click.UsageError(f"{config}: no such sites file")
         return Path(config)
+    if is_database_url(db_path):
+        return Path(os.path.abspath("sites.toml"))
     return Path(os.path.abspath(db_path)).parent / "sites.toml"

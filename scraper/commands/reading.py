@@ -259,4 +259,43 @@ def import_warc(files, verbose, config, db_path):
     sys.exit(EXIT_SOME_FAILED if report.errors else EXIT_OK)
 
 
-COMMANDS = (search, export, reextract, stats, import_warc)
+@click.command("copy")
+@click.argument("source")
+@click.argument("destination")
+@handle_errors
+def copy_archive(source, destination):
+    """Copy the archive SOURCE into DESTINATION, either an SQLite file or postgresql://user@host/db.
+
+    Every table that holds data is copied with every column and its ids, raw pages included, in
+    one transaction: an interrupted copy leaves DESTINATION as it was. DESTINATION must hold no
+    data yet (a new file, or a database made with createdb): a copy never merges two archives.
+    The search index is rebuilt there before the command returns.
+
+    Example:
+
+        createdb news && scraper copy archive.db postgresql://newsroom@db.example.org/news
+
+        scraper copy postgresql://newsroom@db.example.org/news backup.db
+    """
+    from scraper.store import search as search_index
+    from scraper.store import transfer
+    from scraper.store.archive import Archive
+
+    def progress(table, n):
+        if n and sys.stderr.isatty():
+            click.echo(f"\r{table}: {n}", err=True, nl=False)
+
+    with open_existing(source) as src, Archive.open(destination) as dst:
+        try:
+            copied = transfer.copy(src, dst, progress=progress)
+        except transfer.DestinationNotEmpty as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        if sys.stderr.isatty():
+            click.echo("\r", err=True, nl=False)
+        click.echo(f"copied {', '.join(f'{n} {table}' for table, n in copied.items())}", err=True)
+        search_index.refresh(dst)
+        click.echo(f"{dst.name}: {copied['articles']} articles, search index rebuilt", err=True)
+
+
+COMMANDS = (search, export, reextract, stats, import_warc, copy_archive)

@@ -1,8 +1,12 @@
-"""The run lock: at most one `scraper archive` run per database, so cron runs never overlap.
+"""The run lock: at most one `scraper archive` run per archive, so cron runs never overlap.
 
-A lock file beside the database (``archive.db.lock``) held with ``fcntl.flock``. The kernel drops
-the lock when the process dies, kill -9 included, so a crashed run never leaves a stale lock; the
-file itself is left in place on purpose (deleting it would let two runs lock two different inodes).
+For an archive file, a lock file beside it (``archive.db.lock``) held with ``fcntl.flock``. The
+kernel drops the lock when the process dies, kill -9 included, so a crashed run never leaves a
+stale lock; the file itself is left in place on purpose (deleting it would let two runs lock two
+different inodes). For a PostgreSQL archive, which runs on other machines may share, the lock is
+the database's own (store/postgres.py's AdvisoryRunLock: an advisory lock that the server drops
+with the connection that holds it). Either way ``run_lock(db)`` takes it or raises ArchiveLocked
+at once, before the run touches the archive.
 """
 from __future__ import annotations
 
@@ -11,6 +15,17 @@ import os
 from pathlib import Path
 
 from ..errors import ArchiveLocked, StoreError
+
+
+def run_lock(db: str | os.PathLike):
+    """The run lock of the archive at ``db`` (a path or a postgresql:// URL), not yet taken."""
+    from ..store.archive import is_database_url
+
+    if is_database_url(db):
+        from ..store.postgres import AdvisoryRunLock
+
+        return AdvisoryRunLock(str(db))
+    return RunLock(db)
 
 
 def lock_path(db_path: str | os.PathLike) -> Path:

@@ -34,7 +34,7 @@ from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
 from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError
 from ..fetch.http import FetchOptions
-from .lock import RunLock
+from .lock import run_lock
 from ..models import Article, FetchAttempt, Page
 from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, throttle_of
 from .scheduler import Crashed, Deferred, HostScheduler
@@ -161,7 +161,7 @@ def load_sites(options: RunOptions) -> dict[str, Profile]:
 def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
                 reporter: Reporter = Reporter()) -> RunReport:
     """Archive the sites' new articles; raise ArchiveLocked at once if another run holds the lock."""
-    with RunLock(db_path):
+    with run_lock(db_path):
         profiles = load_sites(options)
         sites = select_sites(options, profiles)
         with Archive.open(db_path, clock=options.clock) as archive:

@@ -97,6 +97,11 @@ class Archive:
         self.busy_timeout: float = db.busy_timeout
 
     @property
+    def name(self) -> str:
+        """The archive as messages name it (a database URL without its password)."""
+        return getattr(self._db, "shown", self.target)
+
+    @property
     def path(self) -> Path | None:
         """The archive file (None for a PostgreSQL archive)."""
         return getattr(self._db, "path", None)
@@ -107,13 +112,14 @@ class Archive:
         """Open the archive at ``target`` (a file path, created if missing; or a ``postgresql://``
         URL of an existing database) and apply the missing migrations.
 
-        ``create=False`` raises NoSuchArchive instead of creating a file (commands that only read).
+        ``create=False`` raises NoSuchArchive instead of creating a file, or the tables in a database
+        that holds none yet (commands that only read).
         ``clock`` gives every moment the archive records (first_seen, the fetch log, the queue...).
         """
         if is_database_url(target):
             from .postgres import PostgresDatabase   # only a PostgreSQL archive loads psycopg
 
-            db = PostgresDatabase(str(target), busy_timeout, clock=clock)
+            db = PostgresDatabase(str(target), busy_timeout, clock=clock, create=create)
         else:
             db = SQLiteDatabase(target, busy_timeout, create=create)
             try:
@@ -161,6 +167,12 @@ class Archive:
         """What to append to a SELECT inside a transaction to lock its rows until the end (empty
         on SQLite, whose transactions hold the one write lock from their start)."""
         return self._db.for_update
+
+    @property
+    def skip_locked(self) -> str:
+        """What to append to a SELECT inside a transaction to take only rows no other transaction
+        holds, and lock them (PostgreSQL's FOR UPDATE SKIP LOCKED; empty on SQLite, one writer)."""
+        return self._db.skip_locked
 
     def columns(self, table: str) -> list[str]:
         """The table's columns, in their order (later migrations' columns included)."""

@@ -268,3 +268,11 @@ def _search_stems(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO articles_stems (articles_stems) VALUES ('delete-all')")
     db.execute("DELETE FROM _search_pending")
     db.execute("INSERT INTO _search_pending (article_id, indexed) SELECT id, 0 FROM articles")
+
+
+@migration("006_queue_claims")
+def _queue_claims(db: sqlite3.Connection) -> None:
+    # Which worker was handed a queued URL and until when (scraper/store/runstate.py's claim): no
+    # other worker gets it while the lease runs; a worker that dies leaves it to the next at its end.
+    db.execute("ALTER TABLE queue ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE queue ADD COLUMN claimed_until TEXT")    # UTC ISO

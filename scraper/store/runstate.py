@@ -120,17 +120,22 @@ def _enqueue(archive: Archive, site: str, items: list[Found], stamp: str) -> int
     return added
 
 
+_UNCLAIMED = "(claimed_until IS NULL OR claimed_until <= ?)"   # nobody's lease runs on it
+
+
 def due(archive: Archive, sites: Iterable[str], at: datetime | None = None,
         limit: int | None = None) -> list[QueuedURL]:
-    """Pending URLs of these sites whose next try has come, oldest discovery first."""
+    """Pending URLs of these sites whose next try has come, oldest discovery first (none that a
+    worker holds under a live claim)."""
     names = list(sites)
     if not names:
         return []
     marks = ", ".join("?" for _ in names)
+    stamp = iso_utc(at or archive.now())
     sql = (f"SELECT url, site, tries, feed_title, feed_published, source, source_url FROM queue "
-           f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) "
+           f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) AND {_UNCLAIMED} "
            f"ORDER BY discovered_at, url")
-    params: list = [PENDING, *names, iso_utc(at or archive.now())]
+    params: list = [PENDING, *names, stamp, stamp]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
@@ -144,12 +149,47 @@ def due_after(archive: Archive, site: str, after: int, limit: int,
 
     The cron run reads each site's queue in such windows, in the order URLs were queued, so a
     queue of millions is never in memory at once; URLs queued during the run come in later windows.
+    A URL under another worker's live claim is left to it.
     """
+    stamp = iso_utc(at or archive.now())
     rows = archive.query(
         "SELECT rowid AS id, url, site, tries, feed_title, feed_published, source, source_url FROM queue "
-        "WHERE state = ? AND site = ? AND rowid > ? AND (next_try IS NULL OR next_try <= ?) "
-        "ORDER BY rowid LIMIT ?", [PENDING, site, after, iso_utc(at or archive.now()), limit])
+        f"WHERE state = ? AND site = ? AND rowid > ? AND (next_try IS NULL OR next_try <= ?) AND {_UNCLAIMED} "
+        "ORDER BY rowid LIMIT ?", [PENDING, site, after, stamp, stamp, limit])
     return [(row["id"], QueuedURL(row["url"], row["site"], row["tries"], _listed(row))) for row in rows]
+
+
+def claim(archive: Archive, sites: Iterable[str], limit: int, *, worker: str,
+          lease: timedelta = timedelta(minutes=10), at: datetime | None = None) -> list[QueuedURL]:
+    """Hand up to ``limit`` due URLs of these sites to ``worker`` for ``lease``, in queue order.
+
+    No two workers get the same URL while its lease runs, however many claim at once: on
+    PostgreSQL the rows are taken with SELECT ... FOR UPDATE SKIP LOCKED (a worker never waits for
+    another's rows, it takes the next ones), on SQLite under the file's one write lock. The claim
+    ends with mark_done, mark_failed or release; a worker that dies leaves its URLs to be claimed
+    again when the lease ends.
+    """
+    names = list(sites)
+    if not names or limit <= 0:
+        return []
+    moment = at or archive.now()
+    stamp, until = iso_utc(moment), iso_utc(moment + lease)
+    marks = ", ".join("?" for _ in names)
+    with archive.transaction() as tx:
+        rows = tx.query(
+            "SELECT url, site, tries, feed_title, feed_published, source, source_url FROM queue "
+            f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) AND {_UNCLAIMED} "
+            f"ORDER BY rowid LIMIT ?{archive.skip_locked}", [PENDING, *names, stamp, stamp, limit])
+        tx.executemany("UPDATE queue SET claimed_by = ?, claimed_until = ? WHERE url = ?",
+                       [(worker, until, row["url"]) for row in rows])
+    return [QueuedURL(row["url"], row["site"], row["tries"], _listed(row)) for row in rows]
+
+
+def release(archive: Archive, worker: str) -> int:
+    """Give back the URLs ``worker`` claimed and did not finish (a worker stopping cleanly); how many."""
+    with archive.transaction() as tx:
+        return tx.execute("UPDATE queue SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+                          [worker])
 
 
 def listing(archive: Archive, url: str) -> Found | None:
@@ -165,7 +205,8 @@ def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None)
     with archive.transaction() as tx:
         tx.execute("INSERT INTO queue (url, site, discovered_at, state, checked_at) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(url) DO UPDATE SET state = ?, checked_at = ?, next_try = NULL, "
-                   "last_error = NULL", [url, site, stamp, DONE, stamp, DONE, stamp])
+                   "last_error = NULL, claimed_by = NULL, claimed_until = NULL",
+                   [url, site, stamp, DONE, stamp, DONE, stamp])
 
 
 def mark_failed(archive: Archive, url: str, error: str, *, retryable: bool,
@@ -173,10 +214,11 @@ def mark_failed(archive: Archive, url: str, error: str, *, retryable: bool,
     """Count a failed try; return the new state (pending with a later next_try, or gave_up)."""
     moment = at or archive.now()
     with archive.transaction() as tx:
-        tries = (tx.scalar("SELECT tries FROM queue WHERE url = ?", [url]) or 0) + 1
+        # The row is locked as it is read: two workers failing one URL at once count two tries.
+        tries = (tx.scalar(f"SELECT tries FROM queue WHERE url = ?{archive.for_update}", [url]) or 0) + 1
         state = PENDING if retryable and tries < max_tries else GAVE_UP
-        tx.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ? WHERE url = ?",
-                   [tries, state, error, iso_utc(moment + retry_delay(tries)), url])
+        tx.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ?, claimed_by = NULL, "
+                   "claimed_until = NULL WHERE url = ?", [tries, state, error, iso_utc(moment + retry_delay(tries)), url])
     return state
 
 

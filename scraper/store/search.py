@@ -36,15 +36,16 @@ re-indexes everything when it changes.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
 
-from ..errors import QueryError, ScraperError
+from ..errors import QueryError
+from . import pgsearch
 from .archive import Archive, Transaction, article_filter
-from .stems import SIGNATURE, stem_query, stem_text
+from .ftsquery import BadQuery, Hit, parse_day, prepare_query, quoting_hint
+from .stems import SIGNATURE, stem_text
 from .textnorm import normalize
+
+__all__ = ["BadQuery", "Hit", "prepare_query", "refresh", "rebuild", "pending_count", "search", "TOKENIZE"]
 
 FTS_TABLE = "articles_fts"
 PENDING_TABLE = "_search_pending"
@@ -56,24 +57,6 @@ STATE_TABLE = "_search_state"
 TOKENIZE = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
 TITLE_WEIGHT = 4.0  # bm25: a word in the title counts as much as four in the body
 _REFRESH_BATCH = 500  # articles indexed per write transaction: a concurrent writer never waits long
-
-
-class BadQuery(ScraperError):
-    """The search query is not valid FTS5 syntax (str: one line saying how to quote it)."""
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: int
-    url: str
-    site: str | None
-    title: str | None
-    published: str | None
-    snippet: str
-    score: float | None = None  # bm25 (lower is better), only when ranked
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def queue_everything(tx: Transaction) -> None:
@@ -100,6 +83,8 @@ def _index_values(title: str | None, text: str | None) -> tuple[tuple, tuple]:
 
 def refresh(archive: Archive) -> int:
     """Index what the triggers queued; return how many articles were (re)indexed or removed."""
+    if archive.engine == "postgresql":
+        return pgsearch.refresh(archive)
     done = 0
     if _stemmer_changed(archive):  # another stemmer built this index: its stems cannot be deleted
         with archive.transaction() as tx:
@@ -132,6 +117,8 @@ def refresh(archive: Archive) -> int:
 def rebuild(archive: Archive) -> int:
     """Index every article again (after ``sqlite-utils rebuild-fts`` filled the index with the raw
     text, for instance); return the number of articles."""
+    if archive.engine == "postgresql":
+        return pgsearch.rebuild(archive)
     with archive.transaction() as tx:
         queue_everything(tx)
     return refresh(archive)
@@ -139,43 +126,12 @@ def rebuild(archive: Archive) -> int:
 
 def pending_count(archive: Archive) -> int:
     """Articles written since the last search and not indexed yet (the next search indexes them)."""
+    if archive.engine == "postgresql":
+        return pgsearch.pending_count(archive)
     return archive.scalar(f"SELECT count(*) FROM {PENDING_TABLE}")
 
 
 # -- queries -------------------------------------------------------------------------------------
-
-_QUOTED = re.compile(r'("(?:[^"]|"")*")')
-_OPERATOR = re.compile(r"\b(AND|OR|NOT|NEAR)\b")  # FTS5 operators are upper case only
-
-
-def prepare_query(query: str, *, quote: bool = False, stem: bool = False) -> str:
-    """The FTS5 query to run: normalised like the index, operators and phrase quotes kept.
-
-    ``quote=True`` searches every word literally (each one a quoted string), so punctuation such
-    as ``COVID-19`` or ``C++`` needs no FTS5 syntax. ``stem=True`` also stems the Arabic words,
-    for the stems index (``word*`` loses only its article: stems begin where it ends).
-    """
-    fold = (lambda piece: stem_query(normalize(piece))) if stem else normalize
-    if quote:
-        query = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
-    parts = []
-    for i, part in enumerate(_QUOTED.split(query)):
-        if i % 2:  # a quoted phrase: its words are normalised, the quotes are not touched
-            parts.append(fold(part))
-        else:
-            parts.extend(piece if _OPERATOR.fullmatch(piece) else fold(piece)
-                         for piece in _OPERATOR.split(part))
-    return "".join(parts).strip()
-
-
-def _parse_day(value: str | date | None, name: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise BadQuery(f"--{name} {value!r} is not a date: use YYYY-MM-DD") from None
-
 
 def search(archive: Archive, query: str, *, site: str | None = None, since: str | date | None = None,
            until: str | date | None = None, limit: int = 20, rank: bool = False,
@@ -189,11 +145,14 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
     ``since``/``until`` are inclusive days compared with the published date as the page wrote it
     (its own time zone); articles without a date are left out by them, and listed last otherwise.
     """
+    if archive.engine == "postgresql":
+        return pgsearch.search(archive, query, site=site, since=since, until=until, limit=limit, rank=rank,
+                               quote=quote, exact_forms=exact, highlight=highlight)
     fts_query = prepare_query(query, quote=quote, stem=not exact)
     table = FTS_TABLE if exact else STEM_TABLE
     if not fts_query:
         raise BadQuery("empty search query: give at least one word")
-    first, last = _parse_day(since, "since"), _parse_day(until, "until")
+    first, last = parse_day(since, "since"), parse_day(until, "until")
     refresh(archive)
     selected, params = article_filter(site, first, last, table="a")
     where = [f"{table} MATCH :q", *selected]
@@ -217,10 +176,7 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
                 for row in rows]
     except QueryError as exc:
         if _is_query_error(exc.detail):
-            raise BadQuery(
-                f"malformed search query {query!r} ({exc.detail}): put words with punctuation in double "
-                f"quotes, e.g. '\"COVID-19\" AND اللقاح', or use --quote to search every word as written"
-            ) from None
+            raise quoting_hint(query, exc.detail) from None
         raise
 
 

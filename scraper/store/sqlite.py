@@ -54,6 +54,7 @@ class SQLiteDatabase:
     # What a statement appends to lock the rows it reads for the rest of the transaction: nothing,
     # since BEGIN IMMEDIATE already holds the file's one write lock.
     for_update = ""
+    skip_locked = ""
 
     def __init__(self, path: str | os.PathLike, busy_timeout: float, *, create: bool = True):
         self.path = Path(path)

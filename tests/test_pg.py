@@ -1,0 +1,209 @@
+"""The archive on PostgreSQL: the same schema as on SQLite, many writer processes at once (nothing
+lost, nothing doubled; on both engines), the server's failures as one line, writes from other
+tools found by search. Everything against a real server (conftest.py's pg_server)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from cli import EXIT_FAILED, EXIT_USAGE, cli
+from scraper.errors import NoSuchArchive, StoreError
+from scraper.store import Archive, migrations, pg_migrations, transfer
+from scraper.store.postgres import pg_sql, shown
+from scraper.store.search import pending_count, refresh, search
+from scraper.store.textnorm import normalize
+from tests.engines import Other, postgresql_only
+from tests.synthetic import article, ids
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_both_engines_end_with_the_same_tables_and_columns(tmp_path, pg_url):
+    """A migration appended to one engine's list and not the other's fails here."""
+    with Archive.open(tmp_path / "a.db") as lite, Archive.open(pg_url) as pg:
+        for table in transfer.TABLES:
+            assert lite.columns(table) == pg.columns(table), table
+        # pg_001_initial stands for SQLite's first eight; every later migration has one on each side.
+        assert len(migrations.MIGRATIONS) - 8 == len(pg_migrations.MIGRATIONS) - 1
+
+
+def test_placeholders_become_psycopgs_outside_quotes():
+    assert pg_sql("SELECT a FROM t WHERE b = ? AND c = :name AND d LIKE '%x?%' AND e::text = \"q:n\"") == \
+        "SELECT a FROM t WHERE b = %s AND c = %(name)s AND d LIKE '%%x?%%' AND e::text = \"q:n\""
+    with pytest.raises(ValueError):
+        pg_sql("INSERT OR IGNORE INTO t VALUES (1)")
+    assert shown("postgresql://u:secret@h:5/db?password=x&sslmode=require") == "postgresql://u@h:5/db?sslmode=require"
+
+
+# -- many processes at once ------------------------------------------------------------------------
+
+WRITER = """
+import json, sys
+from scraper.models import Found
+from scraper.store import Archive, runstate
+from scraper.store.search import refresh
+from tests.synthetic import article
+
+target, k, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with Archive.open(target, busy_timeout=60) as archive:
+    urls = [f"https://news.example.ae/a/{i}" for i in range(n)]
+    mine = urls[k * 7 % n:] + urls[:k * 7 % n]              # every process queues them all, its own order
+    for start in range(0, n, 10):
+        runstate.enqueue(archive, "gulf", [Found(u, "feed", "", None, None) for u in mine[start:start + 10]])
+    got = []
+    while batch := runstate.claim(archive, ["gulf"], 3, worker=f"w{k}"):
+        for item in batch:
+            i = int(item.url.rsplit("/", 1)[1])
+            archive.save(article(i, f"title {i}", f"نص الخبر {i}"))
+            runstate.mark_done(archive, item.url, "gulf")
+            got.append(item.url)
+    for i in range(20):                                      # the same 20 articles, each process its version
+        archive.save(article(1000 + i, "shared", f"نسخة{k} من الخبر {i}"))
+    refresh(archive)
+    print(json.dumps(got))
+"""
+
+
+def test_concurrent_writers_lose_nothing_and_double_nothing(db_target):
+    """Four processes queue the same URLs, claim them, save what they claimed, save their own
+    version of the same 20 articles and index them, all at once."""
+    Archive.open(db_target).close()          # the schema first: the race is the writers', not the migrations'
+    n, workers = 60, 4
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db_target, str(k), str(n)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(workers)]
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0] * workers, [err[-2000:] for _, err in outputs]
+    claimed = [json.loads(out) for out, _ in outputs]
+    every = [url for got in claimed for url in got]
+    assert sorted(every) == sorted(f"https://news.example.ae/a/{i}" for i in range(n))   # each URL claimed once
+    with Archive.open(db_target) as archive:
+        assert archive.scalar("SELECT count(*) FROM articles WHERE title LIKE 'title %'") == n
+        assert archive.query("SELECT state, count(*) AS n, count(claimed_by) AS claimed FROM queue GROUP BY state") == \
+            [{"state": "done", "n": n, "claimed": 0}]
+        shared = archive.query("SELECT id, text FROM articles WHERE title = 'shared' ORDER BY id")
+        assert len(shared) == 20
+        for row in shared:
+            versions = archive.history(archive.key_url(row["id"]))
+            # four saves of four texts: the first saved, three updates, every version kept once
+            assert len(versions) == 4 and len({v["content_hash"] for v in versions}) == 4
+            assert Counter(v["text"].split()[0] for v in versions) == Counter(f"نسخة{k}" for k in range(workers))
+        assert pending_count(archive) == 0
+        for row in shared:                   # the index holds each article's last text, not an earlier one
+            assert row["id"] in ids(search(archive, f'"{normalize(row["text"])}"', exact=True))
+        assert archive.scalar("SELECT count(*) FROM articles") == n + 20
+
+
+# -- the server's failures, one line each ------------------------------------------------------------
+
+def test_unreachable_server_missing_database_and_passwords_in_messages(tmp_path, pg_server):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = f"postgresql://someone:hunter2@127.0.0.1:{free.getsockname()[1]}/news"
+    runner = CliRunner()
+    for command in (["search", "x"], ["stats"], ["fetch", str(tmp_path / "p.html"), "--url", "https://x.ae/1"]):
+        result = runner.invoke(cli, [*command, "--db", closed])
+        assert result.exit_code == EXIT_FAILED, result.output
+        assert len(result.output.strip().splitlines()) == 1 and "cannot reach" in result.output
+        assert "hunter2" not in result.output
+    missing = pg_server.url("scraper_no_such_database")
+    result = runner.invoke(cli, ["stats", "--db", missing])
+    assert result.exit_code == EXIT_USAGE and "createdb scraper_no_such_database" in result.output
+    with pytest.raises(NoSuchArchive):
+        Archive.open(missing)
+
+
+@postgresql_only
+def test_reading_commands_do_not_make_an_archive_of_an_empty_database(db_target):
+    result = CliRunner().invoke(cli, ["search", "x", "--db", db_target])
+    assert result.exit_code == EXIT_USAGE and "holds no archive yet" in result.output
+    with psycopg.connect(db_target) as conn:
+        assert conn.execute("SELECT to_regclass('articles')").fetchone()[0] is None
+
+
+@postgresql_only
+def test_a_row_lock_held_past_the_busy_timeout_is_database_busy(db_target):
+    with Archive.open(db_target) as archive:
+        archive.save(article(1, "t", "نص"))
+    with psycopg.connect(db_target) as other:             # another process holds the article's row
+        other.execute("SELECT * FROM articles WHERE id = 1 FOR UPDATE")
+        with Archive.open(db_target, busy_timeout=0.5) as archive:
+            with pytest.raises(StoreError, match="locked for more than 0.5 s"):
+                archive.save(article(1, "t", "نص آخر"))
+        other.rollback()
+
+
+# -- search: writes from any tool, the stemmer, the same hits --------------------------------------------
+
+@postgresql_only
+def test_writes_from_psql_are_found_by_the_next_search(archive):
+    archive.save(article(1, "سياسة", "الرئيس يزور المدينة"))
+    archive.save(article(2, "اقتصاد", "البنك المركزي"))
+    refresh(archive)
+    with Other(archive) as other:            # psql, an admin tool: no Python, no normalisation
+        other.execute("UPDATE articles SET text = 'الرئيس يفتتح المستشفى' WHERE id = 1")
+        other.execute("DELETE FROM url_aliases WHERE article_id = 2")
+        other.execute("DELETE FROM articles WHERE id = 2")
+        other.execute("INSERT INTO articles (id, url, title, text) VALUES (3, 'https://x.ae/3', 'جديد', 'ملعب')")
+    assert ids(search(archive, "يزور")) == []
+    assert ids(search(archive, "المستشفي")) == [1]
+    assert ids(search(archive, "البنك")) == []
+    assert ids(search(archive, "ملعب")) == [3]
+
+
+@postgresql_only
+def test_another_stemmer_rebuilds_the_index(archive):
+    archive.save(article(1, "a", "والحكومة"))
+    archive.save(article(2, "b", "كتابها"))
+    refresh(archive)
+    with archive.transaction() as tx:        # as if another stemmer version had built this index
+        tx.execute("UPDATE _search_state SET value = 'arabic rules-0 other-1.0' WHERE key = 'stemmer'")
+        tx.execute("UPDATE article_search SET stems = CAST('''x''' AS tsvector)")
+    assert refresh(archive) == 2
+    assert ids(search(archive, "حكومة")) == [1] and ids(search(archive, "كتاب")) == [2]
+    assert refresh(archive) == 0
+
+
+QUERIES = ["حكومة", "الحكومة", '"الحكومة المصرية"', "وزير OR مدرسة", "حكومة NOT مصر", "title:تقرير",
+           "الحكو*", "NEAR(الحكومة وزير, 3)", "NEAR(حكومة وزير مدرسة, 6)", "^قالت", "-title:حكومة", "كتاب AND (مدرسة OR وزير)",
+           '{title text}:"وزير التعليم"', "2015", "cafe"]
+
+
+def test_the_same_hits_and_snippets_on_both_engines(tmp_path, pg_url):
+    import random
+
+    rng = random.Random(3)
+    words = ("الحكومة والحكومة حكومات الحكومية المصرية مصر وزير الوزير وزارة مدرسة المدارس كتاب كتابها كاتب "
+             "قالت التعليم تقرير ٢٠١٥ Café").split()
+    with Archive.open(tmp_path / "a.db") as lite, Archive.open(pg_url) as pg:
+        for n in range(1, 121):
+            title = " ".join(rng.choice(words) for _ in range(rng.randint(1, 4)))
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 60)))
+            published = None if n % 9 == 0 else f"20{10 + n % 15}-0{1 + n % 9}-1{n % 10}"
+            for archive in (lite, pg):
+                archive.save(article(n, title, text, published, site="gulf" if n % 3 else "levant"))
+        for query in QUERIES:
+            for options in ({}, {"exact": True}, {"site": "levant", "since": "2015-01-01"}, {"limit": 5}):
+                chosen = {"limit": 200} | options
+                a, b = search(lite, query, **chosen), search(pg, query, **chosen)
+                assert [(h.id, h.snippet) for h in a] == [(h.id, h.snippet) for h in b], (query, options)
+            ranked_a, ranked_b = search(lite, query, rank=True, limit=200), search(pg, query, rank=True, limit=200)
+            assert sorted(ids(ranked_a)) == sorted(ids(ranked_b)), query
+
+
+def test_cli_on_both(archive):
+    archive.save(article(1, "الإمارات تستضيف القمة", "قالت مصادر إن الإمارات تستضيف", "2024-02-01"))
+    for command in (["search", "الامارات"], ["stats"], ["export"], ["show", "https://news.example.ae/a/1"],
+                    ["sites"], ["reextract", "--dry-run"]):
+        result = CliRunner().invoke(cli, [*command, "--db", archive.target])
+        assert result.exit_code in (0, 1), (command, result.output)
