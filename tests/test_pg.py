@@ -207,3 +207,24 @@ def test_cli_on_both(archive):
                     ["sites"], ["reextract", "--dry-run"]):
         result = CliRunner().invoke(cli, [*command, "--db", archive.target])
         assert result.exit_code in (0, 1), (command, result.output)
+
+
+def test_a_search_stops_at_its_time_limit_on_both(archive):
+    """A search past --max-time stops with one line and exit 3, on either engine (issue 11)."""
+    from tests.synthetic import prose
+
+    for n in range(1, 401):
+        archive.save(article(n, f"خبر {n}", " ".join(prose(n, paragraphs=4, words=60))))
+    refresh(archive)
+    heavy = " OR ".join(f"{word[:3]}*" for word in ("الحكومة", "المشروع", "المدينة", "القطاع", "الخطة",
+                                                    "التنمية", "الاقتصاد", "التعليم", "الصحة", "النقل") * 3)
+    assert search(archive, heavy, rank=True, exact=True, limit=5)          # it has hits, given the time
+    from scraper.store.search import SearchTimeout
+
+    with pytest.raises(SearchTimeout, match="time limit"):
+        search(archive, heavy, rank=True, exact=True, max_time=0.0005)
+    result = CliRunner().invoke(cli, ["search", heavy, "--rank", "--exact", "--max-time", "0.0005",
+                                      "--db", archive.target])
+    assert result.exit_code == EXIT_FAILED and len(result.output.strip().splitlines()) == 1
+    assert "time limit" in result.output
+    assert search(archive, "خبر", limit=3)                   # the archive answers the next search as before

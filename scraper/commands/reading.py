@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import DAY, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
+from .common import DAY, EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
     sites_file, text_out
 
 @click.command()
@@ -20,9 +20,11 @@ from .common import DAY, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handl
 @click.option("--exact", is_flag=True, help="Only the forms typed, not the other forms of their Arabic stems.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--max-time", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="SECONDS",
+              help="Stop a search that runs longer (exit 3); 0: no limit.")
 @db_option
 @handle_errors
-def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv, db_path):
+def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv, max_time, db_path):
     """Full-text search of titles and texts, newest first, with a snippet around the match.
 
     Arabic spelling variants find each other: tashkeel and tatweel are ignored, أ إ آ ٱ are ا,
@@ -42,7 +44,7 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
     import json
     from urllib.parse import unquote
 
-    from scraper.store.search import BadQuery, pending_count
+    from scraper.store.search import BadQuery, SearchTimeout, pending_count
     from scraper.store.search import search as run_search
 
     if as_json and as_csv:
@@ -55,10 +57,13 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
         try:
             hits = run_search(archive, query, site=site, since=since and since.date(),
                               until=until and until.date(), limit=limit, rank=rank, quote=quote, exact=exact,
-                              highlight=("\x1b[1m", "\x1b[0m") if tty else ("[", "]"))
+                              highlight=("\x1b[1m", "\x1b[0m") if tty else ("[", "]"), max_time=max_time or None)
         except BadQuery as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        except SearchTimeout as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
     if as_csv:
         out = text_out("-")
         writer = csv.writer(out)

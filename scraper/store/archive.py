@@ -162,6 +162,10 @@ class Archive:
         """``with archive.transaction() as tx:`` one write transaction."""
         return self._db.transaction()
 
+    def time_limit(self, seconds: float | None) -> contextlib.AbstractContextManager[None]:
+        """``with archive.time_limit(30):`` this thread's reads stop at 30 s with QueryTimeout."""
+        return self._db.time_limit(seconds)
+
     @property
     def for_update(self) -> str:
         """What to append to a SELECT inside a transaction to lock its rows until the end (empty

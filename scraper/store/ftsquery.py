@@ -38,6 +38,14 @@ class BadQuery(ScraperError):
     """The search query is not valid FTS5 syntax (str: one line saying how to quote it)."""
 
 
+class SearchTimeout(ScraperError):
+    """A search ran past its time limit and was stopped (str: one line saying what to do)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"the search ran past its time limit ({seconds:g} s) and was stopped: narrow it "
+                         "(fewer ORs and prefixes, --site, --since) or give it longer (--max-time)")
+
+
 class QuerySyntax(ValueError):
     """What is wrong with a query, in FTS5's words (``fts5: syntax error near "x"``)."""
 

@@ -29,14 +29,15 @@ word keeps its first 256 positions; a word over 2,000 bytes is not indexed.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date
 from typing import Any, Sequence
 
-from ..errors import QueryError, WriteConflict
+from ..errors import QueryError, QueryTimeout, WriteConflict
 from .archive import Archive, article_filter
-from .ftsquery import (And, BadQuery, Hit, Near, Node, Not, Or, Phrase, QuerySyntax, matches, parse, parse_day,
-                       prepare_query, quoting_hint, snippet, tokens)
+from .ftsquery import (And, BadQuery, Hit, Near, Node, Not, Or, Phrase, QuerySyntax, SearchTimeout, matches, parse,
+                       parse_day, prepare_query, quoting_hint, snippet, tokens)
 from .stems import SIGNATURE, stem_text
 from .textnorm import normalize
 
@@ -222,7 +223,7 @@ def exact(node: Node | None) -> bool:
 def search(archive: Archive, query: str, *, site: str | None = None, since: str | date | None = None,
            until: str | date | None = None, limit: int = 20, rank: bool = False,
            quote: bool = False, exact_forms: bool = False,
-           highlight: tuple[str, str] = ("[", "]")) -> list[Hit]:
+           highlight: tuple[str, str] = ("[", "]"), max_time: float | None = None) -> list[Hit]:
     """search.search on a PostgreSQL archive (same arguments, same hits)."""
     prepared = prepare_query(query, quote=quote, stem=not exact_forms)
     if not prepared:
@@ -250,11 +251,18 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} LIMIT :limit OFFSET :offset")
     hits: list[Hit] = []
     offset = 0
+    deadline = time.monotonic() + max_time if max_time else None
     try:
         while len(hits) < limit:
             batch = limit if checked else _CANDIDATES
-            rows = archive.query(sql, {**params, "limit": batch, "offset": offset})
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise SearchTimeout(max_time)
+            with archive.time_limit(left):
+                rows = archive.query(sql, {**params, "limit": batch, "offset": offset})
             for row in rows:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise SearchTimeout(max_time)
                 indexed = indexed_tokens(row["title"], row["text"], stems=not exact_forms)
                 if not checked and not matches(node, indexed):
                     continue
@@ -267,6 +275,8 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
             if len(rows) < batch:
                 break
             offset += batch
+    except QueryTimeout:
+        raise SearchTimeout(max_time) from None
     except QueryError as exc:
         raise quoting_hint(query, exc.detail) from None
     return hits

@@ -206,13 +206,27 @@ class PostgresDatabase:
             with self._pool.connection() as conn:
                 yield conn
 
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float | None) -> Iterator[None]:
+        """Statements of this thread in this block stop at ``seconds`` (statement_timeout: QueryTimeout)."""
+        self._local.timeout = max(1, int(seconds * 1000)) if seconds else None
+        try:
+            yield
+        finally:
+            self._local.timeout = None
+
     def apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         with self._errors(), self._connection() as conn:
             return fn(conn, *args, **kwargs)
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        timeout = getattr(self._local, "timeout", None)
         with self._errors(), self._connection() as conn:
-            return conn.execute(pg_sql(sql), params).fetchall()
+            if timeout is None or getattr(self._local, "conn", None) is not None:
+                return conn.execute(pg_sql(sql), params).fetchall()
+            with conn.transaction():
+                conn.execute(f"SET LOCAL statement_timeout = {timeout}")
+                return conn.execute(pg_sql(sql), params).fetchall()
 
     def rows(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         with self._errors():

@@ -38,14 +38,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..errors import QueryError
+from ..errors import QueryError, QueryTimeout
 from . import pgsearch
 from .archive import Archive, Transaction, article_filter
-from .ftsquery import BadQuery, Hit, parse_day, prepare_query, quoting_hint
+from .ftsquery import BadQuery, Hit, SearchTimeout, parse_day, prepare_query, quoting_hint
 from .stems import SIGNATURE, stem_text
 from .textnorm import normalize
 
-__all__ = ["BadQuery", "Hit", "prepare_query", "refresh", "rebuild", "pending_count", "search", "TOKENIZE"]
+__all__ = ["BadQuery", "SearchTimeout", "Hit", "prepare_query", "refresh", "rebuild", "pending_count", "search", "TOKENIZE"]
 
 FTS_TABLE = "articles_fts"
 PENDING_TABLE = "_search_pending"
@@ -136,7 +136,7 @@ def pending_count(archive: Archive) -> int:
 def search(archive: Archive, query: str, *, site: str | None = None, since: str | date | None = None,
            until: str | date | None = None, limit: int = 20, rank: bool = False,
            quote: bool = False, exact: bool = False,
-           highlight: tuple[str, str] = ("[", "]")) -> list[Hit]:
+           highlight: tuple[str, str] = ("[", "]"), max_time: float | None = None) -> list[Hit]:
     """Articles matching ``query``, newest first (by ``published``) or, with ``rank``, best first.
 
     Arabic words match every form with the same stem («حكومة»: «والحكومة», «حكومات»...);
@@ -144,10 +144,12 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
 
     ``since``/``until`` are inclusive days compared with the published date as the page wrote it
     (its own time zone); articles without a date are left out by them, and listed last otherwise.
+    ``max_time`` (seconds) stops the search there with SearchTimeout (indexing pending articles
+    first is not counted).
     """
     if archive.engine == "postgresql":
         return pgsearch.search(archive, query, site=site, since=since, until=until, limit=limit, rank=rank,
-                               quote=quote, exact_forms=exact, highlight=highlight)
+                               quote=quote, exact_forms=exact, highlight=highlight, max_time=max_time)
     fts_query = prepare_query(query, quote=quote, stem=not exact)
     table = FTS_TABLE if exact else STEM_TABLE
     if not fts_query:
@@ -168,12 +170,15 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
     snippet_sql = (f"SELECT snippet({table}, 1, ?, ?, '…', 24) FROM {table} "
                    f"WHERE {table} MATCH ? AND rowid = ?")
     try:
-        rows = archive.query(sql, params)
-        return [Hit(id=row["id"], url=row["url"], site=row["site"], title=row["title"],
-                    published=row["published"],
-                    snippet=archive.scalar(snippet_sql, [*highlight, fts_query, row["id"]]) or "",
-                    score=round(row["score"], 4) if rank else None)
-                for row in rows]
+        with archive.time_limit(max_time):
+            rows = archive.query(sql, params)
+            return [Hit(id=row["id"], url=row["url"], site=row["site"], title=row["title"],
+                        published=row["published"],
+                        snippet=archive.scalar(snippet_sql, [*highlight, fts_query, row["id"]]) or "",
+                        score=round(row["score"], 4) if rank else None)
+                    for row in rows]
+    except QueryTimeout:
+        raise SearchTimeout(max_time) from None
     except QueryError as exc:
         if _is_query_error(exc.detail):
             raise quoting_hint(query, exc.detail) from None

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..errors import DatabaseBusy, DiskFull, NoSuchArchive, NotADatabase, QueryError, StoreError
+from ..errors import DatabaseBusy, DiskFull, NoSuchArchive, NotADatabase, QueryError, QueryTimeout, StoreError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 Params = Sequence[Any] | dict[str, Any]
@@ -86,6 +86,23 @@ class SQLiteDatabase:
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self.guard():
             return list(as_dicts(self._conn.execute(sql, params)))
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float | None) -> Iterator[None]:
+        """Statements of this block stop at ``seconds`` (QueryTimeout): SQLite asks a progress
+        handler every few thousand steps whether to go on."""
+        if not seconds:
+            yield
+            return
+        import time
+
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            self._conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 5000)
+            try:
+                yield
+            finally:
+                self._conn.set_progress_handler(None, 0)
 
     def rows(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         # One cursor, one snapshot: the lock is held until the caller is done with it.
@@ -211,6 +228,8 @@ def store_error(exc: sqlite3.Error, path: Path, busy_timeout: float) -> StoreErr
     if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or "readonly" in message:
         return StoreError(f"cannot write the archive {path}: {message} "
                           "(is the file or its directory read-only?)")
+    if name == "SQLITE_INTERRUPT" or message == "interrupted":
+        return QueryTimeout(f"{path}: the statement ran past its time limit and was stopped", message)
     if name == "SQLITE_ERROR" or (not name and isinstance(exc, sqlite3.OperationalError)):
         # The statement itself was refused (a malformed full-text query, a missing table): the
         # caller that built it may say more (search turns it into a hint on quoting).
