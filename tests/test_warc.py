@@ -73,15 +73,16 @@ def test_fetched_pages_round_trip_through_a_warc(site, tmp_path):
 
 @pytest.mark.skipif("--warc" not in [p.opts[0] for p in cli.commands["fetch"].params],
                     reason="`fetch --warc` is wired into the fetch command by the lead")
-def test_fetch_command_writes_a_warc_that_imports_to_the_same_records(site, tmp_path):
+def test_fetch_command_writes_a_warc_that_imports_to_the_same_records(site, tmp_path, db_target):
+    """Fetched into a file, imported into an archive of each engine: the same records."""
     warc_path = tmp_path / "crawl.warc"
     runner = CliRunner()
     urls = [site.url_for(p) for p in ("/news/1", "/news/2", "/old/3")]
     result = runner.invoke(cli, ["fetch", *urls, "--warc", str(warc_path), "--db", str(tmp_path / "a.db")])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["import-warc", str(warc_path), "--db", str(tmp_path / "b.db")])
+    result = runner.invoke(cli, ["import-warc", str(warc_path), "--db", db_target])
     assert result.exit_code == 0
-    assert records(tmp_path / "b.db") == records(tmp_path / "a.db")
+    assert records(db_target) == records(tmp_path / "a.db")
 
 
 # -- others' WARCs ---------------------------------------------------------------------------------
