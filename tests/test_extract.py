@@ -341,6 +341,32 @@ def test_json_ld_article_body_is_evidence_for_what_it_holds_never_against_what_i
     assert not [d for d in trace.dropped if "articleBody" in d.rule]
 
 
+# A box of its own inside the story: neither lexicon nor link rule knows its words.
+_BOX = ("<div class='box'><p>رسائل الصباح تصلكم كل يوم أحد مع خلاصة الأسبوع كاملة من محررينا الكبار.</p>"
+        "<p>أكثر من مئة ألف قارئ يتلقونها اليوم من كل مكان في المنطقة والعالم أيضا.</p></div>")
+
+
+def _ld(body: str) -> str:
+    return f'<script type="application/ld+json">{json.dumps({"@type": "NewsArticle", "articleBody": body})}</script>'
+
+
+def test_a_whole_article_body_sets_aside_a_box_printed_apart_from_the_story():
+    """Two kinds of evidence agree: the copy is the whole story (both ways), and the lines it lacks
+    stand in an element of their own, not beside the story's paragraphs."""
+    html = page(head=_ld(" ".join(SENTENCES))).replace("</div></article>", "</div>" + _BOX + "</article>")
+    trace = Trace()
+    a = extract(html, "https://news.example/a/1", trace=trace)
+    assert a.text.split("\n\n") == SENTENCES
+    assert len([d for d in trace.dropped if "articleBody" in d.rule]) == 2
+
+
+def test_a_shortened_article_body_sets_aside_nothing_it_lacks():
+    """The issue-12 shape: the copy holds the first paragraphs only; the box stays (no evidence)."""
+    html = page(head=_ld(" ".join(SENTENCES[:2]))).replace("</div></article>", "</div>" + _BOX + "</article>")
+    a = extract(html, "https://news.example/a/1")
+    assert a.text.count("الفقرة رقم") == 8 and "رسائل الصباح" in a.text
+
+
 def test_byline_and_date_line_kept_by_the_extractor_are_not_body():
     top = "<p>بقلم: محمد علي</p><p>الأحد 3 مارس 2024 - 10:15</p>"
     a = extract(page(article=f"<div class='text'>{top}</div>"), "https://news.example/a/1")

@@ -24,7 +24,7 @@ from .content import (baseline_paragraphs, drop_elements, embedded_paragraphs, g
 from ..errors import ExtractionError
 from .metadata import Metadata, extract_metadata
 from ..models import Article, Page
-from .parse import MAX_PAGE_CHARS, parse_html
+from .parse import BLOCK_TAGS, MAX_PAGE_CHARS, parse_html
 from ..profiles import Profile, profile_for
 from .teasers import drop_captions, drop_link_teasers
 from .subheads import restore_subheadings
@@ -36,6 +36,7 @@ from ..urls import host_key
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
 _IN_FIGURE = etree.XPath("boolean(ancestor-or-self::figure | ancestor-or-self::figcaption)")
 _WORD = re.compile(r"\w+")
+_NOT_WORD = re.compile(r"[\W_]+")
 _DATE_LINE_WORDS = 10    # a paragraph this short that holds a date is a date line, not body text
 _BYLINE_WORDS = 8        # "By Jane Doe", «كتب: محمد علي»
 _CARD_BYLINE_WORDS = 4   # "By" + a name of up to four words
@@ -43,6 +44,8 @@ _HEAD = 4                # a byline or date line is among the first paragraphs
 # Byline openings (folded: lower case, one alef form).
 _BYLINE = re.compile(r"^(%s)\b[\s:]" % "|".join(BY_WORDS))
 _MIN_WORDS = 5           # less than this is a link or a label, not an article
+_OUTSIDE_SHARE = 0.5     # a paragraph with fewer of its words in a whole articleBody is not the story
+_STORY_PARENT_SHARE = 0.2   # an element holding this share of the copy's text is one of the story's
 
 
 
@@ -204,8 +207,65 @@ def _cleaned(tree, raw: list[str], meta: Metadata, tz, source: str, default: tup
         paragraphs = drop_placed_chrome(tree, paragraphs, boilerplate)
     dropped = [(p, BOILERPLATE, f"boilerplate: {why}") for p, why in boilerplate]
     paragraphs = _drop_non_body(paragraphs, meta, tz, dropped)
+    if generic:   # last: the headline, byline and date lines went by their own rules first
+        apart: list[tuple[str, str]] = []
+        paragraphs = _outside_whole_copy(tree, paragraphs, meta.article_body, apart)
+        dropped += [(p, BOILERPLATE, f"boilerplate: {why}") for p, why in apart]
     return Body(tuple(paragraphs), rules, tuple(dropped), notes)
 
+
+
+def _outside_whole_copy(tree, paragraphs: list[str], article_body: str | None, dropped: list) -> list[str]:
+    """Paragraphs a whole JSON-LD articleBody lacks, printed outside the story's own blocks, are
+    not the story (a newsletter box, an app promotion, a related headline in a list).
+
+    A copy is evidence for what it contains, never against what it lacks (publishers ship
+    shortened ones, and a story may gain a paragraph its copy has not), so two kinds of evidence
+    must agree before a paragraph goes: the copy is whole (not cut short, holding nearly all of
+    what we extracted while we hold nearly all of it: safety.agrees_as_copy, both ways), and the
+    paragraph stands in another element than the paragraphs the copy holds (a list, a link, a box
+    of its own). A paragraph beside the story's own paragraphs stays whatever the copy lacks.
+    """
+    if not agrees_as_copy(paragraphs, article_body):
+        return paragraphs
+    copy_words = set(_WORD.findall(fold(article_body)))
+    outside = {i for i, p in enumerate(paragraphs)
+               if (words := _WORD.findall(fold(p)))
+               and sum(w in copy_words for w in words) < _OUTSIDE_SHARE * len(words)}
+    if not outside:
+        return paragraphs
+    blocks = _blocks_by_text(tree)
+    # The story's own elements: those holding a good share of the text the copy vouches for (a
+    # line that only shares common words with the copy does not make its box the story's).
+    weight: dict = {}
+    for i, p in enumerate(paragraphs):
+        if i not in outside:
+            for block in blocks.get(_squeezed(p), ()):
+                weight[block.getparent()] = weight.get(block.getparent(), 0) + len(p)
+    total = sum(weight.values())
+    story_parents = {parent for parent, chars in weight.items() if chars >= _STORY_PARENT_SHARE * total}
+    kept = []
+    for i, p in enumerate(paragraphs):
+        own = blocks.get(_squeezed(p), ())
+        if i in outside and own and not any(block.getparent() in story_parents for block in own):
+            dropped.append((p, "not in the JSON-LD articleBody (a whole copy), and printed apart from the story"))
+        else:
+            kept.append(p)
+    return kept
+
+
+def _squeezed(text: str) -> str:
+    return _NOT_WORD.sub("", text).lower()
+
+
+def _blocks_by_text(tree) -> dict[str, list]:
+    """Every block element of the page by its squeezed text, to find where a paragraph is printed."""
+    out: dict[str, list] = {}
+    for el in tree.iter(*BLOCK_TAGS):
+        key = _squeezed(el.text_content())
+        if key:
+            out.setdefault(key, []).append(el)
+    return out
 
 @dataclass(frozen=True)
 class _Read:
