@@ -13,6 +13,7 @@
     │   ├── OutOfTime            the run's time limit (--max-time) came first: left for the next run
     │   └── RobotsDisallowed     robots.txt does not let us fetch it (the next run checks again)
     ├── ExtractionError          the page has no article we can find
+    │   ├── NoArticle            no article text in it (yet): empty, or only a page's frame (retryable)
     │   └── FeedError            a feed or sitemap that is malformed, declares entities, or is too large
     ├── StoreError               the archive database could not be used
     │   ├── NoSuchArchive        a command that reads was given an archive that does not exist
@@ -102,6 +103,15 @@ class RobotsDisallowed(FetchError):
 
 class ExtractionError(ScraperError):
     pass
+
+
+class NoArticle(ExtractionError):
+    """The page held no article text this time. Retried on later runs like a network failure: a
+    page served empty for a moment, a story published before its text, or a learned template that
+    cut the body (a bug fixed by then) all have their article next time. A page that is refused for
+    its shape (too big, too deep: the other ExtractionErrors) will not change and is not retried."""
+
+    retryable = True
 
 
 class FeedError(ExtractionError):

@@ -278,6 +278,28 @@ def test_failures_are_retried_later_then_given_up(site):
     assert [p for p, _ in site.article_requests()] == ["/news/35/story-35"]
 
 
+def test_a_page_with_no_article_yet_is_retried_like_a_network_failure(site):
+    """An empty page (a template that cut it, a story published before its text) is tried again on
+    later runs with the same backoff and cap as a 503, not given up after one look."""
+    site.add_article(37)
+    story = site.pages["/news/37/story-37"]
+    site.pages["/news/37/story-37"] = (b"<html><body><nav><a href='/'>home</a></nav></body></html>",
+                                       "text/html; charset=utf-8")
+    result = run(site)
+    assert result.exit_code == EXIT_SOME_FAILED and "no article text" in result.output
+    (row,) = rows(site, "SELECT * FROM queue WHERE url = ?", [site.url(37)])
+    assert (row["state"], row["tries"]) == ("pending", 1) and row["next_try"] > NOW.isoformat()
+    site.requests.clear()
+    assert run(site).exit_code == EXIT_OK           # not due yet: not asked again
+    assert site.article_requests() == []
+    site.pages["/news/37/story-37"] = story
+    write(site, "UPDATE queue SET next_try = '2000-01-01T00:00:00+00:00' WHERE tries > 0")
+    assert run(site).exit_code == EXIT_OK
+    assert [p for p, _ in site.article_requests()] == ["/news/37/story-37"]
+    with Archive.open(site.db) as archive:
+        assert archive.has(site.url(37))
+
+
 def test_most_failed_or_nothing_reachable_is_exit_3(site, tmp_path):
     with socket.socket() as free:      # a port nobody listens on: connection refused
         free.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ from .chrome_lines import drop_placed_chrome
 from .dateline import headline_element
 from .content import (baseline_paragraphs, drop_elements, embedded_paragraphs, generic_paragraphs,
                       profile_paragraphs)
-from ..errors import ExtractionError
+from ..errors import ExtractionError, NoArticle
 from .metadata import Metadata, extract_metadata
 from ..models import Article, Page
 from .parse import BLOCK_TAGS, MAX_PAGE_CHARS, parse_html
@@ -348,7 +348,7 @@ def _judged(read: _Read, html: str, tree, meta: Metadata, profile: Profile | Non
     judgement = judge(read.body.paragraphs, baseline, lambda: Links(tree), evidence)
     trace.verdict = judgement.verdict
     if judgement.paragraphs is None:
-        raise ExtractionError(f"{final_url or 'page'}: no article text found ({judgement.verdict.reason})")
+        raise NoArticle(f"{final_url or 'page'}: no article text found ({judgement.verdict.reason})")
     if not judgement.baseline:
         return read.body, read.extractor
     base = held["base"]
@@ -450,7 +450,7 @@ def _extract(html: str, url: str | None, final_url: str | None, profiles: Mappin
     body.record(trace)
     paragraphs = body.paragraphs
     if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS:
-        raise ExtractionError(f"{final_url or 'page'}: no article text found")
+        raise NoArticle(f"{final_url or 'page'}: no article text found")
     text = "\n\n".join(paragraphs)
     title = normalize_space(meta.title) if meta.title else None
     return Article(

@@ -13,7 +13,7 @@ import lxml.html
 from lxml import etree
 from lxml.etree import ParserError
 
-from ..errors import ExtractionError
+from ..errors import ExtractionError, NoArticle
 
 # HTML's block-level elements: where one run of text, a line, ends and the next begins. Inline tags
 # (span, a, b, em) are left out: a recurring link inside a sentence («وام») is part of the sentence.
@@ -65,7 +65,7 @@ def parse_html(html: str):
     """One lxml tree for the whole extraction (metadata, selectors and trafilatura all share it)."""
     html = _XML_DECLARATION.sub("", html, count=1)
     if not html.strip():
-        raise ExtractionError("empty page: no HTML to extract from")
+        raise NoArticle("empty page: no HTML to extract from")
     _refuse_pathological(html)
     html = _NOT_XML.sub("", html.replace("\x0c", " "))   # a form feed is whitespace in HTML
     try:
@@ -73,7 +73,7 @@ def parse_html(html: str):
     except (ParserError, ValueError) as exc:
         raise ExtractionError(f"the page could not be parsed as HTML ({exc})") from None
     if tree is None:
-        raise ExtractionError("empty page: no HTML to extract from")
+        raise NoArticle("empty page: no HTML to extract from")
     if next(islice(tree.iter(), MAX_ELEMENTS, None), None) is not None:
         raise ExtractionError(f"the page has more than {MAX_ELEMENTS:,} elements, more than an "
                               "article page can have; refused")
