@@ -15,7 +15,8 @@ import click
 from scraper import __version__
 from scraper.commands import archiving, reading
 from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
-                                     EXIT_USAGE, db_option, handle_errors, open_existing, sites_file)
+                                     EXIT_USAGE, archive_files, db_option, handle_errors, open_existing,
+                                     sites_file)
 from scraper.errors import FetchError, ScraperError
 
 # The exit codes are part of the interface (README, tests): importable from here as before.
@@ -48,7 +49,7 @@ def _read_targets(targets, input_file):
               help="Seconds to wait to connect and for each read.")
 @click.option("--user-agent", help="User-Agent header (default names this tool and its version).")
 @click.option("--refresh", is_flag=True, help="Fetch again even if already archived.")
-@click.option("--warc", type=click.Path(dir_okay=False),
+@click.option("--warc", type=click.Path(),
               help="Also write every exchange to this WARC file (.warc.gz: gzipped).")
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
@@ -88,7 +89,8 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
     counts: dict[str, int] = {}
-    with Archive.open(db_path) as archive, (WarcWriter(warc) if warc else nullcontext()) as writer:
+    with (WarcWriter(warc, protect=archive_files(db_path)) if warc else nullcontext()) as writer, \
+            Archive.open(db_path) as archive:
         for target in found:
             outcome = record_one(target, archive, options, url=url, refresh=refresh,
                                   profiles=profiles, on_page=writer.write_page if writer else None)

@@ -26,6 +26,7 @@
     │   └── ArchiveLocked        another `scraper archive` run holds the run lock
     ├── NotArchived              the archive has no record for that URL
     ├── DateError                a text that holds no date we can read (also a ValueError)
+    ├── OutputRefused            a file named for output that must not be written (the archive, a FIFO, an existing file)
     └── ConfigError              a site profile or sites.toml is invalid
 
 Exceptions, never silent ``None``: callers decide whether a failure skips a URL or stops the run.
@@ -162,6 +163,11 @@ class NotArchived(ScraperError):
 
 class ConfigError(ScraperError):
     pass
+
+
+class OutputRefused(ScraperError):
+    """A file the user named for output that is not written: the archive, not a regular file, in a
+    missing folder, or an existing file without --force (scraper/outfiles.py). A usage error."""
 
 
 class DateError(ScraperError, ValueError):

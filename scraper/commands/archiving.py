@@ -5,15 +5,24 @@ import sys
 
 import click
 
-from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, db_option, existing_or_none, \
-    handle_errors, sites_file
+from ..errors import OutputRefused
+from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, db_option, \
+    existing_or_none, handle_errors, sites_file
 
 class ArchiveReporter:
     """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file."""
 
-    def __init__(self, quiet, log_file):
+    def __init__(self, quiet, log_file, protect=()):
+        from scraper.outfiles import check_target
+
         self.quiet, self.bar = quiet, None
-        self.log = open(log_file, "a", encoding="utf-8") if log_file else None
+        self.log = None
+        if log_file:
+            check_target(log_file, protect=protect, append=True)   # never the archive, a FIFO...
+            try:
+                self.log = open(log_file, "a", encoding="utf-8")
+            except OSError as exc:
+                raise OutputRefused(f"cannot write the log file {log_file}: {exc.strerror}") from None
 
     def _write_log(self, line):
         if self.log:
@@ -64,8 +73,8 @@ class ArchiveReporter:
 @click.option("--max-time", default="8m", show_default=True,
               help="Stop the run after this long (30m, 1h, 0 = no limit); what is left stays queued.")
 @click.option("--quiet", "-q", is_flag=True, help="No output at all unless something failed.")
-@click.option("--log-file", type=click.Path(dir_okay=False), help="Append every outcome to FILE.")
-@click.option("--warc", type=click.Path(dir_okay=False),
+@click.option("--log-file", type=click.Path(), help="Append every outcome to FILE.")
+@click.option("--warc", type=click.Path(),
               help="Also write every exchange to this WARC file (.warc.gz: gzipped).")
 @click.option("--user-agent", help="User-Agent header (default names this tool and its version); "
                                    "add a contact address for the sites' operators.")
@@ -106,9 +115,9 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
         limit = parse_duration(max_time)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-time") from None
-    reporter = ArchiveReporter(quiet, log_file)
+    reporter = ArchiveReporter(quiet, log_file, protect=archive_files(db_path))
     try:
-        with (WarcWriter(warc) if warc else nullcontext()) as writer:
+        with (WarcWriter(warc, protect=archive_files(db_path)) if warc else nullcontext()) as writer:
             fetch_options = RUN_FETCH_OPTIONS if not user_agent else \
                 dataclasses.replace(RUN_FETCH_OPTIONS, user_agent=user_agent)
             options = RunOptions(sites=tuple(sites), config=sites_file(config, db_path),

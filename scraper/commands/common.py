@@ -1,7 +1,9 @@
 """What every command shares: exit codes, the --db option, library errors as one line and an exit code."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import click
 
 from .. import exit_codes
-from ..errors import BadURL, ConfigError, ScraperError, StoreError
+from ..errors import BadURL, ConfigError, OutputRefused, ScraperError, StoreError
 
 # The exit codes (scraper/exit_codes.py), under the names the commands use.
 EXIT_OK = exit_codes.OK
@@ -37,10 +39,12 @@ def handle_errors(f):
         except KeyboardInterrupt:
             click.echo("Interrupted: what was already saved is kept.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            closed_pipe()
         except ScraperError as exc:
             click.echo(f"Error: {exc}", err=True)
-            if isinstance(exc, BadURL):
-                sys.exit(EXIT_USAGE)   # a URL given on the command line that is not one
+            if isinstance(exc, (BadURL, OutputRefused)):
+                sys.exit(EXIT_USAGE)   # a URL that is not one, a file that must not be written
             # An unusable database or sites file: nothing could start.
             sys.exit(EXIT_FAILED if isinstance(exc, (StoreError, ConfigError)) else EXIT_SOME_FAILED)
     return wrapper
@@ -71,13 +75,39 @@ def existing_or_none(db_path):
         return None
 
 
-def text_out(output):
-    """A UTF-8 text stream on FILE or standard output ('-'), whatever the locale says."""
-    import io
+def closed_pipe():
+    """The reader of our output went away (`scraper search ... | head -1`): not a failure. Stop
+    quietly with exit 0, as `git log | head` does. Standard output and error are pointed at
+    /dev/null first, so that nothing still buffered fails again when Python flushes them at exit
+    (the "Exception ignored ... BrokenPipeError" line)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    sys.exit(EXIT_OK)
 
-    if output == "-":
-        return io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
-    return open(output, "w", encoding="utf-8", newline="")
+
+@contextlib.contextmanager
+def utf8_text(raw):
+    """A UTF-8 text stream over the binary stream ``raw`` (standard output's, a file's), whatever
+    the locale says; ``raw`` is left open for its owner to close."""
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    try:
+        yield out
+        out.flush()
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            out.detach()
+
+
+def archive_files(db_path):
+    """The archive file and the files SQLite and the run lock keep beside it: never an output."""
+    from scraper.store.archive import is_database_url
+
+    if is_database_url(db_path):
+        return []
+    return [db_path] + [f"{db_path}{suffix}" for suffix in ("-wal", "-shm", "-journal", ".lock")]
 
 
 def sites_file(config, db_path):

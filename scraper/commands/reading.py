@@ -1,13 +1,12 @@
 """Commands over an archive: search, export, reextract, stats, import-warc (scraper/store/search.py etc.)."""
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from .common import DAY, EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
-    sites_file, text_out
+    sites_file, utf8_text, archive_files
 
 @click.command()
 @click.argument("query")
@@ -65,13 +64,11 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED)
     if as_csv:
-        out = text_out("-")
-        writer = csv.writer(out)
-        writer.writerow(["id", "published", "site", "title", "url", "snippet", "score"])
-        for hit in hits:
-            writer.writerow([hit.id, hit.published, hit.site, hit.title, hit.url, hit.snippet, hit.score])
-        out.flush()
-        out.detach()
+        with utf8_text(sys.stdout.buffer) as out:
+            writer = csv.writer(out)
+            writer.writerow(["id", "published", "site", "title", "url", "snippet", "score"])
+            for hit in hits:
+                writer.writerow([hit.id, hit.published, hit.site, hit.title, hit.url, hit.snippet, hit.score])
     for hit in hits if not as_csv else ():
         if as_json:
             click.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
@@ -89,16 +86,19 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
 @click.option("--site", help="Only this site.")
 @click.option("--since", type=DAY, metavar="YYYY-MM-DD", help="Published on or after this day.")
 @click.option("--until", type=DAY, metavar="YYYY-MM-DD", help="Published on or before this day.")
-@click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("-o", "--output", default="-", show_default=True, type=click.Path(allow_dash=True),
               help="File to write ('-': standard output).")
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists.")
 @click.option("--bom", is_flag=True, help="Start with a UTF-8 BOM (Excel then reads Arabic CSV right).")
 @db_option
 @handle_errors
-def export(fmt, site, since, until, output, bom, db_path):
+def export(fmt, site, since, until, output, force, bom, db_path):
     """Write every archived record, all fields, as JSON Lines or CSV (UTF-8, ISO dates).
 
     Streams: memory stays flat whatever the archive size. A file is written under a temporary
-    name and renamed when complete, so it is never left half-written.
+    name in its folder and renamed when complete, so it is never left half-written. -o never
+    writes over the archive, nor over anything but a regular file (a FIFO, a device, a
+    directory), nor over an existing file without --force.
 
     Example:
 
@@ -109,25 +109,21 @@ def export(fmt, site, since, until, output, bom, db_path):
     from scraper.use.export import ExportFilter
     from scraper.use.export import export as run_export
 
+    from contextlib import nullcontext
+
+    from scraper.outfiles import check_stream, replaced_whole
+
     selection = ExportFilter(site=site, since=since and since.date(), until=until and until.date())
-    target = output if output == "-" else output + ".part"
-    with open_existing(db_path) as archive:
-        out = text_out(target)
-        try:
-            if bom:
-                out.write("\ufeff")
-            count = run_export(archive, out, fmt, selection)
-            out.flush()
-        except BaseException:
-            if output != "-":
-                out.close()
-                os.remove(target)
-            raise
-        if output == "-":
-            out.detach()  # leave standard output open for click
-        else:
-            out.close()
-            os.replace(target, output)
+    protect = archive_files(db_path)
+    if output == "-":
+        check_stream(sys.stdout, protect=protect)
+        sink = nullcontext(sys.stdout.buffer)
+    else:
+        sink = replaced_whole(output, protect=protect, force=force)
+    with sink as raw, open_existing(db_path) as archive, utf8_text(raw) as out:
+        if bom:
+            out.write("\ufeff")
+        count = run_export(archive, out, fmt, selection)
     click.echo(f"{count} records exported", err=True)
 
 

@@ -196,6 +196,9 @@ def check_location(path: Path) -> None:
     parent = path.absolute().parent
     if not parent.is_dir():
         raise StoreError(f"cannot create the archive {path}: directory {parent} does not exist")
+    if path.exists() and not path.is_file():
+        # Opening a FIFO to read its header would wait for a writer forever; a device is no archive.
+        raise StoreError(f"{path} is not a regular file, not an archive file (choose another --db)")
     if path.exists():
         try:
             with open(path, "rb") as f:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from requests.structures import CaseInsensitiveDict
@@ -31,6 +31,7 @@ from ..charset import decode_html
 from ..errors import BadURL, ScraperError, StoreError
 from ..fetch.http import FetchOptions, is_html_type
 from ..models import Page
+from ..outfiles import check_target
 from ..pipeline import FAILED, record_page
 from ..profiles import Profile
 from ..store.archive import Archive
@@ -52,13 +53,17 @@ class WarcWriter:
 
     Appends to an existing file (gzip members and plain records both concatenate); a new file
     starts with a warcinfo record. Gzipped when the name ends in .gz. Thread-safe: the archiver's
-    workers may share one writer.
+    workers may share one writer. The file obeys outfiles.py's rules: never one of ``protect``
+    (the archive's files), a regular file only, and an existing one must already be a WARC file
+    (plain or gzipped), so a mistyped name never grows the archive or a page (OutputRefused).
     """
 
-    def __init__(self, path: str | os.PathLike, *, gzip: bool | None = None):
+    def __init__(self, path: str | os.PathLike, *, gzip: bool | None = None,
+                 protect: Iterable[str | os.PathLike] = ()):
         self.path = Path(path)
         self.gzip = self.path.name.endswith(".gz") if gzip is None else gzip
         self._lock = threading.Lock()
+        check_target(path, protect=protect, append=True, magic=(b"WARC/", b"\x1f\x8b"))
         try:
             new = not self.path.exists() or self.path.stat().st_size == 0
             self._file = open(self.path, "ab")
