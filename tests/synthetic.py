@@ -68,3 +68,9 @@ def article(n: int, title: str, text: str, published: str | None = None, site: s
 def ids(hits) -> list[int]:
     """The archive ids of search hits, in order."""
     return [hit.id for hit in hits]
+
+
+def hit_of(hits, n: int):
+    """The search hit of ``article(n, ...)`` (found by its URL), or None."""
+    url = article(n, "", "").url
+    return next((hit for hit in hits if hit.url == url), None)

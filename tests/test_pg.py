@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -141,6 +142,27 @@ def test_a_row_lock_held_past_the_busy_timeout_is_database_busy(db_target):
             with pytest.raises(StoreError, match="locked for more than 0.5 s"):
                 archive.save(article(1, "t", "نص آخر"))
         other.rollback()
+
+
+def test_the_urls_own_options_hold_two_archives_in_two_schemas_of_one_database(pg_url):
+    # libpq's options in the URL (a search_path: an archive in a schema of its own) hold alongside
+    # the store's own (lock_timeout, from the busy timeout).
+    parts = urlsplit(pg_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"] + [("options", "-c search_path=second_archive")]
+    second = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA second_archive")
+    try:
+        with Archive.open(pg_url) as first, Archive.open(second, busy_timeout=0.5) as other:
+            first.save(article(1, "أول", "نص الأول"))
+            other.save(article(2, "ثان", "نص الثاني"))
+            assert [r["url"] for r in first.query("SELECT url FROM articles")] == [article(1, "", "").url]
+            assert [r["url"] for r in other.query("SELECT url FROM articles")] == [article(2, "", "").url]
+            assert other.scalar("SELECT current_schema()") == "second_archive"
+            assert other.scalar("SELECT current_setting('lock_timeout')") == "500ms"
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA second_archive CASCADE")
 
 
 # -- search: writes from any tool, the stemmer, the same hits --------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -166,12 +167,15 @@ class PostgresDatabase:
         self.shown = shown(url)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        settings = {"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT,
-                    "application_name": f"scraper pid {os.getpid()}",
-                    "options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
         # One connection first, for the migrations: a missing server or database is one clear
         # line at once, not a pool retrying in the background until its timeout.
         with self._errors():
+            # The URL's own options (`?options=-csearch_path%3Dnews`: the archive in a schema of
+            # its own) stay; a keyword argument would replace them, not add to them.
+            own = conninfo_to_dict(url).get("options", "")
+            settings = {"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT,
+                        "application_name": f"scraper pid {os.getpid()}",
+                        "options": f"{own} -c lock_timeout={int(busy_timeout * 1000)}".lstrip()}
             with psycopg.connect(url, **settings) as conn:
                 _configure(conn)
                 if not create and not applied(conn):
