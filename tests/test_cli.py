@@ -182,6 +182,15 @@ def test_show_prints_the_stored_record(db, seed_url):
     assert missing.exit_code != EXIT_OK and missing.output.startswith("Error:")
 
 
+@pytest.mark.parametrize("url", ["http://[::1", " ttp://[127.0.0.1:8080/news/1/x", "https://host:99999/x"])
+def test_show_of_a_url_that_cannot_be_stored_is_not_found(db, seed_url, url):
+    # Found by the URL fuzz test: the www/scheme twins of the lookup split the URL and broke on it.
+    run("fetch", seed_url, "--db", db)
+    shown = run("show", url, "--db", db)
+    assert shown.exit_code in (EXIT_SOME_FAILED, EXIT_USAGE) and shown.output.startswith("Error:")
+    assert len(shown.output.strip().splitlines()) == 1
+
+
 def test_ctrl_c_mid_run_keeps_what_was_saved(tmp_path, seed_url, raw_server):
     """A real process, a real SIGINT while it waits on a slow server: exit 130, first article kept."""
     def slow(handler):

@@ -41,7 +41,12 @@ def article_identity(article: Article, page: Page | None = None) -> tuple[str, l
 
 def url_variants(url: str) -> list[str]:
     """The URL itself, then its www/bare-host and http/https twins: one article on one site."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # Not a URL we could have stored (an unclosed IPv6 bracket, a bad port): looked up as typed,
+        # so asking for it finds nothing instead of breaking the command.
+        return [url]
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return [url]
     host = parts.netloc
