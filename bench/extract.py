@@ -1,6 +1,7 @@
 """Command line of the extraction benchmark: this project vs trafilatura vs readability-lxml.
 
     python bench/extract.py [DIR...] [--only NAME] [--limit N] [--repeat N] [--json FILE] [--details] [--split]
+                            [--perturb names|nometa]
 
 Without DIR it runs over ../shared/corpus/news and ../shared/corpus/arabic (beside the repository);
 each DIR is a folder of `<name>.html.gz` + `<name>.json` pages, searched at any depth.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):   # run as a script: make `bench` and `scraper` importable
@@ -18,6 +20,7 @@ if __package__ in (None, ""):   # run as a script: make `bench` and `scraper` im
 from bench import report  # noqa: E402
 from bench.corpus import DEFAULT_CORPUS, default_folders, folder_labels, load_folder  # noqa: E402
 from bench.extractors import NAMES, load_extractors  # noqa: E402
+from bench.perturb import PERTURBATIONS  # noqa: E402
 from bench.run import run_benchmark  # noqa: E402
 
 
@@ -50,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every number to FILE")
     parser.add_argument("--details", action="store_true",
                         help="list the pages where this project loses to trafilatura")
+    parser.add_argument("--perturb", choices=sorted(PERTURBATIONS), action="append",
+                        help="take one kind of evidence away from every page first (bench/perturb.py): "
+                             "'names' renames every class and id, 'nometa' drops JSON-LD; repeatable")
     parser.add_argument("--split", action="store_true",
                         help="also report the corpus in two halves by publisher (a stable hash of its "
                              "name): write rules looking at half A, keep them only if half B agrees")
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.page:
             found = [p for p in found if args.page in p.name]
         pages += found[: args.limit] if args.limit else found
+    for kind in args.perturb or ():
+        pages = [replace(p, html=PERTURBATIONS[kind](p.html)) for p in pages]
     if not pages:
         print("error: no page to benchmark (.html.gz beside .json)", file=sys.stderr)
         return 2

@@ -239,3 +239,21 @@ def test_the_halves_split_by_publisher_with_a_stable_hash():
     scopes = report.summaries({"scraper": rows}, split=True)
     assert scopes["half A"]["scraper"].pages + scopes["half B"]["scraper"].pages == 40
     assert "half A" not in report.summaries({"scraper": rows})
+
+
+def test_perturbed_pages_lose_their_names_or_json_ld_and_nothing_else():
+    from lxml import html as lxml_html
+
+    from bench.perturb import scramble_names, without_jsonld
+
+    page = (b'<html><head><script type="application/ld+json">{"articleBody": "x"}</script></head>'
+            b'<body><div class="article-body main" id=\'story\'><p class="lead">One.</p></div>'
+            b'<div class="main share"><a href="/">Two</a></div></body></html>')
+    scrambled = scramble_names(page)
+    tree, before = lxml_html.fromstring(scrambled), lxml_html.fromstring(page)
+    assert b"article-body" not in scrambled and b"share" not in scrambled and b"story" not in scrambled
+    # The same name becomes the same token within the page: structure and repetition are kept.
+    first, second = (el.get("class").split() for el in tree.xpath("//div"))
+    assert first[1] == second[0] and len(set(first + second)) == 3
+    assert tree.text_content() == before.text_content()
+    assert b"ld+json" not in without_jsonld(page) and b"One." in without_jsonld(page)
