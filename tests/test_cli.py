@@ -199,7 +199,10 @@ def test_ctrl_c_mid_run_keeps_what_was_saved(tmp_path, seed_url, raw_server):
     db = tmp_path / "archive.db"
     proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "fetch", seed_url, slow_url,
                              "--timeout", "60", "--db", str(db)],
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            # A suite started in the background (`pytest &`) ignores SIGINT, and
+                            # children inherit that: the user's Ctrl-C reaches a foreground process.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if db.exists() and _count(db) == 1:
