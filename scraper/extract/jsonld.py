@@ -41,9 +41,17 @@ def nesting(text: str) -> int:
     return deepest
 
 
+# What _WRAPPERS looks for: a block without any of these has nothing to unwrap, and the regex,
+# whose end-anchored half is tried at every character, need not read a 20 KB articleBody.
+_WRAPPER_MARKS = ("<!--", "<![CDATA[", "-->", "]]>")
+
+
 def _load(text: str) -> Any:
-    text = _WRAPPERS.sub("", text).strip().rstrip(";")
-    if (depth := nesting(text)) > MAX_DEPTH:
+    if any(mark in text for mark in _WRAPPER_MARKS):
+        text = _WRAPPERS.sub("", text)
+    text = text.strip().rstrip(";")
+    # Brackets cannot nest deeper than there are opening ones: only a block with more is measured.
+    if text.count("{") + text.count("[") > MAX_DEPTH and (depth := nesting(text)) > MAX_DEPTH:
         raise TooDeep(f"a JSON-LD block nested {depth} levels deep (more than {MAX_DEPTH})")
     try:
         return json.loads(text, strict=False)
