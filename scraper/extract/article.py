@@ -102,6 +102,16 @@ def _drop_non_body(paragraphs: list[str], meta: Metadata, tz, dropped: list) -> 
     return out
 
 
+def _fewer_words(paragraphs, n: int) -> bool:
+    """Whether the paragraphs hold fewer than ``n`` words, counted only until there are ``n``."""
+    count = 0
+    for p in paragraphs:
+        count += len(_WORD.findall(p))
+        if count >= n:
+            return False
+    return True
+
+
 _LABEL_WORDS = 3   # a section or kicker label printed with the headline («منوعات», «عاجل»)
 
 
@@ -297,7 +307,7 @@ def _body(tree, profile: Profile | None, meta: Metadata, final_url: str | None, 
     generic = generic_paragraphs(tree, final_url, trace, headline)
     paragraphs, source = generic.paragraphs, "generic:trafilatura"
     default = (GENERIC, "generic: kept by trafilatura")
-    if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS and (embedded := embedded_paragraphs(tree)):
+    if _fewer_words(paragraphs, _MIN_WORDS) and (embedded := embedded_paragraphs(tree)):
         paragraphs = embedded
         source = "generic:article HTML inside a script (page rendered by JavaScript)"
         default = (GENERIC, "generic: article HTML inside a script (page rendered by JavaScript)")
@@ -448,10 +458,11 @@ def _extract(html: str, url: str | None, final_url: str | None, profiles: Mappin
     trace.source = body.notes["text"]
     provenance.update(body.notes)
     body.record(trace)
-    paragraphs = body.paragraphs
-    if sum(len(_WORD.findall(p)) for p in paragraphs) < _MIN_WORDS:
+    text = "\n\n".join(body.paragraphs)
+    # Counted once on the text: its paragraphs' words are its words (no word spans the blank line).
+    word_count = len(_WORD.findall(text))
+    if word_count < _MIN_WORDS:
         raise NoArticle(f"{final_url or 'page'}: no article text found")
-    text = "\n\n".join(paragraphs)
     title = normalize_space(meta.title) if meta.title else None
     return Article(
         url=url, final_url=final_url, canonical_url=meta.canonical_url,
@@ -460,7 +471,7 @@ def _extract(html: str, url: str | None, final_url: str | None, profiles: Mappin
         author=meta.author, section=meta.section, tags=list(meta.tags),
         summary=normalize_space(meta.summary) if meta.summary else None, text=text,
         language=meta.language, image=meta.image,
-        word_count=len(_WORD.findall(text)),
+        word_count=word_count,
         content_hash=hashlib.sha256(f"{title or ''}\n\n{text}".encode("utf-8")).hexdigest(),
         extractor=extractor, provenance=provenance,
     )

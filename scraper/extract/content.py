@@ -199,10 +199,13 @@ def unwrap_page_forms(tree) -> int:
     <form> for their postbacks. Main-content extractors discard forms as chrome, which discards the
     article with it; a form holding half of the page's text is no form a reader fills in.
     """
+    forms = list(tree.iter("form"))
+    if not forms:            # the page's text is measured only on a page with a form
+        return 0
     body = tree.find(".//body")
     total = len(body.text_content()) if body is not None else 0
     unwrapped = 0
-    for form in list(tree.iter("form")):
+    for form in forms:
         if total and len(form.text_content()) >= _PAGE_FORM_SHARE * total:
             form.tag = "div"
             unwrapped += 1
