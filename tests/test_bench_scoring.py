@@ -205,6 +205,26 @@ def test_benchmark_command_on_a_tiny_folder(tmp_path, capsys):
     assert summary["recall"] == 1.0 and summary["leak_pages"] == 0
 
 
+def test_records_check_finds_a_changed_record(tmp_path, capsys):
+    from bench.records import main
+    body = "".join(f"<p>Paragraph {i} of the story says what the council decided on the vote.</p>"
+                   for i in range(6))
+    html = (f"<html><head><title>Council votes</title></head><body><article><h1>Council votes</h1>"
+            f"{body}</article></body></html>")
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "page.html.gz").write_bytes(gzip.compress(html.encode()))
+    (tmp_path / "news" / "page.json").write_text(json.dumps({"url": "https://example.com/council"}))
+    saved = tmp_path / "records.jsonl"
+    assert main(["--save", str(saved), "--corpus", str(tmp_path)]) == 0
+    assert main(["--check", str(saved), "--corpus", str(tmp_path)]) == 0
+    record = json.loads(saved.read_text())
+    assert record["page"] == "page" and "council decided" in record["text"]
+    saved.write_text(json.dumps({**record, "text": record["text"][:-1]}) + "\n")
+    capsys.readouterr()
+    assert main(["--check", str(saved), "--corpus", str(tmp_path)]) == 1
+    assert "differs: page" in capsys.readouterr().out
+
+
 # --- pages lost and the two halves -------------------------------------------------------------
 
 def _result(page: str, f1_shingles: float):
