@@ -51,7 +51,9 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler], host: str = "127.0.
     """A threaded server for ``handler`` on ``host``, serving from a daemon thread."""
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled every 0.05 s, not the default 0.5 s: shutdown() waits for the next poll, and the
+    # tests shut a server down each (0.5 s a test in teardown, ~17 s a suite).
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
 
