@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections import Counter
 
 import click
 
+from ..crawl.run import Reporter
 from ..errors import OutputRefused
-from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, db_option, \
-    existing_or_none, handle_errors, sites_file
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, \
+    db_option, exit_code_of, existing_or_none, handle_errors, sites_file
 
-class ArchiveReporter:
-    """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file."""
+class ArchiveReporter(Reporter):
+    """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file that
+    ends with one line saying how the run ended (``finish``), whatever ended it."""
 
     def __init__(self, quiet, log_file, protect=()):
         from scraper.outfiles import check_target
 
         self.quiet, self.bar = quiet, None
         self.log = None
+        self.began = time.monotonic()
+        self.run_id, self.sites = None, []
+        self.tally: Counter = Counter()     # outcomes as they come: what a Ctrl-C leaves to count
+        self.handed_out = 0
         if log_file:
             check_target(log_file, protect=protect, append=True)   # never the archive, a FIFO...
             try:
@@ -30,8 +38,12 @@ class ArchiveReporter:
             self.log.write(f"{iso_utc(utc_now())} {line}\n")
             self.log.flush()
 
+    def started(self, run_id, sites):
+        self.run_id, self.sites = run_id, sites
+
     def planned(self, more):
         """``more`` URLs handed to the fetchers (called again as each site's queue is read)."""
+        self.handed_out += more
         self._write_log(f"fetching {more} more URLs")
         if self.quiet or not more or not sys.stderr.isatty():
             return
@@ -42,6 +54,7 @@ class ArchiveReporter:
             self.bar.length += more
 
     def outcome(self, url, status, detail=None):
+        self.tally[status] += 1
         self._write_log(f"{status} {url} {detail or ''}".rstrip())
         if self.bar:
             self.bar.update(1)
@@ -53,6 +66,20 @@ class ArchiveReporter:
     def problem(self, message):
         self._write_log(f"problem {message}")
         click.echo(f"problem: {message}", err=True)
+
+    def finish(self, exit_code, report=None):
+        """The log's last line: the run's sites, saved, updated, failed, deferred, duration, exit code.
+        ``report`` is None when the run did not end by itself (Ctrl-C, an error): the counts are
+        then the outcomes seen, and deferred the URLs handed out that had none yet."""
+        counts = report.counts if report is not None else self.tally
+        failed = counts.get("failed", 0) + counts.get("gave_up", 0)
+        deferred = report.left if report is not None else max(0, self.handed_out - sum(self.tally.values()))
+        how = ("interrupted" if exit_code == EXIT_INTERRUPTED else "the time limit was reached"
+               if report is not None and report.timed_out else "")
+        run = f"run {self.run_id}" if self.run_id is not None else "run (not started)"
+        self._write_log(f"end of {run}: {len(self.sites)} sites, {counts.get('saved', 0)} saved, "
+                        f"{counts.get('updated', 0)} updated, {failed} failed, {deferred} deferred, "
+                        f"{time.monotonic() - self.began:.1f} s, exit {exit_code}" + (f" ({how})" if how else ""))
 
     def close(self):
         if self.bar:
@@ -116,6 +143,7 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-time") from None
     reporter = ArchiveReporter(quiet, log_file, protect=archive_files(db_path))
+    report, code = None, EXIT_FAILED
     try:
         with (WarcWriter(warc, protect=archive_files(db_path)) if warc else nullcontext()) as writer:
             fetch_options = RUN_FETCH_OPTIONS if not user_agent else \
@@ -125,14 +153,20 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
                                  max_time=limit or None,
                                  fetch=fetch_options, on_page=writer.write_page if writer else None)
             report = run_archive(db_path, options, reporter)
+            code = report.exit_code
     except ArchiveLocked as exc:
+        code = EXIT_LOCKED
         if not quiet:
             click.echo(f"Locked: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
     except ConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    except BaseException as exc:    # Ctrl-C, an unusable archive: the exit code handle_errors gives
+        code = exit_code_of(exc)
+        raise
     finally:
+        reporter.finish(code, report)
         reporter.close()
     if not quiet or report.exit_code:
         counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)

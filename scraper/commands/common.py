@@ -30,6 +30,19 @@ def db_option(f):
     )(f)
 
 
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code ``handle_errors`` gives an exception that ends a command."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK           # the reader of our output went away (closed_pipe)
+    if isinstance(exc, (BadURL, OutputRefused)):
+        return EXIT_USAGE
+    if isinstance(exc, (StoreError, ConfigError)):
+        return EXIT_FAILED
+    return EXIT_SOME_FAILED
+
+
 def handle_errors(f):
     """Turn library exceptions into one line on stderr and a defined exit code, never a traceback."""
     @functools.wraps(f)
@@ -43,35 +56,35 @@ def handle_errors(f):
             closed_pipe()
         except ScraperError as exc:
             click.echo(f"Error: {exc}", err=True)
-            if isinstance(exc, (BadURL, OutputRefused)):
-                sys.exit(EXIT_USAGE)   # a URL that is not one, a file that must not be written
-            # An unusable database or sites file: nothing could start.
-            sys.exit(EXIT_FAILED if isinstance(exc, (StoreError, ConfigError)) else EXIT_SOME_FAILED)
+            # A URL that is not one, a file that must not be written: 2; an unusable database or
+            # sites file (nothing could start): 3; anything else of ours: 1.
+            sys.exit(exit_code_of(exc))
     return wrapper
 
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def open_existing(db_path):
-    """Commands that read the archive must not create an empty one from a mistyped --db."""
+def open_existing(db_path, *, write=False):
+    """Commands that read the archive must not create an empty one from a mistyped --db. Unless
+    ``write``, an archive this user cannot write is read as it is (and the command says so)."""
     from scraper.errors import NoSuchArchive
     from scraper.store import Archive
 
     try:
-        return Archive.open(db_path, create=False)
+        archive = Archive.open(db_path, create=False, reading=not write)
     except NoSuchArchive as exc:
         raise click.UsageError(str(exc)) from None
+    if archive.read_only:
+        click.echo(f"note: {db_path} is read-only to this user: read as it is, nothing written", err=True)
+    return archive
 
 
 def existing_or_none(db_path):
     """The archive at ``db_path`` if there is one (for commands that use it only when it exists)."""
-    from scraper.errors import NoSuchArchive
-    from scraper.store import Archive
-
     try:
-        return Archive.open(db_path, create=False)
-    except NoSuchArchive:
+        return open_existing(db_path)
+    except click.UsageError:
         return None
 
 

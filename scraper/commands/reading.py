@@ -51,7 +51,10 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
     tty = sys.stdout.isatty() and not (as_json or as_csv)
     with open_existing(db_path) as archive:
         backlog = pending_count(archive)
-        if backlog > 1000:  # the first search after upgrading an existing archive
+        if archive.read_only and backlog:
+            click.echo(f"note: {backlog} articles written since the last search are not in the search "
+                       f"index, so they are not searched (updating it needs write access)", err=True)
+        elif backlog > 1000:  # the first search after upgrading an existing archive
             click.echo(f"Indexing {backlog} articles for search (once)...", err=True)
         try:
             hits = run_search(archive, query, site=site, since=since and since.date(),
@@ -157,7 +160,7 @@ def reextract(site, dry_run, as_json, config, db_path):
 
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
-    with open_existing(db_path) as archive:
+    with open_existing(db_path, write=not dry_run) as archive:
         report = run_reextract(archive, site=site, dry_run=dry_run, progress=progress,
                                profiles=profiles)
     if report.checked >= 500 and sys.stderr.isatty():

@@ -77,6 +77,7 @@ class RunOptions:
 class Reporter:
     """What a run tells its caller as it goes (the CLI draws a progress bar and prints errors)."""
 
+    def started(self, run_id: int, sites: list[str]) -> None: ...   # the run's row is written
     def planned(self, more: int) -> None: ...      # called as URLs are handed out: ``more`` each time
     def outcome(self, url: str, status: str, detail: str | None = None) -> None: ...
     def problem(self, message: str) -> None: ...
@@ -211,6 +212,7 @@ class _Run:
 
     def run(self) -> RunReport:
         self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
+        self.reporter.started(self.run_id, [s.name for s in self.sites])
         extractors = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
         self.extraction = ThreadPoolExecutor(max_workers=extractors, thread_name_prefix="extract")
         self.fetcher = HostScheduler(self._work, self.politeness, lambda task, result: self.events.put(

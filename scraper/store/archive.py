@@ -30,9 +30,10 @@ from ..clock import Clock, iso_utc, utc_now
 from ..errors import NotArchived, WriteConflict
 from ..models import Article, FetchAttempt, Page
 from ..urls import canonicalize
-from .migrations import migrate
+from .migrations import migrate, missing
 from .rows import article_identity, decoded, page_from_row, row_values, url_variants
-from .sqlite import Params, SQLiteDatabase
+from ..errors import StoreError
+from .sqlite import Params, SQLiteDatabase, can_write
 
 # What a fetch attempt can come to ("retried": an earlier attempt of a fetch that was tried again).
 FETCH_OUTCOMES = frozenset(
@@ -102,28 +103,41 @@ class Archive:
         return getattr(self._db, "shown", self.target)
 
     @property
+    def read_only(self) -> bool:
+        """Opened for reading only (``Archive.open(reading=True)`` on a file this user cannot write)."""
+        return getattr(self._db, "read_only", False)
+
+    @property
     def path(self) -> Path | None:
         """The archive file (None for a PostgreSQL archive)."""
         return getattr(self._db, "path", None)
 
     @classmethod
     def open(cls, target: str | os.PathLike, *, busy_timeout: float = 30.0, clock: Clock = utc_now,
-             create: bool = True) -> "Archive":
+             create: bool = True, reading: bool = False) -> "Archive":
         """Open the archive at ``target`` (a file path, created if missing; or a ``postgresql://``
         URL of an existing database) and apply the missing migrations.
 
         ``create=False`` raises NoSuchArchive instead of creating a file, or the tables in a database
         that holds none yet (commands that only read).
         ``clock`` gives every moment the archive records (first_seen, the fetch log, the queue...).
+        ``reading=True``: for a command that only reads, an archive file this user cannot write
+        (a read-only folder, someone else's file) is opened read-only (``read_only``; sqlite.py's
+        connect_read_only) instead of failing on the first write; writes then raise StoreError.
         """
         if is_database_url(target):
             from .postgres import PostgresDatabase   # only a PostgreSQL archive loads psycopg
 
             db = PostgresDatabase(str(target), busy_timeout, clock=clock, create=create)
         else:
-            db = SQLiteDatabase(target, busy_timeout, create=create)
+            read_only = reading and Path(target).is_file() and not can_write(Path(target))
+            db = SQLiteDatabase(target, busy_timeout, create=create, read_only=read_only)
             try:
-                db.apply(migrate, clock=clock)
+                if not read_only:
+                    db.apply(migrate, clock=clock)
+                elif lacking := db.apply(missing):
+                    raise StoreError(f"{target} is read-only and was written by an older version (it lacks "
+                                     f"migration {lacking[0]}): open it once with write access to upgrade it")
             except BaseException:
                 db.close()
                 raise

@@ -48,6 +48,12 @@ def applied(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute(f"SELECT name, applied_at FROM {MIGRATIONS_TABLE} ORDER BY id").fetchall())
 
 
+def missing(conn: sqlite3.Connection) -> list[str]:
+    """The migrations this database has not had (read only: for an archive opened read-only)."""
+    done = applied(conn)
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
 def migrate(conn: sqlite3.Connection, migrations: Sequence[tuple[str, Migration]] | None = None, *,
             clock: Clock = utc_now) -> list[str]:
     """Apply the missing ``migrations`` (all of them by default) in order, each in its own

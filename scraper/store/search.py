@@ -82,9 +82,12 @@ def _index_values(title: str | None, text: str | None) -> tuple[tuple, tuple]:
 
 
 def refresh(archive: Archive) -> int:
-    """Index what the triggers queued; return how many articles were (re)indexed or removed."""
+    """Index what the triggers queued; return how many articles were (re)indexed or removed.
+    Nothing on an archive opened read-only: what is queued stays unsearched until a writer's search."""
     if archive.engine == "postgresql":
         return pgsearch.refresh(archive)
+    if archive.read_only:
+        return 0
     done = 0
     if _stemmer_changed(archive):  # another stemmer built this index: its stems cannot be deleted
         with archive.transaction() as tx:

@@ -56,13 +56,15 @@ class SQLiteDatabase:
     for_update = ""
     skip_locked = ""
 
-    def __init__(self, path: str | os.PathLike, busy_timeout: float, *, create: bool = True):
+    def __init__(self, path: str | os.PathLike, busy_timeout: float, *, create: bool = True,
+                 read_only: bool = False):
         self.path = Path(path)
         self.target = str(path)
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
         if not create and not self.path.exists():
             raise NoSuchArchive(f"{path}: no such archive (give --db PATH or set SCRAPER_DB)")
-        self._conn = connect(self.path, busy_timeout)
+        self._conn = connect_read_only(self.path, busy_timeout) if read_only else connect(self.path, busy_timeout)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -153,6 +155,44 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
             conn.close()
         raise store_error(exc, path, busy_timeout) from exc
     return conn
+
+
+def can_write(path: Path) -> bool:
+    """Whether this user can write the archive file: the file, and either its folder or the -wal
+    and -shm files beside it (a WAL archive is written through them; SQLite creates them in the
+    folder when they are missing)."""
+    if not os.access(path, os.W_OK):
+        return False
+    if os.access(path.absolute().parent, os.W_OK | os.X_OK):
+        return True
+    return all(os.access(f"{path}{suffix}", os.W_OK) for suffix in ("-wal", "-shm"))
+
+
+def connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """Open an archive file this user cannot write, for reading only; create nothing beside it.
+
+    With a -shm file there (a writer has the archive open, or left it), ``mode=ro`` shares it and
+    reads what that writer committed, as any reader does. Without one, ``mode=ro`` would create
+    -wal and -shm files owned by this user, which the archive's owner could then not open for
+    writing (its next run would fail: tried); ``immutable=1`` creates nothing and reads the file as
+    it is, which is what a folder nobody can write (a backup, a read-only mount) holds anyway.
+    """
+    check_location(path)
+    uri = path.absolute().as_uri()
+    tries = (["mode=ro"] if Path(f"{path}-shm").exists() else []) + ["immutable=1"]
+    error: sqlite3.Error | None = None
+    for query in tries:
+        conn = None
+        try:
+            conn = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=busy_timeout, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()   # the -shm is read here
+            return conn
+        except sqlite3.Error as exc:   # a -shm this user cannot read: read the file as it is
+            if conn is not None:
+                conn.close()
+            error = exc
+    assert error is not None
+    raise store_error(error, path, busy_timeout) from error
 
 
 @contextlib.contextmanager
