@@ -23,9 +23,14 @@ def fold(text: str) -> str:
     return " ".join(_DIACRITICS.sub("", text).translate(_ALEFS).split())
 
 
+# Zero-width space, word joiner and BOM carry nothing; ZWNJ/ZWJ are kept (Persian/Urdu spelling).
+_ZERO_WIDTH = re.compile("[\u200b\u2060\ufeff]")
+
+
 def normalize_space(text: str) -> str:
     """NBSP and other Unicode spaces to one space; zero-width characters out; trimmed."""
-    text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\u2007", " ")
-    # Zero-width space, word joiner and BOM carry nothing; ZWNJ/ZWJ are kept (Persian/Urdu spelling).
-    text = re.sub("[\u200b\u2060\ufeff]", "", text)
+    # Looked for before a regex is run (called on every line of a page, and nearly none has one).
+    if "\u200b" in text or "\u2060" in text or "\ufeff" in text:
+        text = _ZERO_WIDTH.sub("", text)
+    # str.split() splits at NBSP, the narrow and the figure space (U+00A0, U+202F, U+2007) too.
     return " ".join(text.split())

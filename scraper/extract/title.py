@@ -34,10 +34,13 @@ def _parts(title: str) -> list[str]:
     return [p for p in (normalize_space(x) for x in _SEPARATORS.split(title)) if p]
 
 
+_NOT_ALNUM = re.compile(r"\W+")
+
+
 def alnum_key(text: str) -> str:
     """Text compared as letters and digits only (folded): two copies of a headline or a name match
     whatever their punctuation, spacing or case."""
-    return re.sub(r"\W+", "", fold(text))
+    return _NOT_ALNUM.sub("", fold(text))
 
 
 class PageNames:
