@@ -225,6 +225,21 @@ def test_records_check_finds_a_changed_record(tmp_path, capsys):
     assert "differs: page" in capsys.readouterr().out
 
 
+def test_speed_command_times_a_checkout_beside_today(tmp_path, capsys):
+    from bench.extract_speed import main
+    body = "".join(f"<p>Paragraph {i} of the story says what the council decided on the vote.</p>"
+                   for i in range(6))
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "page.html.gz").write_bytes(gzip.compress(
+        f"<html><body><article><h1>Council votes</h1>{body}</article></body></html>".encode()))
+    (tmp_path / "news" / "page.json").write_text(json.dumps({"url": "https://example.com/council"}))
+    repository = Path(__file__).resolve().parents[1]
+    assert main(["--repeat", "1", "--corpus", str(tmp_path), "--before", str(repository)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"CPU  {name}" in out for name in ("before", "scraper.extract", "trafilatura.extract"))
+    assert main(["--corpus", str(tmp_path), "--before", str(tmp_path)]) == 2
+
+
 # --- pages lost and the two halves -------------------------------------------------------------
 
 def _result(page: str, f1_shingles: float):
