@@ -145,14 +145,18 @@ class PoliteClient:
     Every HTTP attempt (retries included) is appended to ``attempts`` as a FetchAttempt, for the fetch log,
     which the caller's thread writes (worker threads never touch SQLite). ``deadline`` (time.monotonic,
     set by the run) bounds every request: none starts after it, none runs past it (OutOfTime).
+    ``on_page`` sees every page answered (a 304 excepted: it has no body), robots.txt, feeds,
+    sitemaps and start pages, in the thread that fetched it (the WARC writer); ``capture=False``
+    leaves a page to the caller (the run writes its articles' pages itself, in its own thread).
     """
 
     def __init__(self, options: FetchOptions, politeness: Politeness, *,
                  fetch: Callable[..., Page] = default_fetch, clock: Clock = utc_now,
-                 deadline: float | None = None):
+                 deadline: float | None = None, on_page: Callable[[Page], None] | None = None):
         self.options = options
         self.politeness = politeness
         self.deadline = deadline
+        self.on_page = on_page
         self._fetch = fetch
         self.clock = clock            # the pages' fetched_at and robots.txt copies' ages
         self._local = threading.local()
@@ -181,7 +185,7 @@ class PoliteClient:
 
     def get(self, url: str, *, html: bool = True, kind: str | None = None, check_robots: bool = True,
             hold_turn: bool = True, etag: str | None = None, last_modified: str | None = None,
-            attempts: list[FetchAttempt] | None = None) -> Page:
+            attempts: list[FetchAttempt] | None = None, capture: bool = True) -> Page:
         """Fetch ``url`` politely and return its Page; raise FetchError (RobotsDisallowed, OutOfTime...).
 
         ``html=False`` for a feed or sitemap; ``kind="robots"`` for a robots.txt (read up to 500 KiB).
@@ -207,13 +211,16 @@ class PoliteClient:
 
         def once():
             try:
-                return self._fetch(url, options, session=self.session(), etag=etag,
+                page = self._fetch(url, options, session=self.session(), etag=etag,
                                    last_modified=last_modified, clock=self.clock,
                                    on_attempt=log.append)
             except FetchTimeout:
                 if clamped and time.monotonic() >= self.deadline - 1.0:
                     raise OutOfTime(url, "the run's time limit came before the answer was complete") from None
                 raise
+            if capture and self.on_page is not None and not page.not_modified:
+                self.on_page(page)
+            return page
         if not hold_turn:
             return once()       # the caller (the scheduler) already holds this host's turn
         with self.politeness.turn(url, deadline=self.deadline) as box:

@@ -67,7 +67,7 @@ class RunOptions:
     fetch: FetchOptions = RUN_FETCH_OPTIONS
     max_tries: int = runstate.MAX_TRIES
     max_time: timedelta | None = MAX_TIME   # the run's deadline; None (or 0) = no limit
-    on_page: Callable[[Page], None] | None = None   # sees every page fetched (e.g. a WARC writer)
+    on_page: Callable[[Page], None] | None = None   # every page fetched, listings too (a WARC writer)
     # Page -> Article with (page, profiles, template, listing), as pipeline.page_to_article:
     # a module-level function, which the extraction stage may run in another process.
     extract: Callable[..., Article] = page_to_article
@@ -190,7 +190,9 @@ class _Run:
         limit = options.max_time.total_seconds() if options.max_time else 0
         self.deadline = time.monotonic() + limit if limit > 0 else None
         self.politeness = Politeness()
-        self.client = PoliteClient(options.fetch, self.politeness, clock=options.clock, deadline=self.deadline)
+        # Every exchange with an answer goes to on_page (--warc): robots.txt and listings too.
+        self.client = PoliteClient(options.fetch, self.politeness, clock=options.clock, deadline=self.deadline,
+                                   on_page=options.on_page)
         # robots.txt copies kept by earlier runs (RFC 9309 section 2.4: reused for up to 24 hours).
         self.client.robots.use_copies(listings.robots_copies(archive))
         self.counts = {name: 0 for name in runstate.COUNTS}
@@ -268,7 +270,8 @@ class _Run:
         result = _Result(task)
         try:
             self.client.check(task.url)
-            result.page = self.client.get(task.url, check_robots=False, hold_turn=False,
+            # capture=False: the article's page is written by _record, in this run's thread.
+            result.page = self.client.get(task.url, check_robots=False, hold_turn=False, capture=False,
                                           etag=task.etag, last_modified=task.last_modified,
                                           attempts=result.attempts)
         except ScraperError as exc:
