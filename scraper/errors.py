@@ -27,6 +27,7 @@
     ├── NotArchived              the archive has no record for that URL
     ├── DateError                a text that holds no date we can read (also a ValueError)
     ├── OutputRefused            a file named for output that must not be written (the archive, a FIFO, an existing file)
+    │   └── OutputFailed         writing it failed (a full disk, a size limit): nothing half-written
     └── ConfigError              a site profile or sites.toml is invalid
 
 Exceptions, never silent ``None``: callers decide whether a failure skips a URL or stops the run.
@@ -168,6 +169,11 @@ class ConfigError(ScraperError):
 class OutputRefused(ScraperError):
     """A file the user named for output that is not written: the archive, not a regular file, in a
     missing folder, or an existing file without --force (scraper/outfiles.py). A usage error."""
+
+
+class OutputFailed(OutputRefused):
+    """Writing a file named for output failed midway (disk full, file-size limit, I/O error); the
+    temporary file is removed and an existing file is left as it was. Exit 3, not a usage error."""
 
 
 class DateError(ScraperError, ValueError):

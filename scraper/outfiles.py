@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .errors import OutputRefused
+from .errors import OutputFailed, OutputRefused
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
@@ -106,7 +106,10 @@ def replaced_whole(path: str | os.PathLike, *, protect: Iterable[str | os.PathLi
     ``check_target`` are checked before the first byte and again just before the rename."""
     protect = list(protect)
     real = check_target(path, protect=protect, force=force)
-    fd, temporary = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".part")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".part")
+    except OSError as exc:   # a folder this user cannot write
+        raise OutputRefused(f"cannot write {os.fspath(path)}: {exc.strerror}") from None
     try:
         # mkstemp makes the file private (0600); the result gets what a plain open would give it.
         mask = os.umask(0)
@@ -118,7 +121,11 @@ def replaced_whole(path: str | os.PathLike, *, protect: Iterable[str | os.PathLi
             os.fsync(out.fileno())
         check_target(path, protect=protect, force=force)   # nothing took the name meanwhile
         os.replace(temporary, real)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            # A full disk, a file-size limit, an I/O error: one line; the old file is as it was.
+            raise OutputFailed(f"could not write {os.fspath(path)}: {exc.strerror or exc}; nothing was "
+                               f"left half-written") from None
         raise

@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -217,3 +219,52 @@ def test_a_fifo_or_a_device_as_the_archive_is_one_line_not_a_hang(db, tmp_path):
         assert result.exit_code == EXIT_FAILED, result.output
         assert "regular file" in one_line(result)
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+FILE_SIZE_LIMIT = """
+import os, resource, signal, sys
+import cli
+import scraper.use.export, scraper.outfiles
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # else the kernel kills us at the limit
+resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, resource.RLIM_INFINITY))   # over the -shm (32 KiB), under the export
+cli.cli(sys.argv[1:], prog_name="scraper")
+"""
+
+
+def test_an_export_stopped_by_a_full_disk_is_one_line_and_leaves_the_old_file(tmp_path):
+    db = tmp_path / "big.db"
+    with Archive.open(db) as archive:
+        for n in range(40):
+            text = f"نص الخبر رقم {n} " * 100
+            archive.save(Article(url=f"https://news.example.ae/a/{n}", site="gulf", title=f"خبر {n}",
+                                 text=text, content_hash=hashlib.sha256(text.encode()).hexdigest()))
+    target = tmp_path / "out.jsonl"
+    target.write_bytes(b"the previous export\n")
+    done = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMIT, "export", "-o", str(target), "--force",
+                           "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == EXIT_FAILED and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert target.read_bytes() == b"the previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.db", "out.jsonl"]
+
+
+def test_a_folder_the_user_cannot_write_is_one_line(db):
+    top = Path(tempfile.mkdtemp(prefix="out-locked-"))   # pytest's own folders are private to root
+    try:
+        top.chmod(0o755)
+        shutil.copy(db, top / "a.db")
+        (top / "a.db").chmod(0o644)
+        folder = top / "locked"
+        folder.mkdir(mode=0o555)
+        folder.chmod(0o555)
+        script = ("import difflib, os, sys\nimport cli, scraper.use.export, scraper.outfiles\n"
+                  "if os.geteuid() == 0:\n    os.setgid(65534)\n    os.setuid(65534)\n"
+                  "cli.cli(sys.argv[1:], prog_name='scraper')\n")
+        done = subprocess.run([sys.executable, "-c", script, "export", "-o", str(folder / "out.jsonl"),
+                               "--db", str(top / "a.db")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("note:")]
+        assert done.returncode == EXIT_USAGE and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert list(folder.iterdir()) == []
+    finally:
+        (top / "locked").chmod(0o755)
+        shutil.rmtree(top)

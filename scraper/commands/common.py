@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .. import exit_codes
-from ..errors import BadURL, ConfigError, OutputRefused, ScraperError, StoreError
+from ..errors import BadURL, ConfigError, OutputFailed, OutputRefused, ScraperError, StoreError
 
 # The exit codes (scraper/exit_codes.py), under the names the commands use.
 EXIT_OK = exit_codes.OK
@@ -36,6 +36,8 @@ def exit_code_of(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_OK           # the reader of our output went away (closed_pipe)
+    if isinstance(exc, OutputFailed):
+        return EXIT_FAILED
     if isinstance(exc, (BadURL, OutputRefused)):
         return EXIT_USAGE
     if isinstance(exc, (StoreError, ConfigError)):
