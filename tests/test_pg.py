@@ -260,3 +260,24 @@ def test_a_search_stops_at_its_time_limit_on_both(archive):
     assert result.exit_code == EXIT_FAILED and len(result.output.strip().splitlines()) == 1
     assert "time limit" in result.output
     assert search(archive, "خبر", limit=3)                   # the archive answers the next search as before
+
+
+def test_long_and_deep_queries_answer_alike_on_both(archive):
+    """A thousand words, ORs or NOTs are an answer on either engine (PostgreSQL's query tree was as deep
+    as the query was long, past Python's recursion limit); nesting past MAX_NESTING is one line and exit 2
+    on both, so neither engine's own limit decides (FTS5 overflows somewhere between 30 and 97 levels)."""
+    from scraper.store.ftsquery import MAX_NESTING
+
+    archive.save(article(1, "خبر اليوم", "قالت مصادر إن الوزير زار المدرسة"))
+    archive.save(article(2, "تقرير", "قالت مصادر إن الحكومة وافقت على الخطة"))
+    refresh(archive)
+    many = ["قالت"] * 1000
+    assert sorted(ids(search(archive, " ".join(many)))) == [1, 2]
+    assert sorted(ids(search(archive, " OR ".join(["غائب"] * 999 + ["الوزير"])))) == [1]
+    assert ids(search(archive, " NOT ".join(["قالت"] + ["الحكومة", "غائب"] * 500))) == [1]
+    assert sorted(ids(search(archive, " ".join(many), quote=True))) == [1, 2]
+    deepest = "(" * MAX_NESTING + "الخطة" + ")" * MAX_NESTING
+    assert ids(search(archive, deepest)) == [2]
+    for query in ("(" + deepest + ")", "(" * 1000 + "الخطة" + ")" * 1000):
+        result = CliRunner().invoke(cli, ["search", query, "--db", archive.target])
+        assert result.exit_code == EXIT_USAGE and len(result.output.strip().splitlines()) == 1, result.output

@@ -170,11 +170,49 @@ class Not:
 Node = Phrase | Near | And | Or | Not
 
 
-def _both(kind: type, left: Node | None, right: Node | None) -> Node | None:
-    """FTS5 drops an empty phrase ("") from AND/OR/NOT: the other side stands alone."""
-    if left is None or right is None:
-        return None if kind is Not and left is None else (left if right is None else right)
-    return kind(left, right)
+def _chain(kind: type, nodes: list[Node | None]) -> Node | None:
+    """``a AND b AND c ...`` (or OR) as a balanced tree: the same query (both are associative, and
+    the phrases keep their order), but a query of a thousand words is ten levels deep, not a
+    thousand, so nothing that walks it recurses past Python's limit. An empty phrase ("") drops out,
+    as FTS5 drops it from AND/OR: the other side stands alone."""
+    kept = [n for n in nodes if n is not None]
+    if not kept:
+        return None
+    while len(kept) > 1:
+        paired = [kind(kept[i], kept[i + 1]) for i in range(0, len(kept) - 1, 2)]
+        kept = paired + ([kept[-1]] if len(kept) % 2 else [])
+    return kept[0]
+
+
+def _without(left: Node | None, rights: list[Node | None]) -> Node | None:
+    """``a NOT b NOT c`` is ``a NOT (b OR c)``: one NOT over a balanced OR instead of a chain as
+    deep as the query is long (FTS5 reads NOT left to right). An empty phrase on the right drops out; on the left the
+    whole NOT is empty, as in FTS5."""
+    if left is None:
+        return None
+    excluded = _chain(Or, rights)
+    return left if excluded is None else Not(left, excluded)
+
+
+# FTS5's parser refuses a query nested about 30-97 parentheses deep, by what each level holds ("parser
+# stack overflow"). Both engines refuse anything deeper than this, before running it, so they answer
+# alike; no one searching nests a query this deep.
+MAX_NESTING = 24
+
+
+def check_nesting(query: str) -> None:
+    """QuerySyntax when the query nests parentheses deeper than MAX_NESTING (those inside a quoted
+    string are words; a doubled quote inside one toggles twice, so it needs no case of its own)."""
+    depth = deepest = 0
+    quoted = False
+    for char in query:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth = max(0, depth + (1 if char == "(" else -1))
+            deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise QuerySyntax(f"nested {deepest} parentheses deep (at most {MAX_NESTING})")
 
 
 _SPECIAL = set('(){}:*+-^,"')
@@ -245,25 +283,25 @@ class _Parser:
         return node
 
     def expr_or(self) -> Node | None:
-        node = self.expr_and()
+        nodes = [self.expr_and()]
         while self.keyword("OR"):
             self.next()
-            node = _both(Or, node, self.expr_and())
-        return node
+            nodes.append(self.expr_and())
+        return _chain(Or, nodes)
 
     def expr_and(self) -> Node | None:
-        node = self.expr_not()
+        nodes = [self.expr_not()]
         while self.keyword("AND"):
             self.next()
-            node = _both(And, node, self.expr_not())
-        return node
+            nodes.append(self.expr_not())
+        return _chain(And, nodes)
 
     def expr_not(self) -> Node | None:
-        node = self.primary()
+        node, excluded = self.primary(), []
         while self.keyword("NOT"):
             self.next()
-            node = _both(Not, node, self.primary())
-        return node
+            excluded.append(self.primary())
+        return _without(node, excluded)
 
     def starts_cnearset(self) -> bool:
         kind, text = self.peek()
@@ -287,10 +325,10 @@ class _Parser:
             return _restrict(node, colset)
         if not self.starts_cnearset() and colset is None:
             raise self.fail()
-        node = self.nearset(colset)
+        nodes = [self.nearset(colset)]
         while self.starts_cnearset():
-            node = _both(And, node, self.nearset(self.colset()))
-        return node
+            nodes.append(self.nearset(self.colset()))
+        return _chain(And, nodes)
 
     def colset(self) -> tuple[str, ...] | None:
         """``col:``, ``-col:``, ``{a b}:``, ``-{a b}:`` before a nearset or a parenthesis, else None."""
@@ -392,6 +430,7 @@ def _restrict(node: Node | None, columns: tuple[str, ...]) -> Node | None:
 
 def parse(query: str, columns: Sequence[str] = COLUMNS) -> Node | None:
     """The query's tree (None: it holds no token, so nothing matches); QuerySyntax if malformed."""
+    check_nesting(query)
     return _Parser(query, columns).query()
 
 

@@ -41,7 +41,8 @@ from datetime import date
 from ..errors import QueryError, QueryTimeout
 from . import pgsearch
 from .archive import Archive, Transaction, article_filter
-from .ftsquery import BadQuery, Hit, SearchTimeout, parse_day, prepare_query, quoting_hint
+from .ftsquery import (BadQuery, Hit, QuerySyntax, SearchTimeout, check_nesting, parse_day, prepare_query,
+                       quoting_hint)
 from .stems import SIGNATURE, stem_text
 from .textnorm import normalize
 
@@ -157,6 +158,10 @@ def search(archive: Archive, query: str, *, site: str | None = None, since: str 
     table = FTS_TABLE if exact else STEM_TABLE
     if not fts_query:
         raise BadQuery("empty search query: give at least one word")
+    try:
+        check_nesting(fts_query)   # PostgreSQL's search refuses the same queries (pgsearch.parse)
+    except QuerySyntax as exc:
+        raise quoting_hint(query, str(exc)) from None
     first, last = parse_day(since, "since"), parse_day(until, "until")
     refresh(archive)
     selected, params = article_filter(site, first, last, table="a")
