@@ -8,6 +8,7 @@ scraper/commands/, with what every command shares.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import click
@@ -30,11 +31,12 @@ def cli():
 
 
 def _read_targets(targets, input_file):
-    """URLs from the arguments, then from a file (or `-`) of one URL a line (# comments allowed)."""
+    """URLs from the arguments, then from a file (or `-`) of one URL a line (# comments allowed,
+    on a line of their own or after the URL and a space: a URL holds no space, its #fragment none)."""
     found = list(targets)
     if input_file is not None:
         for line in input_file:
-            line = line.strip()
+            line = re.split(r"\s#", line, maxsplit=1)[0].strip()
             if line and not line.startswith("#"):
                 found.append(line)
     return found

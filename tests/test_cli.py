@@ -97,6 +97,15 @@ def test_urls_from_a_file_and_from_standard_input(db, seed_url, tmp_path):
     assert len(rows(other)) == 1
 
 
+def test_a_comment_after_a_url_in_a_file_is_not_part_of_it(db, seed_url, tmp_path):
+    # «URL  # note» was requested as «URL%20%20» and failed; a #fragment (no space before) stays.
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{seed_url}  # the seed\n{seed_url}#top\t# same page, its fragment\n", encoding="utf-8")
+    result = run("fetch", "-i", str(listing), "--db", db)
+    assert result.exit_code == EXIT_OK, result.output
+    assert [r["url"] for r in rows(db)] == [seed_url]
+
+
 def test_a_saved_page_with_its_address(db, tmp_path):
     saved = tmp_path / "page.html"
     saved.write_bytes(SEED_HTML)

@@ -128,3 +128,32 @@ timezone = "Asia/Riyadh"
     # No selectors to break: plain "generic", not "profile:gulfdaily+generic" (which flags a redesign).
     assert article.extractor == "generic" and article.site == "gulfdaily"
     assert article.published == "2019-03-12T10:45:00+03:00"   # the printed local time, in Riyadh
+
+
+@pytest.mark.parametrize("body, named", [
+    ('[sites.a]\ndomains = ["news.example"]\n[sites.b]\ndomains = ["news.example"]\ntimezone = "Asia/Tokyo"\n',
+     ("[sites.b]", "'a'", "news.example")),
+    ('[sites.ittihad]\ndomains = ["alittihad.ae"]\n', ("[sites.ittihad]", "'alittihad'", "[sites.alittihad]")),
+])
+def test_two_sites_claiming_one_domain_is_a_config_error(tmp_path, body, named):
+    # Only the first would ever be used for the domain's pages: the second's time zone and rules
+    # were ignored without a word.
+    config = tmp_path / "sites.toml"
+    config.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_profiles(config)
+    assert all(word in str(error.value) for word in named) and "\n" not in str(error.value)
+
+
+def test_overriding_a_builtin_site_under_its_own_name_is_not_a_conflict(tmp_path):
+    config = tmp_path / "sites.toml"
+    config.write_text('[sites.alittihad]\ndomains = ["alittihad.ae"]\ntimezone = "Asia/Dubai"\n', encoding="utf-8")
+    assert profile_for("https://www.alittihad.ae/news/x/1/y", load_profiles(config)).name == "alittihad"
+
+
+def test_sites_whose_feeds_share_a_host_are_not_a_conflict(tmp_path):
+    # Domains read off feeds and start pages (none named): two sites' feeds on one feed host is common.
+    config = tmp_path / "sites.toml"
+    config.write_text('[sites.a]\nfeeds = ["https://feeds.example/a.xml"]\n'
+                      '[sites.b]\nfeeds = ["https://feeds.example/b.xml"]\n', encoding="utf-8")
+    assert {"a", "b"} <= set(load_profiles(config))

@@ -227,7 +227,25 @@ def load_profiles(config: Path | str | None = None) -> dict[str, Profile]:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [sites.{name}] must be a table")
         profiles[name] = _profile_from_table(name, table, str(path), base=profiles.get(name))
+    # Domains a table names itself; those read off start pages and feeds may be shared (two sites'
+    # feeds on one feed host), and the built-in sites' are always named.
+    _one_site_a_domain([(name, p.domains, p.origin == "built-in") for name, p in profiles.items()
+                        if p.origin == "built-in" and name not in sites
+                        or "domains" in sites.get(name, {})], path)
     return profiles
+
+
+def _one_site_a_domain(claims: list[tuple[str, tuple[str, ...], bool]], path: Path) -> None:
+    """Two sites naming the same domain: only the first would ever be used for its pages (its
+    rules, its time zone), silently. Said at once instead, with the way out."""
+    owner: dict[str, tuple[str, bool]] = {}
+    for name, domains, builtin in claims:
+        for domain in domains:
+            first, first_builtin = owner.setdefault(domain, (name, builtin))
+            if first != name:
+                where = "the built-in site" if first_builtin else "site"
+                raise ConfigError(f"{path}: [sites.{name}] and {where} '{first}' both name {domain}; "
+                                  f"one site a domain (to change '{first}', name the table [sites.{first}])")
 
 
 def profile_for(url: str | None, profiles: Mapping[str, Profile] | None = None) -> Profile | None:
