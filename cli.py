@@ -14,7 +14,7 @@ import sys
 import click
 
 from scraper import __version__
-from scraper.commands import archiving, reading
+from scraper.commands import archiving, reading, workers
 from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
                                      EXIT_USAGE, archive_files, db_option, handle_errors, open_existing,
                                      sites_file)
@@ -236,7 +236,7 @@ def show(url, as_json, history, db_path):
     click.echo(record["text"] or "")
 
 
-for _command in (*archiving.COMMANDS, *reading.COMMANDS):
+for _command in (*archiving.COMMANDS, *reading.COMMANDS, *workers.COMMANDS):
     cli.add_command(_command)
 
 

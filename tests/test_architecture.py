@@ -25,9 +25,10 @@ ALLOWED = {
     "pipeline": {GROUND, "fetch", "extract", "store"},
     "crawl": {GROUND, "fetch", "extract", "store", "pipeline"},
     "use": {GROUND, "fetch", "extract", "store", "pipeline"},
-    "commands": {GROUND, "fetch", "extract", "store", "pipeline", "crawl", "use"},
+    "workers": {GROUND, "fetch", "extract", "store", "pipeline", "crawl", "use"},
+    "commands": {GROUND, "fetch", "extract", "store", "pipeline", "crawl", "use", "workers"},
 }
-STAGE_PACKAGES = {"fetch", "extract", "store", "crawl", "use", "commands"}
+STAGE_PACKAGES = {"fetch", "extract", "store", "crawl", "use", "workers", "commands"}
 
 
 def module_name(path: Path) -> str:

@@ -11,6 +11,7 @@ from ..crawl.run import Reporter
 from ..errors import OutputRefused
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, \
     db_option, exit_code_of, existing_or_none, handle_errors, sites_file
+from .workers import check_workers_at, workers_at_option
 
 class ArchiveReporter(Reporter):
     """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file that
@@ -105,10 +106,11 @@ class ArchiveReporter(Reporter):
               help="Also write every exchange to this WARC file (.warc.gz: gzipped).")
 @click.option("--user-agent", help="User-Agent header (default names this tool and its version); "
                                    "add a contact address for the sites' operators.")
+@workers_at_option
 @db_option
 @handle_errors
 def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log_file, warc, user_agent,
-            db_path):
+            workers_at, db_path):
     """Find the sites' new articles and archive them politely; for cron.
 
     Discovers article URLs (robots.txt, start pages, feeds, sitemaps), fetches those not yet
@@ -125,6 +127,8 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
         */10 * * * * cd /srv/news && scraper archive --quiet --db archive.db
 
         scraper archive --site alittihad --max 50 --recheck-after 30m
+
+        scraper archive --db postgresql://newsroom@db/news --workers-at postgresql://newsroom@db/news
     """
     from contextlib import nullcontext
 
@@ -134,6 +138,7 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
     from scraper.errors import ArchiveLocked, ConfigError
     from scraper.use.warc import WarcWriter
 
+    check_workers_at(workers_at, db_path, "archive")
     try:
         recheck = parse_duration(recheck_after)
     except ValueError as exc:
@@ -152,7 +157,12 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
                                  max_new=max_new, recheck_after=recheck, workers=workers,
                                  max_time=limit or None,
                                  fetch=fetch_options, on_page=writer.write_page if writer else None)
-            report = run_archive(db_path, options, reporter)
+            if workers_at:
+                from scraper.workers.coordinate import run_archive_on_workers
+
+                report = run_archive_on_workers(db_path, workers_at, options, reporter)
+            else:
+                report = run_archive(db_path, options, reporter)
             code = report.exit_code
     except ArchiveLocked as exc:
         code = EXIT_LOCKED

@@ -7,6 +7,7 @@ import click
 
 from .common import DAY, EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
     sites_file, utf8_text, archive_files
+from .workers import check_workers_at, workers_at_option
 
 @click.command()
 @click.argument("query")
@@ -136,9 +137,10 @@ def export(fmt, site, since, until, output, force, bom, db_path):
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
+@workers_at_option
 @db_option
 @handle_errors
-def reextract(site, dry_run, as_json, config, db_path):
+def reextract(site, dry_run, as_json, config, workers_at, db_path):
     """Rebuild records from the stored raw pages (after a rule or profile change), without fetching.
 
     Reports how many records changed and which fields. A record whose text would lose more than
@@ -148,6 +150,8 @@ def reextract(site, dry_run, as_json, config, db_path):
     Example:
 
         scraper reextract --site alittihad --dry-run
+
+    With --workers-at, the articles are shared out among `scraper worker` processes, 500 a job.
     """
     import json
 
@@ -158,11 +162,18 @@ def reextract(site, dry_run, as_json, config, db_path):
         if checked % 500 == 0 and sys.stderr.isatty():
             click.echo(f"\r{checked} records checked...", err=True, nl=False)
 
+    check_workers_at(workers_at, db_path, "reextract")
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
-    with open_existing(db_path, write=not dry_run) as archive:
-        report = run_reextract(archive, site=site, dry_run=dry_run, progress=progress,
-                               profiles=profiles)
+    if workers_at:
+        from scraper.workers.coordinate import reextract_on_workers
+
+        open_existing(db_path).close()      # a mistyped --db is one usage line, as without workers
+        report, _ = reextract_on_workers(db_path, workers_at, site=site, dry_run=dry_run, config=config_path)
+    else:
+        with open_existing(db_path, write=not dry_run) as archive:
+            report = run_reextract(archive, site=site, dry_run=dry_run, progress=progress,
+                                   profiles=profiles)
     if report.checked >= 500 and sys.stderr.isatty():
         click.echo("", err=True)
     if as_json:
@@ -228,9 +239,10 @@ def stats(as_json, db_path):
 @click.option("-v", "--verbose", is_flag=True, help="One line per HTML page on stderr.")
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
+@workers_at_option
 @db_option
 @handle_errors
-def import_warc(files, verbose, config, db_path):
+def import_warc(files, verbose, config, workers_at, db_path):
     """Archive the HTML article pages of WARC files (plain or gzipped), as fetched at their WARC-Date.
 
     Any WARC works: ours (--warc), Common Crawl's, a browser extension's. Each page is recorded
@@ -241,6 +253,11 @@ def import_warc(files, verbose, config, db_path):
     Example:
 
         scraper import-warc CC-NEWS-20240101000000-00001.warc.gz --db news.db
+
+        scraper import-warc --db postgresql://db/news --workers-at postgresql://db/news /shared/cc/*.warc.gz
+
+    With --workers-at, each file is one job for `scraper worker` processes (the files must be at
+    the same path on their machines: a shared folder); -v is not available there.
     """
     from scraper.profiles import load_profiles
     from scraper.store import Archive
@@ -250,10 +267,16 @@ def import_warc(files, verbose, config, db_path):
         if verbose:
             click.echo(f"{outcome:<20} {url}", err=True)
 
+    check_workers_at(workers_at, db_path, "import-warc")
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
-    with Archive.open(db_path) as archive:
-        report = run_import(archive, list(files), profiles=profiles, on_page=show)
+    if workers_at:
+        from scraper.workers.coordinate import import_warc_on_workers
+
+        report, _ = import_warc_on_workers(db_path, workers_at, list(files), config_path)
+    else:
+        with Archive.open(db_path) as archive:
+            report = run_import(archive, list(files), profiles=profiles, on_page=show)
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
     done = ", ".join(f"{n} {what}" for what, n in report.outcomes.most_common()) or "nothing archived"

@@ -403,25 +403,36 @@ class Archive:
             raise NotArchived(f"article {article_id} has no stored raw page")
         return page_from_row(found[0])
 
-    def iter_raw_pages(self, site: str | None = None) -> Iterator[tuple[int, Page]]:
-        """(article_id, Page) for every article with a raw page, by id, to re-extract without fetching.
+    def iter_raw_pages(self, site: str | None = None, ids: tuple[int, int] | None = None
+                       ) -> Iterator[tuple[int, Page]]:
+        """(article_id, Page) for every article with a raw page, by id, to re-extract without fetching;
+        ``ids`` (first, last): only the articles whose id is in that range (a worker's share).
 
         Read in small keyset batches rather than one open cursor, so memory stays bounded and the
         caller may save re-extracted articles while iterating.
         """
-        last_id = 0
+        last_id = ids[0] - 1 if ids else 0
         site_clause = "AND a.site = :site" if site is not None else ""
+        range_clause = "AND a.id <= :until" if ids else ""
         while True:
             batch = self.query(
                 "SELECT a.id AS _article_id, p.* FROM articles a JOIN pages p ON p.id = "
                 "COALESCE(a.page_id, (SELECT max(id) FROM pages WHERE article_id = a.id)) "
-                f"WHERE a.id > :last {site_clause} ORDER BY a.id LIMIT {_RAW_BATCH}",
-                {"last": last_id, "site": site})
+                f"WHERE a.id > :last {site_clause} {range_clause} ORDER BY a.id LIMIT {_RAW_BATCH}",
+                {"last": last_id, "site": site, "until": ids[1] if ids else None})
             if not batch:
                 return
             for row in batch:
                 yield row["_article_id"], page_from_row(row)
             last_id = batch[-1]["_article_id"]
+
+
+def id_ranges(archive: "Archive", site: str | None, size: int) -> list[tuple[int, int]]:
+    """The articles' ids (of ``site``, or all) cut into ranges (first, last) of ``size`` articles,
+    for re-extraction shared out among workers."""
+    where, params = ("WHERE site = ?", [site]) if site is not None else ("", [])
+    ids = [row["id"] for row in archive.query(f"SELECT id FROM articles {where} ORDER BY id", params)]
+    return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
 
 def article_filter(site: str | None, since: date | None, until: date | None, *,

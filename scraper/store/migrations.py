@@ -282,3 +282,16 @@ def _queue_claims(db: sqlite3.Connection) -> None:
     # other worker gets it while the lease runs; a worker that dies leaves it to the next at its end.
     db.execute("ALTER TABLE queue ADD COLUMN claimed_by TEXT")
     db.execute("ALTER TABLE queue ADD COLUMN claimed_until TEXT")    # UTC ISO
+
+
+@migration("007_work_tallies")
+def _work_tallies(db: sqlite3.Connection) -> None:
+    # What distributed workers report of one batch of work (an archive run, a WARC import, a
+    # re-extraction) to the command that handed it out: counters they add to, and one-line notes
+    # (failures, problems) in the order written. Kept until that command has read them.
+    db.execute("""CREATE TABLE work_tallies (
+        batch TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (batch, name))""")
+    db.execute("""CREATE TABLE work_notes (
+        id INTEGER PRIMARY KEY, batch TEXT NOT NULL, kind TEXT NOT NULL, note TEXT NOT NULL)""")
+    db.execute("CREATE INDEX idx_work_notes_batch ON work_notes(batch, id)")

@@ -42,15 +42,17 @@ class ReextractReport:
 
 def reextract(archive: Archive, *, site: str | None = None, dry_run: bool = False,
               progress: Callable[[int], None] | None = None,
-              profiles: Mapping[str, Profile] | None = None) -> ReextractReport:
-    """Re-extract every archived article of ``site`` (all sites by default) from its raw page.
+              profiles: Mapping[str, Profile] | None = None,
+              ids: tuple[int, int] | None = None) -> ReextractReport:
+    """Re-extract every archived article of ``site`` (all sites by default) from its raw page;
+    with ``ids`` (first, last), only those in that range of ids (one worker's share).
 
     ``dry_run`` counts what would change and writes nothing. A page the extractor now rejects is
     counted as failed and its record left as it was.
     """
     report = ReextractReport()
     templates: dict[str | None, SiteTemplate | None] = {}
-    for article_id, page in archive.iter_raw_pages(site):
+    for article_id, page in archive.iter_raw_pages(site, ids):
         report.checked += 1
         if progress:
             progress(report.checked)

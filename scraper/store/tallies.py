@@ -1,0 +1,55 @@
+"""What distributed workers report of a batch of work to the command that handed it out.
+
+A batch is one `scraper archive` run, one WARC import or one re-extraction spread over workers
+(scraper/workers/). Each worker adds to the batch's counters (``add``: one upsert, so workers on
+many machines add at once without losing a count) and writes one-line notes (failures, problems),
+which the command reads in the order written (``notes_after``) while it waits, then ``forget``s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .archive import Archive
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    kind: str          # e.g. "failed", "problem", "error", "crashed"
+    text: str
+
+
+def add(archive: Archive, batch: str, counts: Mapping[str, int]) -> dict[str, int]:
+    """Add ``counts`` to the batch's counters; return their new totals."""
+    totals = {}
+    with archive.transaction() as tx:
+        for name, n in counts.items():
+            tx.execute("INSERT INTO work_tallies (batch, name, n) VALUES (?, ?, ?) "
+                       "ON CONFLICT (batch, name) DO UPDATE SET n = work_tallies.n + excluded.n",
+                       [batch, name, int(n)])
+            totals[name] = tx.scalar("SELECT n FROM work_tallies WHERE batch = ? AND name = ?", [batch, name])
+    return totals
+
+
+def read(archive: Archive, batch: str) -> dict[str, int]:
+    return {row["name"]: row["n"] for row in
+            archive.query("SELECT name, n FROM work_tallies WHERE batch = ? ORDER BY name", [batch])}
+
+
+def note(archive: Archive, batch: str, kind: str, text: str) -> None:
+    with archive.transaction() as tx:
+        tx.execute("INSERT INTO work_notes (batch, kind, note) VALUES (?, ?, ?)", [batch, kind, text])
+
+
+def notes_after(archive: Archive, batch: str, after: int = 0) -> list[Note]:
+    """The batch's notes written after note ``after``, oldest first."""
+    return [Note(row["id"], row["kind"], row["note"]) for row in archive.query(
+        "SELECT id, kind, note FROM work_notes WHERE batch = ? AND id > ? ORDER BY id", [batch, after])]
+
+
+def forget(archive: Archive, batch: str) -> None:
+    """The command has read everything: the batch's counters and notes go."""
+    with archive.transaction() as tx:
+        tx.execute("DELETE FROM work_tallies WHERE batch = ?", [batch])
+        tx.execute("DELETE FROM work_notes WHERE batch = ?", [batch])

@@ -1,0 +1,303 @@
+"""What a worker does with each job: discover a site, take a site's turn at fetching, import a WARC
+file, re-extract a range of articles. Each writes the archive through the same code as a local
+command and reports to the command that handed it out through store/tallies.py.
+
+Politeness is global because every job that sends requests to a site holds the site's lock
+(``site_lock``): Procrastinate runs no two jobs with one lock at once, on any machine, and runs
+them in the order they were handed out (discovery first). Inside a job the requests go one at a
+time with the site's delay (crawl/politeness.py, as in a local run), and a job ends only once
+that delay has passed since its last request, so the next job of the site, wherever it runs,
+may start at once. robots.txt is read by the discovery job and kept in the archive; the fetching
+jobs start from that copy (and fetch it, politely, only when it is missing or stale).
+
+A site's turn claims its queued URLs one at a time (store/runstate.claim) under the job's name:
+a worker killed mid-request leaves one URL claimed, which the command releases when it hands
+the job out again, so the URL is fetched by the next worker; a URL saved just before the kill is
+found archived and only marked done, so no article is stored twice.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import procrastinate
+
+from ..clock import utc_now
+from ..errors import OutOfTime, RobotsDisallowed, ScraperError
+from ..profiles import Profile, load_profiles
+from ..store import listings, runstate, tallies
+from ..store.archive import Archive
+blueprint = procrastinate.Blueprint()
+
+# The two queues (engine.py serves each with a worker of its own): waiting on hosts, or on a core.
+ARCHIVE_QUEUE = "scraper-archive"
+CPU_QUEUE = "scraper-cpu"
+
+LEASE = timedelta(minutes=10)     # a claimed URL's lease; a dead worker's is released before that
+
+_lock = threading.Lock()
+_archives: dict[str, Archive] = {}
+_profiles: dict[str, dict[str, Profile]] = {}
+
+
+def site_lock(profile: Profile) -> str:
+    """The job lock of a site: its first host (a site is one host in practice; two sites on one
+    host share the lock, so they share its turn too)."""
+    from ..crawl.politeness import host_of
+
+    return "host:" + host_of(profile.domains[0] if profile.domains else profile.name)
+
+
+def archive_at(target: str) -> Archive:
+    """One open Archive per database per worker process, shared by its job threads (its pool)."""
+    with _lock:
+        if target not in _archives:
+            _archives[target] = Archive.open(target)
+        return _archives[target]
+
+
+def profiles_of(config: str | None) -> dict[str, Profile]:
+    """The profiles the command loaded: the built-ins plus its sites file, sent as text."""
+    key = hashlib.sha256((config or "").encode()).hexdigest()
+    with _lock:
+        if key not in _profiles:
+            if config is None:
+                _profiles[key] = load_profiles(None)
+            else:
+                with tempfile.TemporaryDirectory() as folder:
+                    path = os.path.join(folder, "sites.toml")
+                    with open(path, "w", encoding="utf-8") as out:
+                        out.write(config)
+                    _profiles[key] = load_profiles(path)
+        return _profiles[key]
+
+
+def _reporting(batch_of):
+    """Run the job body; a bug in it becomes a note the command prints, then the job fails."""
+    def wrap(body):
+        def job(*args, **kwargs):
+            try:
+                return body(*args, **kwargs)
+            except BaseException as exc:
+                try:
+                    tallies.note(archive_at(kwargs["work"]["db"]), batch_of(kwargs), "crashed",
+                                 f"{body.__name__}: {exc!r}")
+                finally:
+                    raise
+        job.__name__ = body.__name__
+        return job
+    return wrap
+
+
+# -- an archive run ------------------------------------------------------------------------------
+
+def _client(work: dict, profile: Profile):
+    from ..crawl.politeness import PoliteClient, Politeness
+    from ..crawl.run import RUN_FETCH_OPTIONS
+
+    options = RUN_FETCH_OPTIONS
+    if work.get("user_agent"):
+        options = dataclasses.replace(options, user_agent=work["user_agent"])
+    deadline = None
+    if work.get("deadline") is not None:     # the wall clock's seconds (machines share it): ours, monotonic
+        deadline = time.monotonic() + (work["deadline"] - utc_now().timestamp())
+    return PoliteClient(options, Politeness(profile.delay), deadline=deadline), deadline
+
+
+def _wait_turn_out(client, hosts: set[str]) -> None:
+    """Hold the job (and so the site's lock) until the site's delay since its last request is over."""
+    from ..crawl.politeness import MAX_DELAY
+
+    until = time.monotonic() + MAX_DELAY    # a far Retry-After is not waited out here
+    for host in hosts:
+        while (wait := client.politeness.try_acquire(host)) != 0.0 and time.monotonic() < until:
+            time.sleep(min(wait, until - time.monotonic(), 1.0))
+
+
+@blueprint.task(name="discover", queue=ARCHIVE_QUEUE)
+@_reporting(lambda kw: kw["work"]["batch"])
+def discover(work: dict, site: str) -> None:
+    """Read the site's listings, queue the article URLs not yet archived, keep robots.txt and the
+    listings' validators in the archive, and count what was found."""
+    from ..crawl.discover import discover_site
+    from ..crawl.politeness import host_of
+
+    archive, batch = archive_at(work["db"]), work["batch"]
+    profile = profiles_of(work["config"])[site]
+    client, deadline = _client(work, profile)
+    client.robots.use_copies(listings.robots_copies(archive))
+    memory = listings.ListingMemory(site, listings.load(archive, site))
+
+    def sink(items):
+        fresh = [item for item in items if archive.find(item.url) is None]
+        tallies.add(archive, batch, {"discovered": runstate.enqueue(archive, site, fresh)})
+
+    found = discover_site(profile, client, memory=memory, sink=sink, deadline=deadline)
+    archive.log_attempts(found.attempts, final=None, error=None, run_id=work["run_id"])
+    for message in found.problems:
+        tallies.note(archive, batch, "problem", message)
+    tallies.add(archive, batch, {"listings_read": found.listings_read, "unread": found.unread})
+    listings.save(archive, found.listings.values())
+    listings.save_robots(archive, client.robots.new_copies())
+    _wait_turn_out(client, {host_of(a.url) for a in found.attempts})
+
+
+@blueprint.task(name="fetch_site", queue=ARCHIVE_QUEUE, pass_context=True)
+@_reporting(lambda kw: kw["work"]["batch"])
+def fetch_site(context=None, *, work: dict, site: str, rechecks: list[dict]) -> None:
+    """The site's turn: its rechecks, then its queued URLs one at a time until none is due, the
+    run's new-article budget is spent or its deadline comes."""
+    from ..crawl.politeness import host_of
+
+    archive, batch = archive_at(work["db"]), work["batch"]
+    profiles = profiles_of(work["config"])
+    profile = profiles[site]
+    client, deadline = _client(work, profile)
+    client.robots.use_copies(listings.robots_copies(archive))
+    worker = f"job-{context.job.id}"
+    if context.job.attempts:   # handed out again after its worker died: its last request's end is unknown
+        time.sleep(min(profile.delay, 120.0))
+    hosts: set[str] = set()
+    done = _Fetching(archive, work, profile, profiles, client, hosts)
+    for task in rechecks:
+        if not done.one(queued_from_json(task), deadline):
+            break
+    while deadline is None or time.monotonic() < deadline:
+        claimed = runstate.claim(archive, [site], 1, worker=worker, lease=LEASE)
+        if not claimed:
+            break
+        if work.get("max_new") is not None and tallies.add(archive, batch, {"new": 1})["new"] > work["max_new"]:
+            runstate.release(archive, worker)     # the run's budget of new articles is spent
+            break
+        going_on = done.one(claimed[0], deadline)
+        runstate.release(archive, worker)   # whatever became of it (a robots.txt refusal keeps it queued)
+        if not going_on:
+            break
+    listings.save_robots(archive, client.robots.new_copies())
+    _wait_turn_out(client, hosts | {host_of(d) for d in profile.domains[:1]})
+
+
+class _Fetching:
+    """One URL of a site's turn, recorded as the local run records it (crawl/run.py's _Run)."""
+
+    def __init__(self, archive, work, profile, profiles, client, hosts):
+        from ..pipeline import template_for
+
+        self.archive, self.work, self.profile, self.profiles = archive, work, profile, profiles
+        self.client, self.hosts, self.batch = client, hosts, work["batch"]
+        self.template = template_for(archive, profile.name, learn=False)
+
+    def one(self, task: runstate.QueuedURL, deadline: float | None) -> bool:
+        """Fetch, extract and store one URL; False when the run's deadline stopped it (left queued)."""
+        from ..crawl.politeness import host_of
+        from ..pipeline import article_to_row, page_to_article
+
+        archive, counts = self.archive, {}
+        if not task.recheck and archive.find(task.url) is not None:   # saved by a worker killed before marking it
+            runstate.mark_done(archive, task.url, task.site)
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            tallies.add(archive, self.batch, {"skipped": 1, "left": 1})
+            return False
+        host = host_of(task.url)
+        if host not in self.hosts:
+            self.hosts.add(host)
+            self.client.politeness.set_delay(host, self.profile.delay, self.client.robots.crawl_delay(task.url))
+        attempts: list = []
+        page = article = error = None
+        try:
+            page = self.client.get(task.url, etag=task.etag, last_modified=task.last_modified, attempts=attempts)
+            if not page.not_modified:
+                article = page_to_article(page, self.profiles, self.template, task.listing)
+        except OutOfTime:
+            tallies.add(archive, self.batch, {"skipped": 1, "left": 1})
+            return False
+        except RobotsDisallowed as exc:      # left queued: robots.txt may allow it later
+            tallies.add(archive, self.batch, {"skipped": 1})
+            tallies.note(archive, self.batch, "skipped", f"{task.url}\t{exc}")
+            return True
+        except ScraperError as exc:
+            error = exc
+        except Exception as exc:   # a bug in the extractor: this page fails, the run goes on
+            error = ScraperError(f"{task.url}: extraction failed ({exc!r})")
+        run_id = self.work["run_id"]
+        if error is not None:
+            state = "failed"
+            if not task.recheck:
+                state = runstate.mark_failed(archive, task.url, str(error),
+                                             retryable=getattr(error, "retryable", False),
+                                             max_tries=self.work["max_tries"])
+                state = "gave_up" if state == runstate.GAVE_UP else "failed"
+            archive.log_attempts(attempts, final="failed", error=str(error), run_id=run_id)
+            counts[state] = 1
+            tallies.note(archive, self.batch, state, f"{task.url}\t{error}")
+        else:
+            if article is None:
+                status = "unchanged"
+                archive.log_attempts(attempts, final="not_modified", run_id=run_id)
+            else:
+                saved = article_to_row(archive, article, page, attempts=attempts, run_id=run_id)
+                status = saved.status
+                if saved.shrank:
+                    tallies.note(archive, self.batch, "shrank",
+                                 f"{task.url}\t{saved.shrank}; the previous version is kept in revisions")
+            runstate.mark_done(archive, task.url, task.site)
+            counts[status] = 1
+        counts["attempted"] = 1
+        tallies.add(archive, self.batch, counts)
+        return True
+
+
+def queued_to_json(task: runstate.QueuedURL) -> dict:
+    return dataclasses.asdict(task)
+
+
+def queued_from_json(data: dict) -> runstate.QueuedURL:
+    from ..models import Found
+
+    listing = data.get("listing")
+    if listing is not None:
+        listing = Found(**listing)
+    return runstate.QueuedURL(**{**data, "listing": listing})
+
+
+# -- WARC files and re-extraction: CPU-bound ------------------------------------------------------
+
+@blueprint.task(name="import_warc", queue=CPU_QUEUE)
+@_reporting(lambda kw: kw["work"]["batch"])
+def import_warc(work: dict, path: str) -> None:
+    """Archive the pages of one WARC file; add its counts to the batch."""
+    from ..use.warc import import_warc as run_import
+
+    archive, batch = archive_at(work["db"]), work["batch"]
+    report = run_import(archive, [path], profiles=profiles_of(work["config"]))
+    counts: dict[str, Any] = {"records": report.records, "pages": report.pages}
+    counts.update({f"outcome:{k}": n for k, n in report.outcomes.items()})
+    counts.update({f"skipped:{k}": n for k, n in report.skipped.items()})
+    tallies.add(archive, batch, counts)
+    for error in report.errors:
+        tallies.note(archive, batch, "error", error)
+
+
+@blueprint.task(name="reextract", queue=CPU_QUEUE)
+@_reporting(lambda kw: kw["work"]["batch"])
+def reextract(work: dict, site: str | None, first: int, last: int, dry_run: bool) -> None:
+    """Re-extract the articles with ids first..last; add the counts and notes to the batch."""
+    from ..use.reextract import reextract as run_reextract
+
+    archive, batch = archive_at(work["db"]), work["batch"]
+    report = run_reextract(archive, site=site, dry_run=dry_run, profiles=profiles_of(work["config"]),
+                           ids=(first, last))
+    counts = {"checked": report.checked, "changed": report.changed, "failed": report.failed}
+    counts.update({f"field:{name}": n for name, n in report.fields.items()})
+    tallies.add(archive, batch, counts)
+    for article_id, message in report.errors:
+        tallies.note(archive, batch, "error", f"{article_id}\t{message}")
+    for article_id, url, change in report.shrank:
+        tallies.note(archive, batch, "shrank", f"{article_id}\t{url}\t{change}")

@@ -1,0 +1,245 @@
+"""Distributed workers (scraper/workers/): real `scraper worker` processes, real PostgreSQL, local hosts.
+
+Each test starts worker processes against a new database, local news hosts on 127.0.0.x that
+record when every request began and ended, and the command that hands the work out, all for
+real: politeness holds across processes, a worker killed with kill -9 loses nothing and doubles
+nothing, WARC files spread over workers give the records a local import gives.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.synthetic import SiteHandler, prose, serve
+from tests.workerprocs import ROOT, Workers
+
+DELAY = 0.3
+
+
+class Hosts:
+    """Local news sites, one per address 127.0.0.2.., each a sitemap of ``pages`` articles
+    answered after ``latency``; ``log`` holds (host, path, began, ended) of every request."""
+
+    def __init__(self, count: int, pages: int, latency: float):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.log: list[tuple[str, str, float, float]] = []
+        guard = threading.Lock()
+        port, log = self.port, self.log
+
+        class Handler(SiteHandler):
+            def do_GET(self):
+                began = time.monotonic()
+                host = self.server.server_address[0]
+                if self.path == "/sitemap.xml":
+                    locs = "".join(f"<url><loc>http://{host}:{port}/news/{n}/story</loc></url>" for n in range(pages))
+                    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'.encode()
+                    self.send(200, body, "application/xml")
+                elif self.path.startswith("/news/"):
+                    time.sleep(latency)
+                    n = int(self.path.split("/")[2])
+                    text = "".join(f"<p>{p}</p>" for p in prose(n + 100 * int(host.rsplit(".", 1)[1])))
+                    body = (f'<html lang="ar"><head><meta charset="utf-8"><title>خبر {host} {n}</title></head>'
+                            f'<body><h1>خبر {host} {n}</h1><article>{text}</article></body></html>').encode()
+                    self.send(200, body, "text/html; charset=utf-8")
+                else:
+                    self.send(404, b"not here", "text/plain")
+                with guard:
+                    log.append((host, self.path, began, time.monotonic()))
+
+        self.servers = [serve(Handler, f"127.0.0.{2 + i}", self.port) for i in range(count)]
+        self.hosts = [f"127.0.0.{2 + i}" for i in range(count)]
+
+    def sites_file(self, folder: Path, delay: float) -> Path:
+        path = folder / "sites.toml"
+        path.write_text("".join(f"[sites.h{i}]\nsitemaps = ['http://{h}:{self.port}/sitemap.xml']\n"
+                                f"article = '/news/'\ndelay = {delay}\n\n" for i, h in enumerate(self.hosts)))
+        return path
+
+    def close(self):
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+def scraper(*args, **popen):
+    return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def articles(url: str) -> list[tuple[str, str]]:
+    from scraper.store import Archive
+
+    with Archive.open(url, create=False) as archive:
+        return [(row["url"], row["title"]) for row in archive.query("SELECT url, title FROM articles ORDER BY url")]
+
+
+def test_politeness_holds_across_worker_processes(tmp_path, pg_url):
+    hosts = Hosts(3, pages=5, latency=0.05)
+    try:
+        config = hosts.sites_file(tmp_path, DELAY)
+        with Workers(pg_url, 2, "--fetchers", "2") as workers:
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
+            out, err = run.communicate(timeout=90)
+            assert run.returncode == 0, err
+            logs = [workers.log(i) for i in range(2)]
+    finally:
+        hosts.close()
+    assert len(articles(pg_url)) == 15
+    assert all("Starting job" in log for log in logs), logs     # both processes did some of the work
+    for host in hosts.hosts:
+        asked = sorted((began, ended) for h, _, began, ended in hosts.log if h == host)
+        assert len(asked) >= 7       # robots.txt, the sitemap, five articles
+        for (_, ended), (began, _) in zip(asked, asked[1:]):
+            # One request at a time, and the site's delay between the end of one and the next,
+            # whichever process sent them (the server sees a request start no earlier than the
+            # client sent it and end no later than the client saw the end).
+            assert began - ended >= DELAY * 0.95, (host, began - ended)
+    # The run is one row in `runs`, as a local run's: its counts and exit code.
+    from scraper.store import Archive
+
+    with Archive.open(pg_url) as archive:
+        (row,) = archive.query("SELECT * FROM runs")
+        assert (row["saved"], row["discovered"], row["exit_code"], row["ended_at"] is not None) == (15, 15, 0, True)
+        assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'done'") == 15
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_url):
+    from scraper.store import Archive
+
+    hosts = Hosts(1, pages=12, latency=0.3)
+    try:
+        config = hosts.sites_file(tmp_path, 0.05)
+        with Workers(pg_url, 1, "--fetchers", "2") as workers:
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                # Past a few saved articles the site's turn is certainly running on this worker.
+                if run.poll() is None and len(articles(pg_url)) >= 3 if _has_tables(pg_url) else False:
+                    break
+                time.sleep(0.1)
+            os.kill(workers.procs[0].pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            workers.procs[0].wait()
+            workers.start(1)          # another machine's worker, which must take the job over
+            out, err = run.communicate(timeout=90)
+            assert run.returncode == 0, err
+            assert "fetch_site" in workers.log(1)
+    finally:
+        hosts.close()
+    saved = articles(pg_url)
+    assert len(saved) == 12 and len({url for url, _ in saved}) == 12
+    with Archive.open(pg_url) as archive:
+        assert archive.scalar("SELECT count(*) FROM revisions") == 0          # nothing saved twice
+        assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'done'") == 12
+        assert archive.scalar("SELECT count(*) FROM queue WHERE claimed_by IS NOT NULL") == 0
+    asked = [path for _, path, began, _ in hosts.log if path.startswith("/news/")]
+    assert len(asked) <= 13          # at most the one request cut by the kill was asked again
+    assert any(began > killed_at for _, _, began, _ in hosts.log)
+
+
+def _has_tables(url: str) -> bool:
+    try:
+        articles(url)
+        return True
+    except Exception:     # the run has not created the archive's tables yet
+        return False
+
+
+def test_workers_at_needs_an_archive_in_postgresql(tmp_path):
+    run = scraper("archive", "--db", str(tmp_path / "archive.db"), "--workers-at", "postgresql://127.0.0.1/x")
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 2
+    assert [line for line in err.splitlines() if line.strip()][-1].startswith("Error:")
+    assert not (tmp_path / "archive.db").exists()
+
+
+def warc_files(tmp_path) -> list[str]:
+    """Three WARC files of four articles each, a site per file."""
+    from datetime import datetime, timezone
+
+    from requests.structures import CaseInsensitiveDict
+
+    from scraper.models import Page
+    from scraper.use.warc import WarcWriter
+
+    files = []
+    for f in range(3):
+        path = tmp_path / f"part-{f}.warc.gz"
+        with WarcWriter(path) as warc:
+            for n in range(4):
+                text = "".join(f"<p>{p}</p>" for p in prose(10 * f + n))
+                body = (f'<html lang="ar"><head><meta charset="utf-8"><title>خبر {f}-{n}</title></head>'
+                        f'<body><h1>خبر {f}-{n}</h1><article>{text}</article></body></html>').encode()
+                # A site per file: its learned template then comes from the same pages, in the same
+                # order, wherever the file is imported (the pages of one site spread over files
+                # meet it in another order, as they would in a local import of the files reordered).
+                url = f"https://news{f}.example/{n}"
+                warc.write_page(Page(url=url, final_url=url, status=200, body=body, html=body.decode(),
+                                     encoding="utf-8", fetched_at=datetime(2024, 3, 1, tzinfo=timezone.utc),
+                                     headers=CaseInsensitiveDict({"Content-Type": "text/html; charset=utf-8"}),
+                                     request_headers={"User-Agent": "test"}))
+        files.append(str(path))
+    return files
+
+
+def exported(tmp_path, target) -> list[str]:
+    """The archive's records as `scraper export` writes them, but for the row ids and the moments
+    of storing (the order of the saves differs between a local run and workers)."""
+    out = tmp_path / "out.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "cli.py"), "export", "--db", target, "-o", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=120)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return sorted(json.dumps({k: v for k, v in r.items() if k not in ("id", "page_id", "first_seen", "updated_at")},
+                             ensure_ascii=False, sort_keys=True) for r in records)
+
+
+def test_warc_files_spread_over_workers_give_the_records_of_a_local_import(tmp_path, pg_url):
+    files = warc_files(tmp_path)
+    local = tmp_path / "local.db"
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "import-warc", "--db", str(local), *files],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with Workers(pg_url, 2) as workers:
+        run = scraper("import-warc", "--db", pg_url, "--workers-at", pg_url, *files)
+        out, err = run.communicate(timeout=120)
+        logs = [workers.log(i) for i in range(2)]
+    assert run.returncode == 0, err
+    assert err.strip().splitlines()[-1] == done.stderr.strip().splitlines()[-1]   # the same summary line
+    assert all("import_warc" in log for log in logs), logs
+    records = exported(tmp_path, str(local))
+    assert len(records) == 12 and records == exported(tmp_path, pg_url)
+
+
+def test_reextract_shared_among_workers_gives_the_records_of_a_local_one(tmp_path, pg_url):
+    from scraper.workers.coordinate import reextract_on_workers
+
+    files = warc_files(tmp_path)
+    local = str(tmp_path / "local.db")
+    for target in (local, pg_url):
+        subprocess.run([sys.executable, str(ROOT / "cli.py"), "import-warc", "--db", target, *files],
+                       cwd=ROOT, check=True, capture_output=True, timeout=120)
+    # A rule that changes the records of one site: its first paragraph is dropped.
+    config = tmp_path / "sites.toml"
+    config.write_text("[sites.news0]\ndomains = ['news0.example']\ndrop = ['article p:first-child']\n")
+    wanted = subprocess.run([sys.executable, str(ROOT / "cli.py"), "reextract", "--db", local, "--json",
+                             "--config", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    with Workers(pg_url, 2) as workers:
+        # Three articles a job: four jobs over two processes.
+        report, waited = reextract_on_workers(pg_url, pg_url, site=None, dry_run=False, config=config, per_job=3)
+        logs = [workers.log(i) for i in range(2)]
+    assert all("reextract" in log for log in logs), logs
+    assert (waited.failed, waited.cancelled) == (0, 0)
+    assert report.to_dict() == json.loads(wanted.stdout)
+    assert report.fields["text"] == 4 and len(report.shrank) == 4     # the rule did change news0
+    assert exported(tmp_path, local) == exported(tmp_path, pg_url)
