@@ -114,9 +114,12 @@ class Archive:
 
     @classmethod
     def open(cls, target: str | os.PathLike, *, busy_timeout: float = 30.0, clock: Clock = utc_now,
-             create: bool = True, reading: bool = False) -> "Archive":
+             create: bool = True, reading: bool = False, connections: int | None = None) -> "Archive":
         """Open the archive at ``target`` (a file path, created if missing; or a ``postgresql://``
         URL of an existing database) and apply the missing migrations.
+
+        ``connections``: at most this many to a PostgreSQL archive at once (its pool; default 4,
+        enough for one command's threads; a worker process runs more jobs at once).
 
         ``create=False`` raises NoSuchArchive instead of creating a file, or the tables in a database
         that holds none yet (commands that only read).
@@ -128,7 +131,8 @@ class Archive:
         if is_database_url(target):
             from .postgres import PostgresDatabase   # only a PostgreSQL archive loads psycopg
 
-            db = PostgresDatabase(str(target), busy_timeout, clock=clock, create=create)
+            db = PostgresDatabase(str(target), busy_timeout, clock=clock, create=create,
+                                  **({"connections": connections} if connections else {}))
         else:
             read_only = reading and Path(target).is_file() and not can_write(Path(target))
             db = SQLiteDatabase(target, busy_timeout, create=create, read_only=read_only)

@@ -162,7 +162,8 @@ class PostgresDatabase:
     skip_locked = " FOR UPDATE SKIP LOCKED"
     path = None
 
-    def __init__(self, url: str, busy_timeout: float, *, clock: Clock = utc_now, create: bool = True):
+    def __init__(self, url: str, busy_timeout: float, *, clock: Clock = utc_now, create: bool = True,
+                 connections: int = POOL_SIZE):
         self.target = url
         self.shown = shown(url)
         self.busy_timeout = busy_timeout
@@ -182,7 +183,7 @@ class PostgresDatabase:
                     raise NoSuchArchive(f"{self.shown} holds no archive yet (scraper archive, fetch or copy "
                                         "make one there)")
                 migrate(conn, clock=clock)
-        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs=settings, configure=_configure,
+        self._pool = ConnectionPool(url, min_size=1, max_size=connections, kwargs=settings, configure=_configure,
                                     timeout=max(busy_timeout, 1.0), open=False, name=self.shown)
         with self._errors():
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)

@@ -58,6 +58,7 @@ async def ensure_schema(app: procrastinate.App) -> None:
 async def serve(url: str, *, fetchers: int = FETCHERS, cpus: int = CPUS) -> None:
     """Run a worker until SIGTERM or SIGINT: archive jobs ``fetchers`` at once, CPU jobs ``cpus``."""
     app = make_app(url)
+    tasks.connections = fetchers + cpus
     async with app.open_async():
         await ensure_schema(app)
         loop = asyncio.get_running_loop()

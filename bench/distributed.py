@@ -1,0 +1,249 @@
+"""Benchmark: `scraper archive` and `import-warc` on 1, 2 and 4 `scraper worker` processes.
+
+    python bench/distributed.py [--pg postgresql://postgres@127.0.0.1/postgres] [--pages 1000]
+                                [--hosts 20] [--latency 0.1] [--delay 0.1] [--warc-files 8] [--warc-pages 40]
+
+Archive: the local news hosts of bench/archive.py (127.0.0.2.., the same articles, latency and
+site delay, a sitemap each) archived by `scraper archive --workers-at` into a new PostgreSQL
+database with 1, 2, then 4 worker processes (each with its default 16 sites at once). pages/s is
+the articles the hosts served over the fetching phase, from the first article asked for to the
+last answered, as the hosts saw it; the politeness limit is hosts / (latency + delay), what no
+number of workers may pass. The exported records of each run are compared with those of a local
+run of the same sites into an SQLite file (all fields but row ids and the moments of fetching and storing).
+
+WARC import: --warc-files files of --warc-pages real corpus pages each (../shared/corpus, each
+copy a distinct URL, a site per file), imported by `import-warc --workers-at` with 1, 2, 4 worker
+processes (--cpus 1 each: CPU-bound); pages/s over the command's whole run. The machine's load
+average is printed with each figure: on a shared machine, compare ratios. Each worker's peak RSS
+is read from /proc at its end.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.archive import article  # noqa: E402
+from bench.corpus import DEFAULT_CORPUS  # noqa: E402
+from tests.synthetic import SiteHandler, serve as serve_handler  # noqa: E402
+from tests.workerprocs import Workers  # noqa: E402
+
+VOLATILE = ("id", "page_id", "fetched_at", "first_seen", "updated_at")   # ids, and when fetched and stored
+
+
+def serve(hosts: int, port: int, pages: int, latency: float, log_path: str, ready) -> None:
+    """In a child process: bench/archive.py's hosts, each article request's times written to ``log_path``."""
+    per_host = -(-pages // hosts)
+    log = open(log_path, "a", buffering=1)
+    guard = threading.Lock()
+
+    def handler_for(host: int):
+        class Handler(SiteHandler):
+            def do_GET(self):
+                began = time.time()
+                if self.path == "/sitemap.xml":
+                    count = min(per_host, pages - (host - 2) * per_host)
+                    locs = "".join(f"<url><loc>http://127.0.0.{host}:{port}/news/{n}/a</loc></url>"
+                                   for n in range(max(0, count)))
+                    self.send(200, f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
+                              .encode(), "application/xml")
+                elif self.path.startswith("/news/"):
+                    time.sleep(latency)
+                    self.send(200, article(host, int(self.path.split("/")[2])), "text/html; charset=utf-8")
+                    with guard:
+                        log.write(f"{host} {began} {time.time()}\n")
+                else:
+                    self.send(404, b"not here", "text/plain")
+        return Handler
+
+    for host in range(2, 2 + hosts):
+        server = serve_handler(handler_for(host), f"127.0.0.{host}", port)
+        server.handle_error = lambda request, address: None
+    ready.set()
+    threading.Event().wait()
+
+
+def new_database(admin: str) -> str:
+    import psycopg
+
+    name = f"bench_distributed_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(admin)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+
+
+def drop_database(admin: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+
+
+def scraper(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"scraper {args[0]} exited {done.returncode}: {done.stderr[-2000:]}")
+    return done
+
+
+def records(target: str, workdir: Path) -> list[str]:
+    out = workdir / "export.jsonl"
+    scraper("export", "--db", target, "-o", str(out))
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, ensure_ascii=False, sort_keys=True)
+                  for r in rows)
+
+
+def ready_workers(workers: Workers, timeout: float = 60) -> None:
+    """Until every worker process says it started (its Procrastinate workers log it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all("Starting worker" in workers.log(i) for i in range(len(workers.procs))):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the workers did not start: " + workers.log(0)[-2000:])
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def fetch_phase(log_path: Path) -> tuple[int, float]:
+    """(articles served, seconds from the first asked for to the last answered), then the log is emptied."""
+    lines = [line.split() for line in log_path.read_text().splitlines()]
+    log_path.write_text("")
+    if not lines:
+        return 0, float("nan")
+    return len(lines), max(float(e) for _, _, e in lines) - min(float(b) for _, b, _ in lines)
+
+
+def archive_runs(args, workdir: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = workdir / "requests.log"
+    log_path.write_text("")
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=serve, args=(args.hosts, port, args.pages, args.latency, str(log_path), ready),
+                                     daemon=True)
+    server.start()
+    ready.wait(10)
+    config = workdir / "sites.toml"
+    config.write_text("".join(
+        f"[sites.h{h}]\nsitemaps = ['http://127.0.0.{h}:{port}/sitemap.xml']\n"
+        f"article = '/news/'\ndelay = {args.delay}\n\n" for h in range(2, 2 + args.hosts)))
+    limit = args.hosts / (args.latency + args.delay)
+    print(f"archive: {args.pages} articles on {args.hosts} hosts, latency {args.latency * 1000:.0f} ms, "
+          f"delay {args.delay:g} s: politeness limit {limit:.1f} pages/s")
+    try:
+        local = workdir / "local.db"
+        scraper("archive", "--db", str(local), "--config", str(config), "--workers", "16", "--max-time", "0")
+        served, seconds = fetch_phase(log_path)
+        wanted = records(str(local), workdir)
+        print(f"  local run (SQLite, --workers 16): {served / seconds:.1f} pages/s = {100 * served / seconds / limit:.0f} % "
+              f"of the limit; {len(wanted)} records")
+        for count in args.processes:
+            url = new_database(args.pg)
+            try:
+                with Workers(url, count) as workers:
+                    ready_workers(workers)
+                    load = os.getloadavg()[0]
+                    done = scraper("archive", "--db", url, "--workers-at", url, "--config", str(config), "--max-time", "0")
+                    rss = [peak_rss_mb(p.pid) for p in workers.procs]
+                served, seconds = fetch_phase(log_path)
+                same = records(url, workdir) == wanted
+                rate = served / seconds
+                print(f"  {count} worker process(es): {rate:.1f} pages/s = {100 * rate / limit:.0f} % of the limit; "
+                      f"records identical to the local run: {'yes' if same else 'NO'}; peak RSS per worker "
+                      f"{max(rss):.0f} MB; load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
+            finally:
+                drop_database(args.pg, url)
+    finally:
+        server.terminate()
+
+
+def warc_runs(args, workdir: Path) -> None:
+    from datetime import datetime, timezone
+
+    from requests.structures import CaseInsensitiveDict
+
+    from scraper.models import Page
+    from scraper.use.warc import WarcWriter
+
+    corpus = [gzip.decompress(p.read_bytes()) for p in sorted(Path(args.corpus).rglob("*.html.gz"))]
+    if not corpus:
+        raise SystemExit(f"no .html.gz page under {args.corpus}")
+    files = []
+    for f in range(args.warc_files):
+        path = workdir / f"part-{f}.warc.gz"
+        with WarcWriter(path) as warc:
+            for n in range(args.warc_pages):
+                body = corpus[(f * args.warc_pages + n) % len(corpus)] + f"\n<!-- copy {f}-{n} -->\n".encode()
+                url = f"https://site{f}.example/news/{n}"
+                warc.write_page(Page(url=url, final_url=url, status=200, body=body, html=body.decode("utf-8", "replace"),
+                                     encoding="utf-8", fetched_at=datetime(2024, 3, 1, tzinfo=timezone.utc),
+                                     headers=CaseInsensitiveDict({"Content-Type": "text/html; charset=utf-8"}),
+                                     request_headers={"User-Agent": "bench"}))
+        files.append(str(path))
+    pages = args.warc_files * args.warc_pages
+    print(f"WARC import: {args.warc_files} files of {args.warc_pages} corpus pages ({len(corpus)} distinct pages cycled)")
+    rates = {}
+    for count in args.processes:
+        url = new_database(args.pg)
+        try:
+            with Workers(url, count, "--cpus", "1") as workers:
+                ready_workers(workers)
+                load = os.getloadavg()[0]
+                began = time.monotonic()
+                done = scraper("import-warc", "--db", url, "--workers-at", url, *files)
+                seconds = time.monotonic() - began
+                rss = [peak_rss_mb(p.pid) for p in workers.procs]
+            rates[count] = pages / seconds
+            ratio = f" = {rates[count] / rates[min(rates)]:.2f}x one worker" if count != min(rates) else ""
+            print(f"  {count} worker process(es): {rates[count]:.1f} pages/s{ratio}; peak RSS per worker "
+                  f"{max(rss):.0f} MB; load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
+        finally:
+            drop_database(args.pg, url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--delay", type=float, default=0.1)
+    parser.add_argument("--processes", type=int, nargs="*", default=[1, 2, 4])
+    parser.add_argument("--warc-files", type=int, default=8)
+    parser.add_argument("--warc-pages", type=int, default=40)
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--skip", choices=("archive", "warc"), action="append", default=[])
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores; load average at the start {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as folder:
+        if "archive" not in args.skip:
+            archive_runs(args, Path(folder))
+        if "warc" not in args.skip:
+            warc_runs(args, Path(folder))
+
+
+if __name__ == "__main__":
+    main()
