@@ -126,6 +126,13 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (its threads included)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fetch_phase(log_path: Path) -> tuple[int, float]:
     """(articles served, seconds from the first asked for to the last answered), then the log is emptied."""
     lines = [line.split() for line in log_path.read_text().splitlines()]
@@ -168,12 +175,14 @@ def archive_runs(args, workdir: Path) -> None:
                     load = os.getloadavg()[0]
                     done = scraper("archive", "--db", url, "--workers-at", url, "--config", str(config), "--max-time", "0")
                     rss = [peak_rss_mb(p.pid) for p in workers.procs]
+                    cpu = sum(cpu_seconds(p.pid) for p in workers.procs)
                 served, seconds = fetch_phase(log_path)
                 same = records(url, workdir) == wanted
                 rate = served / seconds
                 print(f"  {count} worker process(es): {rate:.1f} pages/s = {100 * rate / limit:.0f} % of the limit; "
-                      f"records identical to the local run: {'yes' if same else 'NO'}; peak RSS per worker "
-                      f"{max(rss):.0f} MB; load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
+                      f"records identical to the local run: {'yes' if same else 'NO'}; workers' CPU "
+                      f"{1000 * cpu / max(1, served):.1f} ms a page; peak RSS per worker {max(rss):.0f} MB; "
+                      f"load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
             finally:
                 drop_database(args.pg, url)
     finally:
@@ -216,9 +225,11 @@ def warc_runs(args, workdir: Path) -> None:
                 done = scraper("import-warc", "--db", url, "--workers-at", url, *files)
                 seconds = time.monotonic() - began
                 rss = [peak_rss_mb(p.pid) for p in workers.procs]
+                cpu = sum(cpu_seconds(p.pid) for p in workers.procs)
             rates[count] = pages / seconds
             ratio = f" = {rates[count] / rates[min(rates)]:.2f}x one worker" if count != min(rates) else ""
-            print(f"  {count} worker process(es): {rates[count]:.1f} pages/s{ratio}; peak RSS per worker "
+            print(f"  {count} worker process(es): {rates[count]:.1f} pages/s{ratio}; workers' CPU "
+                  f"{1000 * cpu / pages:.0f} ms a page; peak RSS per worker "
                   f"{max(rss):.0f} MB; load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
         finally:
             drop_database(args.pg, url)

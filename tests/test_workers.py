@@ -52,6 +52,8 @@ class Hosts:
                     body = (f'<html lang="ar"><head><meta charset="utf-8"><title>خبر {host} {n}</title></head>'
                             f'<body><h1>خبر {host} {n}</h1><article>{text}</article></body></html>').encode()
                     self.send(200, body, "text/html; charset=utf-8")
+                elif self.path == "/robots.txt":
+                    self.send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
                 else:
                     self.send(404, b"not here", "text/plain")
                 with guard:
@@ -146,6 +148,29 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
     asked = [path for _, path, began, _ in hosts.log if path.startswith("/news/")]
     assert len(asked) <= 13          # at most the one request cut by the kill was asked again
     assert any(began > killed_at for _, _, began, _ in hosts.log)
+
+
+def test_a_queued_url_robots_txt_now_refuses_stays_queued_and_the_run_ends(tmp_path, pg_url):
+    from scraper.models import Found
+    from scraper.store import Archive, runstate
+
+    hosts = Hosts(1, pages=2, latency=0.0)
+    refused = f"http://{hosts.hosts[0]}:{hosts.port}/private/1"
+    with Archive.open(pg_url) as archive:      # queued by an earlier run, before robots.txt said no
+        runstate.enqueue(archive, "h0", [Found(refused, "sitemap", "earlier")])
+    try:
+        config = hosts.sites_file(tmp_path, 0.05)
+        with Workers(pg_url, 1):
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
+            out, err = run.communicate(timeout=60)
+    finally:
+        hosts.close()
+    assert run.returncode == 0, err
+    assert not any(path.startswith("/private/") for _, path, _, _ in hosts.log)
+    with Archive.open(pg_url) as archive:
+        (row,) = archive.query("SELECT state, claimed_by FROM queue WHERE url = ?", [refused])
+        assert (row["state"], row["claimed_by"]) == ("pending", None)    # for a later run, as a local run leaves it
+        assert archive.query("SELECT saved, skipped FROM runs")[0] == {"saved": 2, "skipped": 1}
 
 
 def _has_tables(url: str) -> bool:

@@ -25,7 +25,7 @@ def check_workers_at(workers_at, db_path, command):
 @click.command()
 @click.option("--workers-at", "workers_at", envvar="SCRAPER_WORKERS_AT", metavar="URL", required=True,
               help="The PostgreSQL database the jobs live in (also $SCRAPER_WORKERS_AT).")
-@click.option("--fetchers", type=click.IntRange(1, 256), default=16, show_default=True,
+@click.option("--fetchers", type=click.IntRange(1, 256), default=32, show_default=True,
               help="Sites fetched at once by this process (each one request at a time).")
 @click.option("--cpus", type=click.IntRange(1, 64), default=1, show_default=True,
               help="WARC files or re-extraction ranges at once (run one worker process per core).")

@@ -20,16 +20,20 @@ class Note:
     text: str
 
 
-def add(archive: Archive, batch: str, counts: Mapping[str, int]) -> dict[str, int]:
-    """Add ``counts`` to the batch's counters; return their new totals."""
-    totals = {}
+def add(archive: Archive, batch: str, counts: Mapping[str, int]) -> None:
+    """Add ``counts`` to the batch's counters (one statement each: workers add every page)."""
     with archive.transaction() as tx:
-        for name, n in counts.items():
-            tx.execute("INSERT INTO work_tallies (batch, name, n) VALUES (?, ?, ?) "
+        tx.executemany("INSERT INTO work_tallies (batch, name, n) VALUES (?, ?, ?) "
                        "ON CONFLICT (batch, name) DO UPDATE SET n = work_tallies.n + excluded.n",
-                       [batch, name, int(n)])
-            totals[name] = tx.scalar("SELECT n FROM work_tallies WHERE batch = ? AND name = ?", [batch, name])
-    return totals
+                       [(batch, name, int(n)) for name, n in counts.items() if n])
+
+
+def take(archive: Archive, batch: str, name: str, n: int = 1) -> int:
+    """Add ``n`` to one counter and return its new total, in one transaction (a shared budget)."""
+    with archive.transaction() as tx:
+        tx.execute("INSERT INTO work_tallies (batch, name, n) VALUES (?, ?, ?) "
+                   "ON CONFLICT (batch, name) DO UPDATE SET n = work_tallies.n + excluded.n", [batch, name, n])
+        return tx.scalar("SELECT n FROM work_tallies WHERE batch = ? AND name = ?", [batch, name])
 
 
 def read(archive: Archive, batch: str) -> dict[str, int]:

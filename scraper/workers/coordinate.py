@@ -9,7 +9,7 @@ one job per file or per range of articles the same way.
 
 While it waits it reads the workers' notes (failures, problems) for the caller's reporter, and it
 hands out again the jobs of a worker that fell silent (kill -9, a lost machine: no heartbeat for
-engine.STALLED_AFTER seconds), first releasing the URL such a job had claimed. A job nobody takes
+engine.STALLED_AFTER seconds), first releasing the URLs such a job had claimed. A job nobody takes
 (no worker running) is cancelled at the run's deadline, and the run says so.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ async def _wait(app, archive: Archive, batch: str, ids: list[int], *, deadline: 
             return waited
         for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=engine.STALLED_AFTER):
             if job.id in mine:
-                # The claim of the URL it was fetching goes first, so the next worker takes it.
+                # The claims of the URLs it was fetching go first, so the next worker takes them.
                 runstate.release(archive, f"job-{job.id}")
                 await app.job_manager.retry_job(job)
                 waited.handed_again += 1

@@ -26,7 +26,8 @@ from .tasks import ARCHIVE_QUEUE, CPU_QUEUE
 HEARTBEAT = 1.0          # seconds between a worker's heartbeats
 STALLED_AFTER = 5.0      # a job whose worker sent none for this long is handed out again
 POLL = 1.0               # a worker looks for jobs this often when no notification came
-FETCHERS = 16            # archive jobs at once per worker process: each holds one host's turn
+FETCHERS = 32            # archive jobs at once per worker process: each holds one site's turn, mostly waiting
+CONNECTIONS = 12         # to the archive per worker process: jobs hold one only while they write
 CPUS = 1                 # CPU-bound jobs at once per worker process (one process per core)
 
 
@@ -58,7 +59,7 @@ async def ensure_schema(app: procrastinate.App) -> None:
 async def serve(url: str, *, fetchers: int = FETCHERS, cpus: int = CPUS) -> None:
     """Run a worker until SIGTERM or SIGINT: archive jobs ``fetchers`` at once, CPU jobs ``cpus``."""
     app = make_app(url)
-    tasks.connections = fetchers + cpus
+    tasks.connections = min(fetchers + cpus, CONNECTIONS)
     async with app.open_async():
         await ensure_schema(app)
         loop = asyncio.get_running_loop()

@@ -10,9 +10,9 @@ that delay has passed since its last request, so the next job of the site, where
 may start at once. robots.txt is read by the discovery job and kept in the archive; the fetching
 jobs start from that copy (and fetch it, politely, only when it is missing or stale).
 
-A site's turn claims its queued URLs one at a time (store/runstate.claim) under the job's name:
-a worker killed mid-request leaves one URL claimed, which the command releases when it hands
-the job out again, so the URL is fetched by the next worker; a URL saved just before the kill is
+A site's turn claims its queued URLs a few at a time (store/runstate.claim) under the job's name:
+a worker killed mid-request leaves them claimed, and the command releases them when it hands the
+job out again, so they are fetched by the next worker; a URL saved just before the kill is
 found archived and only marked done, so no article is stored twice.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -40,12 +41,12 @@ ARCHIVE_QUEUE = "scraper-archive"
 CPU_QUEUE = "scraper-cpu"
 
 LEASE = timedelta(minutes=10)     # a claimed URL's lease; a dead worker's is released before that
+PER_CLAIM = 4                     # URLs a site's turn claims at a time (one transaction)
 
 _lock = threading.Lock()
 _archives: dict[str, Archive] = {}
 _profiles: dict[str, dict[str, Profile]] = {}
-# Connections per archive in this process: one per job slot, so no job waits for another's
-# (set by engine.serve; with the default 4 one process ran 16 sites at 37 % of the politeness limit).
+# Connections per archive in this process (set by engine.serve): jobs write briefly, between waits.
 connections = 4
 
 
@@ -167,23 +168,50 @@ def fetch_site(context=None, *, work: dict, site: str, rechecks: list[dict]) -> 
     if context.job.attempts:   # handed out again after its worker died: its last request's end is unknown
         time.sleep(min(profile.delay, 120.0))
     hosts: set[str] = set()
-    done = _Fetching(archive, work, profile, profiles, client, hosts)
-    for task in rechecks:
-        if not done.one(queued_from_json(task), deadline):
-            break
-    while deadline is None or time.monotonic() < deadline:
-        claimed = runstate.claim(archive, [site], 1, worker=worker, lease=LEASE)
-        if not claimed:
-            break
-        if work.get("max_new") is not None and tallies.add(archive, batch, {"new": 1})["new"] > work["max_new"]:
-            runstate.release(archive, worker)     # the run's budget of new articles is spent
-            break
-        going_on = done.one(claimed[0], deadline)
-        runstate.release(archive, worker)   # whatever became of it (a robots.txt refusal keeps it queued)
-        if not going_on:
-            break
+    turn = _Fetching(archive, work, profile, profiles, client, hosts)
+    # The host's turn ends when its answer is in: extraction and storing run on a thread of the
+    # job's own while the next request waits out the site's delay (one page at a time there, so
+    # memory stays flat), as the local run's extraction stage does.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recorder:
+        pending = None
+
+        def step(task: runstate.QueuedURL) -> str:
+            nonlocal pending
+            fetched = turn.fetch(task, deadline)
+            if isinstance(fetched, str):
+                return fetched
+            if pending is not None:
+                pending.result()
+            pending = recorder.submit(turn.record, fetched)
+            return DONE
+
+        try:
+            for task in rechecks:
+                if step(queued_from_json(task)) == LEFT:
+                    break
+            going = True
+            while going and (deadline is None or time.monotonic() < deadline):
+                claimed = runstate.claim(archive, [site], PER_CLAIM, worker=worker, lease=LEASE)
+                if not claimed:
+                    break
+                for task in claimed:
+                    if work.get("max_new") is not None and tallies.take(archive, batch, "new") > work["max_new"]:
+                        going = False     # the run's budget of new articles is spent
+                        break
+                    if step(task) == LEFT:
+                        going = False
+                        break
+        finally:
+            if pending is not None:
+                pending.result()
+    # What this job claimed and did not mark done or failed (robots.txt refused it, the deadline
+    # or the budget came first) stays queued as it was, for the next run.
+    runstate.release(archive, worker)
     listings.save_robots(archive, client.robots.new_copies())
     _wait_turn_out(client, hosts | {host_of(d) for d in profile.domains[:1]})
+
+
+DONE, KEPT, LEFT = "done", "kept", "left"     # marked done or failed | still queued | the deadline came
 
 
 class _Fetching:
@@ -196,40 +224,51 @@ class _Fetching:
         self.client, self.hosts, self.batch = client, hosts, work["batch"]
         self.template = template_for(archive, profile.name, learn=False)
 
-    def one(self, task: runstate.QueuedURL, deadline: float | None) -> bool:
-        """Fetch, extract and store one URL; False when the run's deadline stopped it (left queued)."""
+    def fetch(self, task: runstate.QueuedURL, deadline: float | None) -> "str | _Fetched":
+        """Fetch one URL in the host's turn: what to record, or DONE (already archived: marked
+        done), KEPT (robots.txt refused it: still queued) or LEFT (the deadline came: queued)."""
         from ..crawl.politeness import host_of
-        from ..pipeline import article_to_row, page_to_article
 
-        archive, counts = self.archive, {}
+        archive = self.archive
         if not task.recheck and archive.find(task.url) is not None:   # saved by a worker killed before marking it
             runstate.mark_done(archive, task.url, task.site)
-            return True
+            return DONE
         if deadline is not None and time.monotonic() >= deadline:
             tallies.add(archive, self.batch, {"skipped": 1, "left": 1})
-            return False
+            return LEFT
         host = host_of(task.url)
         if host not in self.hosts:
             self.hosts.add(host)
             self.client.politeness.set_delay(host, self.profile.delay, self.client.robots.crawl_delay(task.url))
-        attempts: list = []
-        page = article = error = None
+        fetched = _Fetched(task)
         try:
-            page = self.client.get(task.url, etag=task.etag, last_modified=task.last_modified, attempts=attempts)
-            if not page.not_modified:
-                article = page_to_article(page, self.profiles, self.template, task.listing)
+            fetched.page = self.client.get(task.url, etag=task.etag, last_modified=task.last_modified,
+                                           attempts=fetched.attempts)
         except OutOfTime:
             tallies.add(archive, self.batch, {"skipped": 1, "left": 1})
-            return False
+            return LEFT
         except RobotsDisallowed as exc:      # left queued: robots.txt may allow it later
             tallies.add(archive, self.batch, {"skipped": 1})
             tallies.note(archive, self.batch, "skipped", f"{task.url}\t{exc}")
-            return True
+            return KEPT
         except ScraperError as exc:
-            error = exc
-        except Exception as exc:   # a bug in the extractor: this page fails, the run goes on
-            error = ScraperError(f"{task.url}: extraction failed ({exc!r})")
-        run_id = self.work["run_id"]
+            fetched.error = exc
+        return fetched
+
+    def record(self, fetched: "_Fetched") -> None:
+        """Extract and store what was fetched, mark the URL done or failed, count it."""
+        from ..pipeline import article_to_row, page_to_article
+
+        archive, task, page, error, counts = self.archive, fetched.task, fetched.page, fetched.error, {}
+        article = None
+        if error is None and not page.not_modified:
+            try:
+                article = page_to_article(page, self.profiles, self.template, task.listing)
+            except ScraperError as exc:
+                error = exc
+            except Exception as exc:   # a bug in the extractor: this page fails, the run goes on
+                error = ScraperError(f"{task.url}: extraction failed ({exc!r})")
+        run_id, attempts = self.work["run_id"], fetched.attempts
         if error is not None:
             state = "failed"
             if not task.recheck:
@@ -254,7 +293,16 @@ class _Fetching:
             counts[status] = 1
         counts["attempted"] = 1
         tallies.add(archive, self.batch, counts)
-        return True
+
+
+@dataclasses.dataclass
+class _Fetched:
+    """A URL fetched in its host's turn, waiting to be extracted and stored."""
+
+    task: runstate.QueuedURL
+    page: Any = None
+    error: ScraperError | None = None
+    attempts: list = dataclasses.field(default_factory=list)
 
 
 def queued_to_json(task: runstate.QueuedURL) -> dict:
