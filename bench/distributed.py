@@ -102,6 +102,7 @@ def scraper(*args: str) -> subprocess.CompletedProcess:
 
 def records(target: str, workdir: Path) -> list[str]:
     out = workdir / "export.jsonl"
+    out.unlink(missing_ok=True)       # export -o replaces no file without --force
     scraper("export", "--db", target, "-o", str(out))
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, ensure_ascii=False, sort_keys=True)

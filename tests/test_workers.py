@@ -222,6 +222,7 @@ def exported(tmp_path, target) -> list[str]:
     """The archive's records as `scraper export` writes them, but for the row ids and the moments
     of storing (the order of the saves differs between a local run and workers)."""
     out = tmp_path / "out.jsonl"
+    out.unlink(missing_ok=True)       # export -o replaces no file without --force
     subprocess.run([sys.executable, str(ROOT / "cli.py"), "export", "--db", target, "-o", str(out)],
                    cwd=ROOT, check=True, capture_output=True, timeout=120)
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
