@@ -114,6 +114,10 @@ def test_politeness_holds_across_worker_processes(tmp_path, pg_url):
         (row,) = archive.query("SELECT * FROM runs")
         assert (row["saved"], row["discovered"], row["exit_code"], row["ended_at"] is not None) == (15, 15, 0, True)
         assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'done'") == 15
+    # `scraper sites` sees what the workers did, as it sees a local run's work.
+    sites = subprocess.run([sys.executable, str(ROOT / "cli.py"), "sites", "--db", pg_url, "--config", str(config)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert sites.stdout.count("5 articles; 0 queued, 0 given up; last run") == 3, sites.stdout
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_url):
@@ -130,6 +134,9 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
                 if run.poll() is None and len(articles(pg_url)) >= 3 if _has_tables(pg_url) else False:
                     break
                 time.sleep(0.1)
+            # The run lock keeps its meaning: a second run while this one goes on exits 75.
+            second = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
+            assert second.wait(timeout=60) == 75
             os.kill(workers.procs[0].pid, signal.SIGKILL)
             killed_at = time.monotonic()
             workers.procs[0].wait()
@@ -171,6 +178,23 @@ def test_a_queued_url_robots_txt_now_refuses_stays_queued_and_the_run_ends(tmp_p
         (row,) = archive.query("SELECT state, claimed_by FROM queue WHERE url = ?", [refused])
         assert (row["state"], row["claimed_by"]) == ("pending", None)    # for a later run, as a local run leaves it
         assert archive.query("SELECT saved, skipped FROM runs")[0] == {"saved": 2, "skipped": 1}
+
+
+def test_max_is_one_budget_for_all_workers(tmp_path, pg_url):
+    from scraper.store import Archive
+
+    hosts = Hosts(2, pages=4, latency=0.0)
+    try:
+        config = hosts.sites_file(tmp_path, 0.05)
+        with Workers(pg_url, 2):
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config), "--max", "3")
+            out, err = run.communicate(timeout=60)
+    finally:
+        hosts.close()
+    assert run.returncode == 0, err
+    assert len(articles(pg_url)) == 3
+    with Archive.open(pg_url) as archive:    # the rest for the next run, claimed by nobody
+        assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'pending' AND claimed_by IS NULL") == 5
 
 
 def _has_tables(url: str) -> bool:
