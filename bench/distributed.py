@@ -109,16 +109,6 @@ def records(target: str, workdir: Path) -> list[str]:
                   for r in rows)
 
 
-def ready_workers(workers: Workers, timeout: float = 60) -> None:
-    """Until every worker process says it started (its Procrastinate workers log it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all("Starting worker" in workers.log(i) for i in range(len(workers.procs))):
-            return
-        time.sleep(0.2)
-    raise SystemExit("the workers did not start: " + workers.log(0)[-2000:])
-
-
 def peak_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -172,7 +162,7 @@ def archive_runs(args, workdir: Path) -> None:
             url = new_database(args.pg)
             try:
                 with Workers(url, count) as workers:
-                    ready_workers(workers)
+                    workers.ready()
                     load = os.getloadavg()[0]
                     done = scraper("archive", "--db", url, "--workers-at", url, "--config", str(config), "--max-time", "0")
                     rss = [peak_rss_mb(p.pid) for p in workers.procs]
@@ -220,7 +210,7 @@ def warc_runs(args, workdir: Path) -> None:
         url = new_database(args.pg)
         try:
             with Workers(url, count, "--cpus", "1") as workers:
-                ready_workers(workers)
+                workers.ready()
                 load = os.getloadavg()[0]
                 began = time.monotonic()
                 done = scraper("import-warc", "--db", url, "--workers-at", url, *files)

@@ -91,6 +91,7 @@ def test_politeness_holds_across_worker_processes(tmp_path, pg_url):
     try:
         config = hosts.sites_file(tmp_path, DELAY)
         with Workers(pg_url, 2, "--fetchers", "2") as workers:
+            workers.ready()
             run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
             out, err = run.communicate(timeout=90)
             assert run.returncode == 0, err
@@ -261,6 +262,7 @@ def test_warc_files_spread_over_workers_give_the_records_of_a_local_import(tmp_p
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     with Workers(pg_url, 2) as workers:
+        workers.ready()
         run = scraper("import-warc", "--db", pg_url, "--workers-at", pg_url, *files)
         out, err = run.communicate(timeout=120)
         logs = [workers.log(i) for i in range(2)]
@@ -285,6 +287,7 @@ def test_reextract_shared_among_workers_gives_the_records_of_a_local_one(tmp_pat
     wanted = subprocess.run([sys.executable, str(ROOT / "cli.py"), "reextract", "--db", local, "--json",
                              "--config", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     with Workers(pg_url, 2) as workers:
+        workers.ready()
         # Three articles a job: four jobs over two processes.
         report, waited = reextract_on_workers(pg_url, pg_url, site=None, dry_run=False, config=config, per_job=3)
         logs = [workers.log(i) for i in range(2)]

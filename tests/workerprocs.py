@@ -28,6 +28,15 @@ class Workers:
                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}))
             log.close()
 
+    def ready(self, timeout: float = 60) -> None:
+        """Wait until every worker process says it serves its queues (imports take seconds on a
+        loaded machine: a test that wants both to take part starts its work only then)."""
+        deadline = time.monotonic() + timeout
+        while not all("Starting worker" in self.log(i) for i in range(len(self.procs))):
+            if time.monotonic() > deadline or any(proc.poll() is not None for proc in self.procs):
+                raise AssertionError("a worker did not start: " + " | ".join(self.log(i)[-500:] for i in range(len(self.procs))))
+            time.sleep(0.1)
+
     def log(self, index: int) -> str:
         return (Path(self._logs.name) / f"worker-{index}.log").read_text()
 
