@@ -18,13 +18,20 @@ from scraper.commands import archiving, reading, workers
 from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
                                      EXIT_USAGE, archive_files, db_option, handle_errors, open_existing,
                                      sites_file)
+from scraper.commands.stdout import guarded_main
 from scraper.errors import FetchError, ScraperError
 
 # The exit codes are part of the interface (README, tests): importable from here as before.
 __all__ = ["cli", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "EXIT_FAILED", "EXIT_LOCKED", "EXIT_INTERRUPTED"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    def main(self, *args, **kwargs):
+        # Standard output that cannot be written is one line and exit 3 for every command.
+        return guarded_main(super().main, *args, **kwargs)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scraper")
 def cli():
     """Fetch news article pages, extract clean records, archive them in SQLite."""
