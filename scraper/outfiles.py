@@ -76,6 +76,22 @@ def check_target(path: str | os.PathLike, *, protect: Iterable[str | os.PathLike
     return real
 
 
+def append_whole(raw: IO[bytes], data: bytes) -> None:
+    """Append ``data`` to the unbuffered file ``raw`` (opened "ab", buffering=0) whole or not at
+    all: a write that fails midway (a full disk, a file-size limit) is cut back to where it
+    began, so the file still ends on a whole record or line. The OSError is raised again for the
+    caller to word."""
+    start = os.lseek(raw.fileno(), 0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[raw.write(view):]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(raw.fileno(), start)
+        raise
+
+
 def _head(path: Path, n: int) -> bytes:
     try:
         with open(path, "rb") as f:

@@ -162,10 +162,12 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
         # No attempt at all (a bad scheme, a missing file) is still a line in the log.
         archive.log_attempts(attempts or [FetchAttempt(address)], final=FAILED, error=str(exc), run_id=run_id)
         return Outcome(target, address, FAILED, error=str(exc))
-    if on_page is not None:
-        on_page(page)
     outcome = record_page(archive, page, profiles=profiles, run_id=run_id,
                           attempts=attempts or [FetchAttempt.of_page(page)])
+    # After the article and its attempt are stored: a WARC that cannot be written (a full disk)
+    # stops the command but loses neither.
+    if on_page is not None:
+        on_page(page)
     return dataclasses.replace(outcome, target=target)
 
 

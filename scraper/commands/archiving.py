@@ -21,7 +21,7 @@ class ArchiveReporter(Reporter):
         from scraper.outfiles import check_target
 
         self.quiet, self.bar = quiet, None
-        self.log = None
+        self.log, self.log_name = None, log_file
         self.began = time.monotonic()
         self.run_id, self.sites = None, []
         self.tally: Counter = Counter()     # outcomes as they come: what a Ctrl-C leaves to count
@@ -29,15 +29,23 @@ class ArchiveReporter(Reporter):
         if log_file:
             check_target(log_file, protect=protect, append=True)   # never the archive, a FIFO...
             try:
-                self.log = open(log_file, "a", encoding="utf-8")
+                self.log = open(log_file, "ab", buffering=0)   # each line appended whole
             except OSError as exc:
                 raise OutputRefused(f"cannot write the log file {log_file}: {exc.strerror}") from None
 
     def _write_log(self, line):
+        """A log line, whole or not at all. A log that cannot be written (a full disk) is said once
+        on stderr and left: log lines are not worth losing the run's articles for."""
         if self.log:
             from scraper.clock import iso_utc, utc_now
-            self.log.write(f"{iso_utc(utc_now())} {line}\n")
-            self.log.flush()
+            from scraper.outfiles import append_whole
+            try:
+                append_whole(self.log, f"{iso_utc(utc_now())} {line}\n".encode("utf-8"))
+            except OSError as exc:
+                self.log.close()
+                self.log = None
+                click.echo(f"warning: cannot write the log file {self.log_name} ({exc.strerror or exc}): "
+                           f"the run goes on without it", err=True)
 
     def started(self, run_id, sites):
         self.run_id, self.sites = run_id, sites

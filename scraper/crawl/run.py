@@ -17,6 +17,7 @@ closed as at any other end.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as stdlib_queue
 import re
@@ -214,6 +215,22 @@ class _Run:
 
     def run(self) -> RunReport:
         self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
+        try:
+            return self._run()
+        except BaseException as exc:
+            self._close_stopped(exc)
+            raise
+
+    def _close_stopped(self, exc: BaseException) -> None:
+        """A run stopped by Ctrl-C or an error still closes its row (an open row means killed):
+        exit 130 for Ctrl-C, 3 for an error, which is the row's last problem."""
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        problems = self.problems if interrupted else [*self.problems, f"stopped: {exc}"]
+        with contextlib.suppress(Exception):   # the database itself may be what failed
+            runstate.finish_run(self.archive, self.run_id, self.counts,
+                                exit_codes.INTERRUPTED if interrupted else exit_codes.FAILED, problems)
+
+    def _run(self) -> RunReport:
         self.reporter.started(self.run_id, [s.name for s in self.sites])
         extractors = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
         self.extraction = ThreadPoolExecutor(max_workers=extractors, thread_name_prefix="extract")

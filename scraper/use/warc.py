@@ -28,15 +28,18 @@ from warcio.warcwriter import WARCWriter
 
 from .. import __version__
 from ..charset import decode_html
-from ..errors import BadURL, ScraperError, StoreError
+from ..errors import BadURL, OutputFailed, OutputRefused, ScraperError, StoreError
 from ..fetch.http import FetchOptions, is_html_type
 from ..models import Page
-from ..outfiles import check_target
+from ..outfiles import append_whole, check_target
 from ..pipeline import FAILED, record_page
 from ..profiles import Profile
 from ..store.archive import Archive
 from ..urls import parse_url
+from .warc_ends import ends_whole
 
+# Request headers that carry credentials: never written (README: credentials are never stored).
+_SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 # Headers that describe the transfer, not the bytes we keep (see the module docstring).
 _TRANSFER_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 MAX_BYTES = FetchOptions().max_bytes  # the same cap as fetching: a bigger "page" is not an article
@@ -66,42 +69,65 @@ class WarcWriter:
         check_target(path, protect=protect, append=True, magic=(b"WARC/", b"\x1f\x8b"))
         try:
             new = not self.path.exists() or self.path.stat().st_size == 0
-            self._file = open(self.path, "ab")
+            if not new and not ends_whole(self.path):
+                raise OutputRefused(f"{path} ends in a partial record (a write cut short): what is added "
+                                    f"after it could not be read; give another file")
+            # Unbuffered: each exchange goes out in one append_whole, cut back if it fails midway.
+            self._file = open(self.path, "ab", buffering=0)
         except OSError as exc:
-            raise StoreError(f"cannot write the WARC file {self.path}: {exc.strerror}") from exc
-        self._writer = WARCWriter(self._file, gzip=self.gzip)
+            raise OutputRefused(f"cannot write the WARC file {path}: {exc.strerror}") from None
+        # Records are made in memory, then appended whole: a full disk never leaves half a record.
+        self._buffer = io.BytesIO()
+        self._writer = WARCWriter(self._buffer, gzip=self.gzip)
         if new:
-            self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, {
-                "software": f"arabic-news-scraper/{__version__} (warcio)",
-                "format": "WARC File Format 1.0",
-                "description": "Response bodies are stored decoded (no Content-Encoding).",
-            }))
+            try:
+                self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, {
+                    "software": f"arabic-news-scraper/{__version__} (warcio)",
+                    "format": "WARC File Format 1.0",
+                    "description": "Response bodies are stored decoded (no Content-Encoding); "
+                                   "credentials (Authorization, Cookie) are not kept.",
+                }))
+                self._flush()
+            except BaseException:
+                self._file.close()
+                raise
+
+    def _flush(self) -> None:
+        """The records made since the last call, appended to the file whole (or not at all)."""
+        data = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        try:
+            append_whole(self._file, data)
+        except OSError as exc:
+            raise OutputFailed(f"cannot write the WARC file {self.path}: {exc.strerror or exc}; it ends on "
+                               f"its last complete record") from None
 
     def write_page(self, page: Page) -> None:
         """Write one exchange: request + response for HTTP, a resource record for a local file."""
         fetched = bool(page.request_headers) or (
             urlsplit(page.final_url).scheme in ("http", "https") and bool(page.headers))
         with self._lock:
-            try:
-                if fetched:
-                    self._writer.write_request_response_pair(*self._exchange(page))
-                else:
-                    self._writer.write_record(self._writer.create_warc_record(
-                        page.final_url, "resource", payload=io.BytesIO(page.body), length=len(page.body),
-                        warc_content_type=page.headers.get("Content-Type") or "text/html",
-                        warc_headers_dict={"WARC-Date": _warc_date(page.fetched_at)}))
-                self._file.flush()  # on disk page by page; a cut last record is reported by import-warc
-            except OSError as exc:
-                raise StoreError(f"cannot write the WARC file {self.path}: {exc.strerror or exc}") from exc
+            if fetched:
+                self._writer.write_request_response_pair(*self._exchange(page))
+            else:
+                self._writer.write_record(self._writer.create_warc_record(
+                    _without_userinfo(page.final_url), "resource", payload=io.BytesIO(page.body),
+                    length=len(page.body), warc_content_type=page.headers.get("Content-Type") or "text/html",
+                    warc_headers_dict={"WARC-Date": _warc_date(page.fetched_at)}))
+            self._flush()   # on disk page by page
 
     def _exchange(self, page: Page):
         date = {"WARC-Date": _warc_date(page.fetched_at)}
-        parts = urlsplit(page.final_url)
+        uri = _without_userinfo(page.final_url)
+        parts = urlsplit(uri)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # The header stays, its value does not: the record still says credentials were sent.
         request_headers = [("Host", parts.netloc)] + [
-            (k, v) for k, v in page.request_headers.items() if k.lower() != "host"]
+            (k, "(redacted)" if k.lower() in _SECRET_HEADERS else v)
+            for k, v in page.request_headers.items() if k.lower() != "host"]
         request = self._writer.create_warc_record(
-            page.final_url, "request", payload=io.BytesIO(b""), length=0, warc_headers_dict=date,
+            uri, "request", payload=io.BytesIO(b""), length=0, warc_headers_dict=date,
             http_headers=StatusAndHeaders(f"GET {target} HTTP/1.1", request_headers, is_http_request=True))
         headers = [(k, v) for k, v in page.headers.items() if k.lower() not in _TRANSFER_HEADERS]
         headers += [(f"X-Archive-Orig-{k}", v) for k, v in page.headers.items()
@@ -109,7 +135,7 @@ class WarcWriter:
         headers.append(("Content-Length", str(len(page.body))))
         reason = http.client.responses.get(page.status, "")
         response = self._writer.create_warc_record(
-            page.final_url, "response", payload=io.BytesIO(page.body), length=None,
+            uri, "response", payload=io.BytesIO(page.body), length=None,
             warc_headers_dict=date,
             http_headers=StatusAndHeaders(f"{page.status} {reason}".strip(), headers, protocol="HTTP/1.1"))
         return request, response
@@ -123,6 +149,14 @@ class WarcWriter:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without a user name and password (http://alice:s3cret@host/ -> http://host/)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 # -- reading -------------------------------------------------------------------------------------
