@@ -129,6 +129,26 @@ def looks_binary(body: bytes, declared_html: bool = False) -> bool:
     return controls > max(4, len(head) // (20 if declared_html else 50))
 
 
+# WHATWG MIME Sniffing, "rules for identifying an unknown MIME type": an undeclared resource is
+# HTML when, after leading whitespace, it starts with one of these tags (any case) followed by a
+# space or ">"; a comment, or an XML declaration (XHTML), counts too.
+_HTML_STARTS = re.compile(
+    rb"[\t\n\x0c\r ]*(?:<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p)"
+    rb"[ >]|<!--|<\?xml)", re.IGNORECASE)
+
+
+def sniffs_as_html(body: bytes) -> bool:
+    """True when bytes with no declared type are HTML by WHATWG's sniffing rule (a browser given
+    them without a Content-Type would render them as a page, not show them as text)."""
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                       (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if body.startswith(bom):
+            head = body[len(bom):len(bom) + 1024]
+            body = head if codec == "utf-8" else head.decode(codec, "ignore").encode("utf-8")
+            break
+    return _HTML_STARTS.match(body) is not None
+
+
 def _prescan(body: bytes) -> str | None:
     head = body[:_PRESCAN_BYTES]
     if m := _XML_DECL.match(head.lstrip()):

@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 from click.testing import CliRunner
 
 from cli import EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, cli
-from scraper.charset import looks_binary
+from scraper.charset import looks_binary, sniffs_as_html
 from scraper.errors import NotHTML, TooLarge, UnsupportedURL
 from scraper.fetch.http import FetchOptions, fetch, load_file
 from scraper.store import Archive
@@ -177,3 +178,48 @@ def test_extract_takes_the_sites_file_with_config(tmp_path):
     assert json.loads(run("extract", page, "--url", url).stdout)["extractor"] == "generic"
     missing = run("extract", page, "--config", tmp_path / "none.toml")
     assert missing.exit_code == 2 and "no such sites file" in missing.output
+
+
+TEXT = ("قالت مصادر مطلعة إن الخبر نص عادي بلا وسوم. " * 30).encode()
+
+
+@pytest.mark.parametrize("name", ["seed.txt", "notes", "-"])
+def test_plain_text_is_not_a_page_whether_a_file_or_standard_input(tmp_path, name):
+    """As text/plain over HTTP is refused, so is a local file (or standard input) whose bytes do
+    not start as an HTML page (WHATWG's rule for an undeclared type); a file named .html is declared."""
+    if name == "-":
+        result = run("extract", "-", "--url", "https://example.com/news/1", input=TEXT)
+    else:
+        (tmp_path / name).write_bytes(TEXT)
+        result = run("extract", tmp_path / name, "--url", "https://example.com/news/1")
+    assert result.exit_code == EXIT_SOME_FAILED and result.stdout == "", result.output
+    assert result.stderr.startswith("Error:") and "HTML page" in result.stderr
+    (tmp_path / "page.txt").write_bytes(b"\xef\xbb\xbf\n  <!DOCTYPE html>" + PAGE)   # a BOM, whitespace
+    assert run("extract", tmp_path / "page.txt", "--url", "https://example.com/news/1").exit_code == EXIT_OK
+
+
+def test_fetch_of_a_file_url_to_a_text_file_saves_nothing(tmp_path):
+    text = tmp_path / "passwd"
+    text.write_bytes(b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
+    db = tmp_path / "a.db"
+    result = run("fetch", text.resolve().as_uri(), "--db", db)
+    assert result.exit_code == EXIT_FAILED and "HTML page" in result.stderr, result.output
+    with Archive.open(db) as archive:
+        assert archive.scalar("SELECT count(*) FROM articles") == 0
+        assert archive.scalar("SELECT outcome FROM fetch_log") == "failed"
+
+
+def test_an_undeclared_http_body_must_start_as_a_page(httpserver):
+    httpserver.expect_request("/text").respond_with_data(TEXT, headers={"Content-Type": ""})
+    httpserver.expect_request("/page").respond_with_data(PAGE, headers={"Content-Type": ""})
+    options = FetchOptions(timeout=5, retries=0)
+    with pytest.raises(NotHTML):
+        fetch(httpserver.url_for("/text"), options)
+    assert fetch(httpserver.url_for("/page"), options).body == PAGE
+
+
+@given(st.binary(max_size=400), st.sampled_from([b"", b" \n\t", b"\xef\xbb\xbf"]),
+       st.sampled_from([b"<html>", b"<!DOCTYPE HTML ", b"<p>", b"<!--", b"<Body>"]))
+def test_sniffing_takes_a_page_start_and_never_text_without_a_tag(rest, lead, start):
+    assert sniffs_as_html(lead + start + rest)
+    assert not sniffs_as_html(rest.replace(b"<", b""))

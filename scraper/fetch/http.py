@@ -27,7 +27,7 @@ import requests
 import urllib3
 
 from .. import PROJECT_URL, __version__
-from ..charset import decode_html, looks_binary
+from ..charset import decode_html, looks_binary, sniffs_as_html
 from ..clock import Clock, utc_now
 from ..errors import (BadURL, FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
                      TooManyRedirects, UnsupportedURL)
@@ -179,6 +179,8 @@ class _Fetch:
             body = self._read_body(response, timeout)
         if self.options.expect_html and looks_binary(body, declared_html=bool(content_type)):
             raise NotHTML(self.url, "the body is binary data, not an HTML page")
+        if self.options.expect_html and not content_type and not sniffs_as_html(body):
+            raise NotHTML(self.url, "no Content-Type and the body does not start as an HTML page")
         return response, body
 
     def _read_body(self, response: requests.Response, timeout: float) -> bytes:
@@ -399,6 +401,10 @@ def page_from_bytes(body: bytes, name: str, address: str | None, *, clock: Clock
     ``address`` is where it was published (None: unknown)."""
     if looks_binary(body, declared_html=declared_html):
         raise NotHTML(name, "binary data, not an HTML page")
+    # As an answer without a Content-Type: a file not named .html must start as a page does.
+    if not declared_html and not sniffs_as_html(body):
+        raise NotHTML(name, "does not start as an HTML page (a file not named .html must begin with "
+                            "a tag such as <!DOCTYPE html> or <html>)")
     html, encoding = decode_html(body, None)
     return Page(url=address, final_url=address, status=200, headers={}, body=body, html=html,
                 encoding=encoding, fetched_at=clock())
