@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import nullcontext
 
 import click
 
 from scraper import __version__
 from scraper.commands import archiving, reading, workers
 from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
-                                     EXIT_USAGE, archive_files, db_option, handle_errors, open_existing,
+                                     EXIT_USAGE, UsageLine, archive_files, db_option, handle_errors, open_existing,
                                      sites_file)
 from scraper.commands.stdout import guarded_main
 from scraper.errors import FetchError, ScraperError
@@ -81,8 +82,6 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
 
         scraper fetch --warc crawl.warc.gz https://www.alittihad.ae/news/.../...
     """
-    from contextlib import nullcontext
-
     from scraper.fetch.http import DEFAULT_USER_AGENT, FetchOptions
     from scraper.pipeline import FAILED, record_one
     from scraper.profiles import load_profiles
@@ -98,12 +97,14 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
     counts: dict[str, int] = {}
+    bad_urls = 0
     with (WarcWriter(warc, protect=archive_files(db_path)) if warc else nullcontext()) as writer, \
             Archive.open(db_path) as archive:
         for target in found:
             outcome = record_one(target, archive, options, url=url, refresh=refresh,
                                   profiles=profiles, on_page=writer.write_page if writer else None)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            bad_urls += outcome.bad_url
             detail = outcome.error if outcome.status == FAILED else (outcome.title or "")
             click.echo(f"{outcome.status:<12} {outcome.url}  {detail}".rstrip(), err=True)
             if outcome.shrank:
@@ -111,19 +112,35 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
                            f"(scraper show URL --history)", err=True)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items()), err=True)
     failed = counts.get(FAILED, 0)
+    if bad_urls == len(found):
+        sys.exit(EXIT_USAGE)   # nothing given was a URL: a usage error, as for show and extract --url
     # As the cron run: most URLs failed (a lone URL that failed included) is 3, some is 1.
     sys.exit(EXIT_FAILED if failed * 2 > len(found) else EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
-def _learned_template(db_path, address, profiles=None):
-    """The template learned for the site of ``address`` in the archive at ``db_path`` (or None)."""
-    if not db_path:
+def _templates_archive(templates_db):
+    """The archive --templates names, opened to read; one line and exit 2 when it is none (the
+    option is wrong, not the page, and extract has no --db to choose)."""
+    from scraper.errors import NoSuchArchive, NotADatabase, StoreError
+
+    try:
+        return open_existing(templates_db)
+    except UsageLine:
+        raise UsageLine(f"--templates {templates_db}: no such archive") from None
+    except NotADatabase:
+        raise UsageLine(f"--templates {templates_db}: not an archive (not an SQLite database)") from None
+    except (NoSuchArchive, StoreError) as exc:
+        raise UsageLine(f"--templates {templates_db}: {exc}") from None
+
+
+def _learned_template(archive, address, profiles=None):
+    """The template learned for the site of ``address`` in ``archive`` (or None)."""
+    if archive is None:
         return None
     from scraper.pipeline import template_for
     from scraper.profiles import site_of
 
-    with open_existing(db_path) as archive:
-        return template_for(archive, site_of(address, profiles), learn=False)
+    return template_for(archive, site_of(address, profiles), learn=False)
 
 
 @cli.command()
@@ -157,10 +174,6 @@ def extract(files, url, indent, show_why, templates_db, config):
 
         scraper extract --explain page.html --url https://example.com/a/1 --templates a.db
     """
-    import json
-
-    from scraper.extract import extract_page
-    from scraper.fetch.http import FetchOptions, load_file, page_from_bytes
     from scraper.profiles import load_profiles
 
     if url:
@@ -169,6 +182,20 @@ def extract(files, url, indent, show_why, templates_db, config):
     if config and not os.path.exists(config):
         raise click.UsageError(f"{config}: no such sites file")
     profiles = load_profiles(config) if config else None
+    failed = 0
+    templates = _templates_archive(templates_db) if templates_db else None
+    with templates if templates is not None else nullcontext():
+        failed = _extract_each(files, url, indent, show_why, templates, profiles)
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+def _extract_each(files, url, indent, show_why, templates, profiles) -> int:
+    """Each file's record (or --explain) on stdout; the number that failed."""
+    import json
+
+    from scraper.extract import extract_page
+    from scraper.fetch.http import FetchOptions, load_file, page_from_bytes
+
     failed = 0
     for name in files:
         try:
@@ -181,7 +208,7 @@ def extract(files, url, indent, show_why, templates_db, config):
                 page = page_from_bytes(body, "standard input", url)
             else:
                 page = load_file(name, url=url)
-            template = _learned_template(templates_db, page.final_url, profiles)
+            template = _learned_template(templates, page.final_url, profiles)
             if show_why:
                 from scraper.extract.explain import explain, render
                 click.echo(render(explain(page.html, page.final_url, template, profiles=profiles)))
@@ -194,7 +221,7 @@ def extract(files, url, indent, show_why, templates_db, config):
             continue
         click.echo(json.dumps(article.to_dict(), ensure_ascii=False,
                               indent=2 if indent and len(files) == 1 else None))
-    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+    return failed
 
 
 @cli.command()

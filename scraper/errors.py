@@ -29,6 +29,7 @@
     ├── OutputRefused            a file named for output that must not be written (the archive, a FIFO, an existing file)
     │   └── OutputFailed         writing it failed (a full disk, a size limit): nothing half-written
     └── ConfigError              a site profile or sites.toml is invalid
+        └── UnknownSite          a site name given on the command line that no profile has
 
 Exceptions, never silent ``None``: callers decide whether a failure skips a URL or stops the run.
 """
@@ -164,6 +165,10 @@ class NotArchived(ScraperError):
 
 class ConfigError(ScraperError):
     pass
+
+
+class UnknownSite(ConfigError):
+    """--site NAME (or `discover NAME`) names no site: the user's word is wrong, not the sites file."""
 
 
 class OutputRefused(ScraperError):

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from .errors import ExtractionError, FetchError, StoreError, UnsupportedURL
+from .errors import BadURL, ExtractionError, FetchError, StoreError, UnsupportedURL
 from .extract.article import extract_page
 from .extract.templates import SiteTemplate, learn_template
 from .fetch.http import FetchOptions, fetch, load_file
@@ -58,6 +58,7 @@ class Outcome:
     title: str | None = None
     error: str | None = None  # one line, for `failed`
     shrank: str | None = None  # `updated` with much less text: "text 714 -> 177 characters (-75%)"
+    bad_url: bool = False      # `failed` because what was given is not a valid URL (BadURL)
 
 
 def shrinkage(before: int | None, after: int) -> str | None:
@@ -147,7 +148,7 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
         address = parse_url(address).text if not local or url else address
     except UnsupportedURL as exc:
         archive.log_attempts([FetchAttempt(exc.url)], final=FAILED, error=str(exc), run_id=run_id)
-        return Outcome(target, exc.url, FAILED, error=str(exc))
+        return Outcome(target, exc.url, FAILED, error=str(exc), bad_url=isinstance(exc, BadURL))
     if not local and not refresh and archive.has(canonicalize(address)):
         archive.log_fetch(address, outcome=SKIPPED, error="already archived", run_id=run_id)
         return Outcome(target, address, SKIPPED, archive.find(canonicalize(address)))

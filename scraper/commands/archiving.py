@@ -178,8 +178,9 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
             click.echo(f"Locked: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
     except ConfigError as exc:
+        code = exit_code_of(exc)   # 2 for a site name that is none, 3 for a bad sites file
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        sys.exit(code)
     except BaseException as exc:    # Ctrl-C, an unusable archive: the exit code handle_errors gives
         code = exit_code_of(exc)
         raise
@@ -218,7 +219,7 @@ def discover(site, config, show_all, db_path):
         (profile,) = select_sites(RunOptions(sites=(site,), config=sites_file(config, db_path)))
     except ConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        sys.exit(exit_code_of(exc))   # 2 for a site name that is none, 3 for a bad sites file
     result = discover_urls(profile)
     archive = None if show_all else existing_or_none(db_path)
     try:
@@ -233,7 +234,9 @@ def discover(site, config, show_all, db_path):
         click.echo(f"problem: {message}", err=True)
     if result.disallowed:
         click.echo(f"{result.disallowed} URLs left out: robots.txt disallows them", err=True)
-    sys.exit(EXIT_SOME_FAILED if result.problems else EXIT_OK)
+    # As `archive`: problems and nothing found (robots.txt or every listing unreachable) is 3.
+    sys.exit(EXIT_FAILED if result.problems and not result.found else
+             EXIT_SOME_FAILED if result.problems else EXIT_OK)
 
 
 @click.command()

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from .. import exit_codes
-from ..errors import BadURL, ConfigError, OutputFailed, OutputRefused, ScraperError, StoreError
+from ..errors import (BadURL, ConfigError, OutputFailed, OutputRefused, ScraperError, StoreError,
+                      UnknownSite)
 
 # The exit codes (scraper/exit_codes.py), under the names the commands use.
 EXIT_OK = exit_codes.OK
@@ -20,6 +21,12 @@ EXIT_USAGE = exit_codes.USAGE
 EXIT_FAILED = exit_codes.FAILED
 EXIT_LOCKED = exit_codes.LOCKED
 EXIT_INTERRUPTED = exit_codes.INTERRUPTED
+
+
+class UsageLine(click.ClickException):
+    """A usage error said in one line (`Error: ...`, exit 2), without click's Usage and Try lines:
+    for a wrong value the user sees at once (an archive that does not exist), as fetch says it."""
+    exit_code = EXIT_USAGE
 
 
 def db_option(f):
@@ -38,7 +45,7 @@ def exit_code_of(exc: BaseException) -> int:
         return EXIT_OK           # the reader of our output went away (closed_pipe)
     if isinstance(exc, OutputFailed):
         return EXIT_FAILED
-    if isinstance(exc, (BadURL, OutputRefused)):
+    if isinstance(exc, (BadURL, OutputRefused, UnknownSite)):
         return EXIT_USAGE
     if isinstance(exc, (StoreError, ConfigError)):
         return EXIT_FAILED
@@ -76,7 +83,7 @@ def open_existing(db_path, *, write=False):
     try:
         archive = Archive.open(db_path, create=False, reading=not write)
     except NoSuchArchive as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UsageLine(str(exc)) from None
     if archive.read_only:
         click.echo(f"note: {db_path} is read-only to this user: read as it is, nothing written", err=True)
     return archive
@@ -86,7 +93,7 @@ def existing_or_none(db_path):
     """The archive at ``db_path`` if there is one (for commands that use it only when it exists)."""
     try:
         return open_existing(db_path)
-    except click.UsageError:
+    except UsageLine:
         return None
 
 

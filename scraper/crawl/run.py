@@ -33,7 +33,7 @@ from .. import exit_codes
 from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
 from .discover import Discovery, discover_site
-from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError
+from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, UnknownSite
 from ..fetch.http import FetchOptions
 from .lock import run_lock
 from ..models import Article, FetchAttempt, Page
@@ -146,7 +146,7 @@ def select_sites(options: RunOptions, profiles: dict[str, Profile] | None = None
     if options.sites:
         unknown = [name for name in options.sites if name not in profiles]
         if unknown:
-            raise ConfigError(f"unknown site(s): {', '.join(unknown)} (see `scraper sites`)")
+            raise UnknownSite(f"unknown site(s): {', '.join(unknown)} (see `scraper sites`)")
         return [profiles[name] for name in options.sites]
     chosen = [profiles[name] for name, (runs, _) in archived(profiles).items() if runs]
     if not chosen:
