@@ -9,8 +9,8 @@ import click
 
 from ..crawl.run import Reporter
 from ..errors import OutputRefused
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, \
-    db_option, exit_code_of, existing_or_none, handle_errors, sites_file
+from .common import DURATION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, \
+    db_option, exit_code_of, existing_or_none, handle_errors, shown, sites_file
 from .workers import check_workers_at, workers_at_option
 
 class ArchiveReporter(Reporter):
@@ -102,11 +102,11 @@ class ArchiveReporter(Reporter):
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
 @click.option("--max", "max_new", type=click.IntRange(min=0), help="Fetch at most N new articles.")
-@click.option("--recheck-after", default="6h", show_default=True,
+@click.option("--recheck-after", type=DURATION, default="6h", show_default=True,
               help="Check recent articles again once older than this (6h, 30m, 0 = now).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Hosts fetched at the same time (one request at a time per host).")
-@click.option("--max-time", default="8m", show_default=True,
+@click.option("--max-time", type=DURATION, default="8m", show_default=True,
               help="Stop the run after this long (30m, 1h, 0 = no limit); what is left stays queued.")
 @click.option("--quiet", "-q", is_flag=True, help="No output at all unless something failed.")
 @click.option("--log-file", type=click.Path(), help="Append every outcome to FILE.")
@@ -142,19 +142,12 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
 
     import dataclasses
 
-    from scraper.crawl.run import RUN_FETCH_OPTIONS, RunOptions, parse_duration, run_archive
+    from scraper.crawl.run import RUN_FETCH_OPTIONS, RunOptions, run_archive
     from scraper.errors import ArchiveLocked, ConfigError
     from scraper.use.warc import WarcWriter
 
     check_workers_at(workers_at, db_path, "archive")
-    try:
-        recheck = parse_duration(recheck_after)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--recheck-after") from None
-    try:
-        limit = parse_duration(max_time)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--max-time") from None
+    recheck, limit = recheck_after, max_time
     reporter = ArchiveReporter(quiet, log_file, protect=archive_files(db_path))
     report, code = None, EXIT_FAILED
     try:
@@ -189,7 +182,7 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
         reporter.close()
     if not quiet or report.exit_code:
         counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)
-        stopped = (f"; the time limit ({max_time}) was reached: {report.left} URLs left queued for the next run"
+        stopped = (f"; the time limit ({shown(max_time)}) was reached: {report.left} URLs left queued for the next run"
                    if report.timed_out else "")
         click.echo(f"run {report.run_id}: {counts or 'nothing new'}{stopped}", err=True)
     sys.exit(report.exit_code)
@@ -264,7 +257,7 @@ def sites(config, db_path):
         with archive:
             summary = runstate.site_summary(archive, {n: p.domains for n, p in profiles.items()})
             health = listings.health(archive)
-    plan = archived(profiles)
+    plan = archived(profiles, path if path.exists() else None)
     for name, profile in sorted(profiles.items()):
         sources = f"{len(profile.start)} start, {len(profile.feeds)} feeds, {len(profile.sitemaps)} sitemaps"
         click.echo(f"{name}: {', '.join(profile.domains)} ({sources})")

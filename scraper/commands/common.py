@@ -74,6 +74,42 @@ def handle_errors(f):
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
+class Duration(click.ParamType):
+    """Every option that takes a time (archive --max-time, --recheck-after; search --max-time): 30s,
+    8m, 1h30m, 2d, 0, or a number of seconds (30, 2.5), as a timedelta."""
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        from datetime import timedelta
+
+        from scraper.crawl.run import parse_duration
+
+        if isinstance(value, timedelta):
+            return value
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            try:
+                return parse_duration(str(value))
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
+        if not 0 <= seconds < 10 ** 9:   # NaN, inf and negative numbers are no time limit
+            self.fail(f"{value!r} is not a duration such as 30s, 8m, 1h or a number of seconds", param, ctx)
+        return timedelta(seconds=seconds)
+
+
+DURATION = Duration()
+
+
+def shown(span) -> str:
+    """A timedelta as the options write it: 8m, 1h, 30s, 2.5s."""
+    seconds = span.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def open_existing(db_path, *, write=False):
     """Commands that read the archive must not create an empty one from a mistyped --db. Unless
     ``write``, an archive this user cannot write is read as it is (and the command says so)."""

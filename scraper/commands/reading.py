@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .common import DAY, EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
+from .common import DAY, DURATION, EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
     sites_file, utf8_text, archive_files
 from .workers import check_workers_at, workers_at_option
 
@@ -20,8 +20,8 @@ from .workers import check_workers_at, workers_at_option
 @click.option("--exact", is_flag=True, help="Only the forms typed, not the other forms of their Arabic stems.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
-@click.option("--max-time", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="SECONDS",
-              help="Stop a search that runs longer (exit 3); 0: no limit.")
+@click.option("--max-time", type=DURATION, default="30s", show_default=True,
+              help="Stop a search that runs longer (exit 3): 30s, 2m, or seconds; 0: no limit.")
 @db_option
 @handle_errors
 def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv, max_time, db_path):
@@ -60,7 +60,7 @@ def search(query, site, since, until, limit, rank, quote, exact, as_json, as_csv
         try:
             hits = run_search(archive, query, site=site, since=since and since.date(),
                               until=until and until.date(), limit=limit, rank=rank, quote=quote, exact=exact,
-                              highlight=("\x1b[1m", "\x1b[0m") if tty else ("[", "]"), max_time=max_time or None)
+                              highlight=("\x1b[1m", "\x1b[0m") if tty else ("[", "]"), max_time=max_time.total_seconds() or None)
         except BadQuery as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_USAGE)

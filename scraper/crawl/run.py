@@ -117,14 +117,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * units[u] for n, u in parts))
 
 
-def archived(profiles: dict[str, Profile]) -> dict[str, tuple[bool, str]]:
+def archived(profiles: dict[str, Profile], sites_file: str | os.PathLike | None = None
+             ) -> dict[str, tuple[bool, str]]:
     """{site: (whether `scraper archive` runs it by default, why)} for `scraper sites` and the run.
 
     A user's sites file says which sites to archive: with one, the built-in profiles only give
     their extraction rules to pages of their sites (a cron user who configured other sites must
-    not get alittihad's failures); without one, the built-in sites are archived.
+    not get alittihad's failures); without one, the built-in sites are archived. ``sites_file``:
+    the file the profiles were read from, which counts even when it lists no site (an empty file
+    is a choice of no sites, not the absence of a choice).
     """
-    files = sorted({p.origin for p in profiles.values() if p.origin != "built-in"})
+    files = sorted({p.origin for p in profiles.values() if p.origin != "built-in"} |
+                   ({str(sites_file)} if sites_file is not None else set()))
     plan = {}
     for name, profile in profiles.items():
         if not (profile.start or profile.feeds or profile.sitemaps):
@@ -148,7 +152,7 @@ def select_sites(options: RunOptions, profiles: dict[str, Profile] | None = None
         if unknown:
             raise UnknownSite(f"unknown site(s): {', '.join(unknown)} (see `scraper sites`)")
         return [profiles[name] for name in options.sites]
-    chosen = [profiles[name] for name, (runs, _) in archived(profiles).items() if runs]
+    chosen = [profiles[name] for name, (runs, _) in archived(profiles, _existing(options.config)).items() if runs]
     if not chosen:
         raise ConfigError("no site to archive: add [sites.NAME] tables with start, feeds or sitemaps "
                           "to the sites file")
@@ -157,7 +161,11 @@ def select_sites(options: RunOptions, profiles: dict[str, Profile] | None = None
 
 def load_sites(options: RunOptions) -> dict[str, Profile]:
     """Built-in profiles plus the user's sites file, if it exists."""
-    return load_profiles(options.config if options.config and Path(options.config).exists() else None)
+    return load_profiles(_existing(options.config))
+
+
+def _existing(config: str | os.PathLike | None) -> str | os.PathLike | None:
+    return config if config and Path(config).exists() else None
 
 
 def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
