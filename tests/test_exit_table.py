@@ -43,6 +43,7 @@ def test_discover_with_nothing_reachable_exits_3_as_archive_does(tmp_path):
     discover = run("discover", "gone", "--config", config, "--db", tmp_path / "a.db")
     archive = run("archive", "--site", "gone", "--config", config, "--db", tmp_path / "a.db")
     assert discover.exit_code == archive.exit_code == EXIT_FAILED, (discover.output, archive.output)
+    assert "nothing could be reached" in archive.stderr and "nothing new" not in archive.stderr
 
 
 def test_extract_templates_names_the_option_not_the_page(tmp_path):

@@ -184,7 +184,10 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
         counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)
         stopped = (f"; the time limit ({shown(max_time)}) was reached: {report.left} URLs left queued for the next run"
                    if report.timed_out else "")
-        click.echo(f"run {report.run_id}: {counts or 'nothing new'}{stopped}", err=True)
+        # Problems and nothing done at all (no network, every host unreachable) is not "nothing new".
+        nothing = "nothing could be reached" if report.exit_code == EXIT_FAILED and report.problems \
+            else "nothing new"
+        click.echo(f"run {report.run_id}: {counts or nothing}{stopped}", err=True)
     sys.exit(report.exit_code)
 
 

@@ -52,14 +52,27 @@ def exit_code_of(exc: BaseException) -> int:
     return EXIT_SOME_FAILED
 
 
+# What a Ctrl-C leaves, said per command: the writing ones keep what they saved; copy writes in one
+# transaction, so nothing; the others write nothing at all.
+INTERRUPTED_SAYS = {
+    "fetch": "Interrupted: what was already saved is kept.",
+    "archive": "Interrupted: what was already saved is kept.",
+    "import_warc": "Interrupted: what was already saved is kept.",
+    "reextract": "Interrupted: the records already rewritten are kept.",
+    "copy_archive": "Interrupted: nothing was copied (the copy is one transaction; the destination is as it was).",
+}
+
+
 def handle_errors(f):
     """Turn library exceptions into one line on stderr and a defined exit code, never a traceback."""
+    interrupted = INTERRUPTED_SAYS.get(f.__name__, "Interrupted.")
+
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
         except KeyboardInterrupt:
-            click.echo("Interrupted: what was already saved is kept.", err=True)
+            click.echo(interrupted, err=True)
             sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             closed_pipe()

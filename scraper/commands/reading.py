@@ -231,7 +231,8 @@ def stats(as_json, db_path):
     t = data["totals"]
     click.echo(f"total: {t['articles']} articles, {t['revisions']} revisions, {t['raw_pages']} raw pages "
                f"({t['raw_bytes'] / 1e6:.1f} MB, {t['raw_bytes_stored'] / 1e6:.1f} MB stored), "
-               f"{t['fetch_attempts']} fetch attempts ({t['failed_attempts']} failed), {t['runs']} runs")
+               f"{t['fetch_attempts']} fetch attempts ({t['failed_attempts']} failed), {t['runs']} runs"
+               + (f"; {t['invalid_urls']} failed that are no valid URL (a bad URL, a local file): no site" if t["invalid_urls"] else ""))
 
 
 @click.command("import-warc")

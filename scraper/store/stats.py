@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..urls import host_key
+from ..errors import BadURL
+from ..urls import host_key, parse_url
 from . import runstate
 from .archive import Archive
 from .search import pending_count
@@ -44,7 +45,7 @@ def site_stats(archive: Archive) -> list[dict[str, Any]]:
         entry(row.pop("site")).update(row)
     for row in archive.query("SELECT site, last_error FROM queue WHERE last_error IS NOT NULL ORDER BY next_try"):
         entry(row["site"])["last_error"] = row["last_error"]  # the one retried last wins
-    for site, n in _failed_urls(archive).items():
+    for site, n in _failed_urls(archive)[0].items():
         entry(site)["failed_urls"] = n
     for site, run in runstate.last_runs(archive).items():
         entry(site).update(last_run=run["ended_at"] or run["started_at"],
@@ -52,8 +53,10 @@ def site_stats(archive: Archive) -> list[dict[str, Any]]:
     return sorted(sites.values(), key=lambda s: (-s["articles"], s["site"]))
 
 
-def _failed_urls(archive: Archive) -> Counter:
-    """{site: URLs whose latest fetch failed} from the fetch log, which `scraper fetch` writes too.
+def _failed_urls(archive: Archive) -> tuple[Counter, int]:
+    """{site: URLs whose latest fetch failed} from the fetch log, which `scraper fetch` writes too,
+    and how many of the failed were not valid URLs at all (`a b.com`, `xn--zz`): those belong to no
+    site, and their "host" is no site's name.
 
     The log has URLs, not sites: a URL is the site's that queued it, else the site of archived
     articles on the same host, else its host (what the generic extractor names a site).
@@ -63,11 +66,23 @@ def _failed_urls(archive: Archive) -> Counter:
     queued = {row["url"]: row["site"] for row in archive.query(
         "SELECT q.url, q.site FROM queue q JOIN fetch_log f ON f.url = q.url WHERE f.outcome = 'failed'")}
     counts: Counter = Counter()
+    invalid = 0
     for url in (row["url"] for row in archive.query(
             "SELECT url FROM fetch_log WHERE id IN (SELECT max(id) FROM fetch_log GROUP BY url) "
             "AND outcome = 'failed'")):
+        if url not in queued and not _valid(url):
+            invalid += 1
+            continue
         counts[queued.get(url) or host_site.get(host_key(url)) or host_key(url) or None] += 1
-    return counts
+    return counts, invalid
+
+
+def _valid(url: str) -> bool:
+    try:
+        parse_url(url)
+    except BadURL:
+        return False
+    return True
 
 
 def totals(archive: Archive) -> dict[str, Any]:
@@ -83,6 +98,7 @@ def totals(archive: Archive) -> dict[str, Any]:
         "raw_bytes_stored": one("SELECT coalesce(sum(length(body)), 0) FROM pages"),
         "fetch_attempts": one("SELECT count(*) FROM fetch_log"),
         "failed_attempts": one("SELECT count(*) FROM fetch_log WHERE outcome = 'failed'"),
+        "invalid_urls": _failed_urls(archive)[1],
         "runs": one("SELECT count(*) FROM runs"),
         "last_run": last_run[0] if last_run else None,
         "search_pending": pending_count(archive),
