@@ -296,3 +296,32 @@ def test_an_article_regex_re2_cannot_run_is_a_config_error(tmp_path, pattern):
     result = CliRunner().invoke(cli, ["archive", "--db", str(tmp_path / "a.db"), "--config", str(config)])
     assert result.exit_code == 3 and "article" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_stopping_run_lets_every_thread_waiting_for_a_host_go():
+    """A host whose turn nobody gives back (its holder stopped with the run) kept a fetch thread
+    waiting forever, and the process, which joins its worker threads at exit, never ended."""
+    from scraper.crawl.politeness import Politeness
+    from scraper.errors import OutOfTime
+
+    politeness = Politeness(0)
+    assert politeness.try_acquire("held.example") == 0.0
+    stopped = []
+
+    def fetch():
+        try:
+            with politeness.turn("http://held.example/robots.txt"):
+                pass
+        except OutOfTime as exc:
+            stopped.append(exc)
+
+    waiting = threading.Thread(target=fetch)
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()
+    politeness.close()
+    waiting.join(5)
+    assert not waiting.is_alive() and len(stopped) == 1
+    with pytest.raises(OutOfTime):
+        with politeness.turn("http://free.example/"):
+            pass

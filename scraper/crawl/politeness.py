@@ -58,6 +58,7 @@ class Politeness:
         self._clock = clock
         self._hosts: dict[str, _Host] = {}
         self._cond = threading.Condition()
+        self._closed = False
 
     def _host(self, host: str) -> _Host:
         if host not in self._hosts:
@@ -111,6 +112,14 @@ class Politeness:
             state.busy = False
             self._cond.notify_all()
 
+    def close(self) -> None:
+        """No more turns: every thread waiting for one, and every later ask, gets OutOfTime. A run
+        that stops on an error or Ctrl-C calls it, so no thread is left waiting for a host whose
+        turn nobody will give back: the process could not exit, since it joins its worker threads."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
     @contextmanager
     def turn(self, url: str, deadline: float | None = None):
         """Block until this URL's host is free and due, hold it for one request; OutOfTime when
@@ -119,7 +128,11 @@ class Politeness:
         The body may set ``box[0]`` to a Retry-After (or 0) to report a 429/503.
         """
         host = host_of(url)
-        while (wait_for := self.try_acquire(host)) != 0.0:
+        while (wait_for := self.try_acquire(host)) != 0.0 or self._closed:
+            if self._closed:
+                if wait_for == 0.0:
+                    self.release(host)
+                raise OutOfTime(url, "the run is stopping")
             if deadline is not None and self._clock() + (0 if wait_for == math.inf else wait_for) >= deadline:
                 raise OutOfTime(url, f"{host} is not due before the run's time limit")
             with self._cond:   # woken early by any release; then simply try again

@@ -262,6 +262,9 @@ class _Run:
                 finders.submit(self._discover, site, memories[site.name])
             while self.discovering or sum(self.out.values()):
                 self._answer(self.events.get())
+        except BaseException:
+            self.politeness.close()        # threads waiting for a host's turn give up: the process can end
+            raise
         finally:
             self.fetcher.cancel()          # on an error or Ctrl-C: start nothing more
             finders.shutdown(wait=False, cancel_futures=True)
