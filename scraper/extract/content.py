@@ -303,7 +303,9 @@ def paragraphs_from_breaks(tree) -> int:
                 runs.append([])
             else:
                 runs[-1].append(child)
-            if tail and tail.strip():
+            # A space between two inline elements separates their words («<b>a</b> <b>b</b>»);
+            # only at a paragraph's start is a blank tail nothing.
+            if tail and (tail.strip() or runs[-1]):
                 runs[-1].append(tail)
         for run in runs:
             if not run:
