@@ -296,3 +296,16 @@ def test_reextract_shared_among_workers_gives_the_records_of_a_local_one(tmp_pat
     assert report.to_dict() == json.loads(wanted.stdout)
     assert report.fields["text"] == 4 and len(report.shrank) == 4     # the rule did change news0
     assert exported(tmp_path, local) == exported(tmp_path, pg_url)
+
+
+@pytest.mark.parametrize("command", [["worker", "--workers-at", "postgresql://nobody@127.0.0.1:9/none"],
+                                     ["reextract", "--workers-at", "postgresql://nobody@127.0.0.1:9/none",
+                                      "--db", "postgresql://nobody@127.0.0.1:9/none"]])
+def test_without_the_workers_extra_a_worker_command_says_what_to_install(command):
+    """`pip install -e .` (the README's first line) brings no Procrastinate: one line, not a traceback."""
+    code = ("import sys; sys.modules['procrastinate'] = None\n"   # what an installation without it gives
+            "from cli import cli; cli(sys.argv[1:])")
+    done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
+    assert "workers]" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
