@@ -248,8 +248,11 @@ def import_warc(files, verbose, config, workers_at, db_path):
 
     Any WARC works: ours (--warc), Common Crawl's, a browser extension's. Each page is recorded
     as `scraper fetch` records a fetched one (the site's profile and learned template). Requests,
-    non-HTML responses, errors, redirects and pages without an article are counted and skipped. Exit 1
-    when a file could not be read to the end (what was read before is kept).
+    non-HTML responses, errors, redirects and pages without an article are counted and skipped. A
+    malformed record (its date, status, header block, URI, or binary data labelled HTML) is one
+    line naming it (byte offset, WARC-Record-ID), and the rest of the file is imported. A record cut
+    short is never stored. Exit 1 when any record was malformed or a file could not be read to the
+    end (what was read before it is kept).
 
     Example:
 
@@ -278,13 +281,13 @@ def import_warc(files, verbose, config, workers_at, db_path):
     else:
         with Archive.open(db_path) as archive:
             report = run_import(archive, list(files), profiles=profiles, on_page=show)
-    for error in report.errors:
+    for error in report.problems + report.errors:
         click.echo(f"Error: {error}", err=True)
     done = ", ".join(f"{n} {what}" for what, n in report.outcomes.most_common()) or "nothing archived"
     skipped = ", ".join(f"{n} {why}" for why, n in report.skipped.most_common())
     click.echo(f"{report.records} records, {report.pages} HTML pages: {done}"
                + (f"; skipped: {skipped}" if skipped else ""), err=True)
-    sys.exit(EXIT_SOME_FAILED if report.errors else EXIT_OK)
+    sys.exit(EXIT_SOME_FAILED if report.errors or report.problems else EXIT_OK)
 
 
 @click.command("copy")

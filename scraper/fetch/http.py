@@ -173,14 +173,11 @@ class _Fetch:
             if not 200 <= response.status_code < 300:
                 return response, None
             content_type = response.headers.get("Content-Type")
-            if self.options.expect_html and content_type and not is_html_type(content_type):
-                media = content_type.split(";")[0].strip()
-                raise NotHTML(self.url, f"content type is {media}, not an HTML page")
+            if self.options.expect_html:
+                check_html(self.url, content_type)      # before a byte of an image is read
             body = self._read_body(response, timeout)
-        if self.options.expect_html and looks_binary(body, declared_html=bool(content_type)):
-            raise NotHTML(self.url, "the body is binary data, not an HTML page")
-        if self.options.expect_html and not content_type and not sniffs_as_html(body):
-            raise NotHTML(self.url, "no Content-Type and the body does not start as an HTML page")
+        if self.options.expect_html:
+            check_html(self.url, content_type, body)
         return response, body
 
     def _read_body(self, response: requests.Response, timeout: float) -> bytes:
@@ -305,6 +302,18 @@ class _Inflater:
 
 def is_html_type(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in HTML_TYPES
+
+
+def check_html(name: str, content_type: str | None, body: bytes | None = None) -> None:
+    """NotHTML unless what came with this Content-Type (and these bytes, once read) is an HTML
+    page: the one test of fetched bodies, saved files and WARC records. A declared HTML type
+    is taken at its word for a stray NUL (WHATWG sniffing), not for binary data."""
+    if content_type and not is_html_type(content_type):
+        raise NotHTML(name, f"content type is {content_type.split(';')[0].strip()[:100]}, not an HTML page")
+    if body is not None and looks_binary(body, declared_html=bool(content_type)):
+        raise NotHTML(name, "the body is binary data, not an HTML page")
+    if body is not None and not content_type and not sniffs_as_html(body):
+        raise NotHTML(name, "no Content-Type and the body does not start as an HTML page")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

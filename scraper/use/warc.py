@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import io
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,15 +22,13 @@ from urllib.parse import urlsplit
 
 from requests.structures import CaseInsensitiveDict
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
 from .. import __version__
 from ..charset import decode_html
-from ..errors import BadURL, OutputFailed, OutputRefused, ScraperError, StoreError
-from ..fetch.http import FetchOptions, is_html_type
+from ..errors import BadURL, NotHTML, OutputFailed, OutputRefused, ScraperError, StoreError
+from ..fetch.http import FetchOptions, check_html
 from ..models import Page
 from ..outfiles import append_whole, check_target
 from ..pipeline import FAILED, record_page
@@ -37,6 +36,7 @@ from ..profiles import Profile
 from ..store.archive import Archive
 from ..urls import parse_url
 from .warc_ends import ends_whole
+from .warcread import MAX_HEADER, RawRecord, WarcDamage, read_records
 
 # Request headers that carry credentials: never written (README: credentials are never stored).
 _SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
@@ -167,80 +167,118 @@ class ImportReport:
     pages: int = 0                      # HTML responses offered to the extractor
     outcomes: Counter = field(default_factory=Counter)   # saved / updated / unchanged
     skipped: Counter = field(default_factory=Counter)    # reason -> count
-    errors: list[str] = field(default_factory=list)      # unreadable files
+    problems: list[str] = field(default_factory=list)    # one line per malformed record, naming it
+    errors: list[str] = field(default_factory=list)      # files that could not be read to the end
 
     def to_dict(self) -> dict:
         return {"records": self.records, "pages": self.pages, "outcomes": dict(self.outcomes),
-                "skipped": dict(self.skipped), "errors": self.errors}
+                "skipped": dict(self.skipped), "problems": self.problems, "errors": self.errors}
 
 
-def _record_page(record) -> tuple[Page | None, str | None]:
-    """(Page, None) for an HTML page record, else (None, why it is skipped)."""
-    kind = record.rec_type
-    if kind not in ("response", "resource"):
-        return None, None                # requests, warcinfo, metadata, revisits: not pages
-    try:
-        # WARC 1.1's own example wraps the URI in <>; some writers followed it.
-        url = parse_url((record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")).text
-    except BadURL:
-        return None, "target URI not a valid URL"
-    if kind == "response":
-        if record.http_headers is None:
-            return None, "not HTTP"
-        status = int(record.http_headers.get_statuscode() or 0)
-        headers = CaseInsensitiveDict(
-            (k, v) for k, v in record.http_headers.headers if k.lower() not in _TRANSFER_HEADERS)
-        if status != 200:
-            return None, f"HTTP {status}"
-    else:
-        status = 200
-        headers = CaseInsensitiveDict({"Content-Type": record.rec_headers.get_header("Content-Type") or ""})
-    if not is_html_type(headers.get("Content-Type") or ""):
-        return None, "not HTML"
-    try:
-        body = record.content_stream().read(MAX_BYTES + 1)  # transfer and content encodings undone
-    except Exception:  # zlib, brotli or chunking errors: this record's body is broken, not the file
-        return None, "undecodable body"
-    if len(body) > MAX_BYTES:
-        return None, "too large"
-    html, encoding = decode_html(body, headers.get("Content-Type"))
-    when = iso_date_to_datetime(record.rec_headers.get_header("WARC-Date")).replace(tzinfo=timezone.utc)
-    return Page(url=url, final_url=url, status=status, headers=headers, body=body, html=html,
-                encoding=encoding, fetched_at=when), None
+class BadRecord(ScraperError):
+    """One record that cannot be a page (a malformed date, status, header block...): one line."""
 
 
 class WarcError(ScraperError):
     """A WARC file that cannot be read to the end (damaged or truncated)."""
 
 
-def iter_pages(path: str | os.PathLike, report: ImportReport) -> Iterator[Page]:
-    """The HTML pages of one WARC file (plain or gzipped), counting the rest in ``report``.
+# A page's bytes, plus the HTTP header block before them (held to the WARC header's cap).
+MAX_BLOCK = MAX_BYTES + MAX_HEADER
+_HTTP_STATUS = re.compile(r"HTTP/\d(\.\d)?\Z")
 
-    warcio stops quietly at a truncated gzip member, so the end of the last record read is
-    compared with the file size: a file cut in the middle of a record is reported, not ignored.
-    """
+
+def warc_date(value: str | None) -> datetime:
+    """A WARC-Date (W3C ISO 8601 in UTC, WARC 1.1 section 5.4; seconds, fractions or a bare day
+    accepted) as an aware datetime; BadRecord for anything else."""
+    text = (value or "").strip()
+    try:
+        if not _WARC_DATE.fullmatch(text):
+            raise ValueError(text)
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRecord(f"WARC-Date {text[:40]!r} is not a date" if text else "no WARC-Date") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+_WARC_DATE = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?Z)?")
+
+
+def _record_page(raw: RawRecord) -> tuple[Page | None, str | None]:
+    """(Page, None) for an HTML page record, else (None, why it is skipped); BadRecord for a
+    record that is malformed (it is named on stderr)."""
+    kind = raw.headers.get("warc-type")
+    if kind not in ("response", "resource"):
+        return None, None                # requests, warcinfo, metadata, revisits: not pages
+    try:
+        # WARC 1.1's own example wraps the URI in <>; some writers followed it.
+        url = parse_url(raw.headers.get("warc-target-uri", "").strip().strip("<>")).text
+    except BadURL as exc:
+        raise BadRecord(f"WARC-Target-URI is not a valid URL ({exc.why})") from None
+    when = warc_date(raw.headers.get("warc-date"))
+    if raw.block is None:
+        return None, "too large"
+    http = kind == "response" and raw.headers.get("content-type", "").lower().startswith("application/http")
+    if http and b"\r\n\r\n" not in raw.block[:MAX_HEADER] and b"\n\n" not in raw.block[:MAX_HEADER]:
+        # Before warcio reads the lines: an HTTP header line is held to the WARC header's cap too.
+        raise BadRecord(f"its HTTP header block has no end in its first {MAX_HEADER // 1024} KiB")
+    try:
+        record = next(ArchiveIterator(io.BytesIO(raw.head + raw.block + b"\r\n\r\n")))
+    except Exception as exc:  # warcio raises many kinds on malformed headers
+        raise BadRecord(f"unreadable record ({exc.__class__.__name__})") from None
+    if kind == "response":
+        if record.http_headers is None:
+            return None, "not HTTP"
+        status = record.http_headers.get_statuscode() or ""
+        if not (_HTTP_STATUS.match(record.http_headers.protocol or "") and status.isascii()
+                and status.isdigit() and len(status) == 3):
+            raise BadRecord(f"HTTP status line {record.http_headers.statusline[:60]!r} is not one")
+        headers = CaseInsensitiveDict(
+            (k, v) for k, v in record.http_headers.headers if k.lower() not in _TRANSFER_HEADERS)
+        if status != "200":
+            return None, f"HTTP {status}"
+    else:
+        headers = CaseInsensitiveDict({"Content-Type": raw.headers.get("content-type", "")})
+    try:
+        check_html(url, headers.get("Content-Type"))
+    except NotHTML:
+        return None, "not HTML"
+    try:
+        body = record.content_stream().read(MAX_BYTES + 1)  # transfer and content encodings undone
+    except Exception:  # zlib, brotli or chunking errors: this record's body is broken, not the file
+        raise BadRecord("its body does not decode (Content-Encoding or chunks damaged)") from None
+    if len(body) > MAX_BYTES:
+        return None, "too large"
+    try:
+        check_html(url, headers.get("Content-Type"), body)      # what `fetch` refuses, refused
+    except NotHTML as exc:
+        raise BadRecord(str(exc).removeprefix(f"{url}: ")) from None
+    html, encoding = decode_html(body, headers.get("Content-Type"))
+    return Page(url=url, final_url=url, status=200, headers=headers, body=body, html=html,
+                encoding=encoding, fetched_at=when), None
+
+
+def iter_pages(path: str | os.PathLike, report: ImportReport) -> Iterator[Page]:
+    """The HTML pages of one WARC file (plain or gzipped), counting the rest in ``report``; a
+    malformed record is one line in ``report.problems``, and the records after it are read on.
+    WarcError when the file cannot be read to its end (what was read before is kept)."""
     with open(path, "rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        records = ArchiveIterator(stream, arc2warc=True)
-        end = 0
-        while True:
-            try:
-                record = next(records)
-            except StopIteration:
-                break
-            except Exception as exc:  # warcio raises many kinds on damaged bytes
-                raise WarcError(f"{path}: damaged record after byte {end} ({exc.__class__.__name__})") from exc
-            if record.rec_type is None:
-                raise WarcError(f"{path}: damaged record at byte {records.get_record_offset()}")
-            report.records += 1
-            page, why = _record_page(record)
-            if why:
-                report.skipped[why] += 1
-            if page is not None:
-                yield page
-            end = records.get_record_offset() + records.get_record_length()
-        if size - end > 4:  # more than the blank lines that end a plain record
-            raise WarcError(f"{path}: ends in the middle of a record (byte {end} of {size}): truncated?")
+        try:
+            for raw in read_records(stream, MAX_BLOCK):
+                report.records += 1
+                try:
+                    if raw.problem:
+                        raise BadRecord(raw.problem)
+                    page, why = _record_page(raw)
+                except BadRecord as exc:
+                    report.problems.append(f"{path}: {raw.name}: {exc}")
+                    continue
+                if why:
+                    report.skipped[why] += 1
+                if page is not None:
+                    yield page
+        except WarcDamage as exc:
+            raise WarcError(f"{path}: {exc}") from None
 
 
 def import_warc(archive: Archive, paths: list[str], *, profiles: Mapping[str, Profile] | None = None,
@@ -262,7 +300,7 @@ def import_warc(archive: Archive, paths: list[str], *, profiles: Mapping[str, Pr
                     on_page(outcome, page.url)
         except WarcError as exc:
             report.errors.append(str(exc))
-        except (OSError, ArchiveLoadFailed) as exc:
+        except OSError as exc:
             report.errors.append(f"{path}: cannot read ({exc.__class__.__name__}: {exc})")
     return report
 

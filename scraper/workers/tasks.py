@@ -332,7 +332,7 @@ def import_warc(work: dict, path: str) -> None:
     counts.update({f"outcome:{k}": n for k, n in report.outcomes.items()})
     counts.update({f"skipped:{k}": n for k, n in report.skipped.items()})
     tallies.add(archive, batch, counts)
-    for error in report.errors:
+    for error in report.problems + report.errors:     # a malformed record is an error line too
         tallies.note(archive, batch, "error", error)
 
 
