@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT))
-from tests.test_warc_damage import html, record, url  # noqa: E402
+from tests.test_warc_damage import PEAK, html, record, url  # noqa: E402
 
 PIECE = b"a" * (1 << 20)
 
@@ -52,12 +52,15 @@ with open(sys.argv[1], "rb") as f:
 """
 
 
-def measure(argv: list[str]) -> tuple[float, float, int, str]:
+def measure(argv: list[str], script: str = PEAK) -> tuple[float, float, int, str]:
+    """`scraper ARGV` (or ``script`` with ARGV) in a child process: seconds, peak RSS (MB: the
+    child's own VmHWM, which starts afresh at exec), exit code, stderr."""
     began = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = child.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(child.pid, 0)
-    return time.perf_counter() - began, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), err
+    done = subprocess.run([sys.executable, "-c", script, *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    peak = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK ")][-1]
+    err = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("PEAK "))
+    return time.perf_counter() - began, int(peak) / 1024, done.returncode, err
 
 
 def main() -> None:
@@ -70,14 +73,14 @@ def main() -> None:
         for name, make in (("WARC header line", long_warc_header), ("HTTP header line", long_http_header)):
             path = Path(folder) / "long.warc"
             make(path, args.mib)
-            ours = measure([sys.executable, "cli.py", "import-warc", str(path), "--db", str(Path(folder) / f"{name}.db")])
+            ours = measure(["import-warc", str(path), "--db", str(Path(folder) / f"{name}.db")])
             line = (f"{args.mib} MiB {name}: import-warc {ours[0]:.1f} s, peak RSS {ours[1]:.0f} MB, "
                     f"exit {ours[2]} ({ours[3].strip().splitlines()[-1]})")
             print(line, flush=True)
             if not args.no_peer and name.startswith("WARC"):
                 make(path, args.peer_mib)
-                ours = measure([sys.executable, "cli.py", "import-warc", str(path), "--db", str(Path(folder) / "p.db")])
-                peer = measure([sys.executable, "-c", PEER, str(path)])
+                ours = measure(["import-warc", str(path), "--db", str(Path(folder) / "p.db")])
+                peer = measure([str(path)], PEAK.split("sys.argv =")[0] + PEER)
                 print(f"  {args.peer_mib} MiB {name}: import-warc {ours[0]:.1f} s, peak RSS {ours[1]:.0f} MB; "
                       f"warcio's reader {peer[0]:.1f} s (x{peer[0] / ours[0]:.0f}), peak RSS {peer[1]:.0f} MB "
                       f"(x{peer[1] / ours[1]:.1f})", flush=True)
