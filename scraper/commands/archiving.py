@@ -210,28 +210,33 @@ def discover(site, config, show_all, db_path):
     """
     from scraper.crawl.run import RunOptions, discover as discover_urls, select_sites
     from scraper.errors import ConfigError
+    from scraper.store.scratch import FoundSet
 
     try:
         (profile,) = select_sites(RunOptions(sites=(site,), config=sites_file(config, db_path)))
     except ConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exit_code_of(exc))   # 2 for a site name that is none, 3 for a bad sites file
-    result = discover_urls(profile)
-    archive = None if show_all else existing_or_none(db_path)
-    try:
-        for url, item in result.found.items():
-            if archive is not None and archive.find(url) is not None:
-                continue
-            click.echo("\t".join([url, f"{item.source} {item.source_url}", *item.also]))
-    finally:
-        if archive is not None:
-            archive.close()
+    # The URLs wait on disk, each once with every listing that named it: a sitemap of millions
+    # costs no more memory than one of thousands.
+    with FoundSet() as found:
+        result = discover_urls(profile, sink=found.add)
+        archive = None if show_all else existing_or_none(db_path)
+        try:
+            for url, listings in found:
+                if archive is not None and archive.find(url) is not None:
+                    continue
+                click.echo("\t".join([url, *listings]))
+        finally:
+            if archive is not None:
+                archive.close()
+        found_any = len(found) > 0
     for message in result.problems:
         click.echo(f"problem: {message}", err=True)
     if result.disallowed:
         click.echo(f"{result.disallowed} URLs left out: robots.txt disallows them", err=True)
     # As `archive`: problems and nothing found (robots.txt or every listing unreachable) is 3.
-    sys.exit(EXIT_FAILED if result.problems and not result.found else
+    sys.exit(EXIT_FAILED if result.problems and not found_any else
              EXIT_SOME_FAILED if result.problems else EXIT_OK)
 
 

@@ -36,7 +36,7 @@ from .discover import Discovery, discover_site
 from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, UnknownSite
 from ..fetch.http import FetchOptions
 from .lock import run_lock
-from ..models import Article, FetchAttempt, Page
+from ..models import Article, FetchAttempt, Found, Page
 from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, throttle_of
 from .scheduler import Crashed, Deferred, HostScheduler
 from ..profiles import Profile, load_profiles
@@ -183,10 +183,12 @@ def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
             return report
 
 
-def discover(profile: Profile, options: RunOptions = RunOptions()) -> Discovery:
-    """Discovery alone (for `scraper discover`): no lock, no database, no article fetched."""
+def discover(profile: Profile, options: RunOptions = RunOptions(),
+             sink: Callable[[list[Found]], None] | None = None) -> Discovery:
+    """Discovery alone (for `scraper discover`): no lock, no database, no article fetched. The
+    URLs go to ``sink`` in batches as they are found (else to the Discovery's ``found``)."""
     client = PoliteClient(options.fetch, Politeness(profile.delay), clock=options.clock)
-    return discover_site(profile, client)
+    return discover_site(profile, client, sink=sink)
 
 
 class _Run:
