@@ -57,7 +57,7 @@ FAULTS = {
     "redirect_loop": ("failed", "redirect loop", "gave_up"),
     "redirect_chain": ("failed", "more than 5 redirects", "gave_up"),
     "other_scheme": ("failed", "redirected to ftp://", "gave_up"),
-    "empty": ("failed", "empty page", "gave_up"),
+    "empty": ("failed", "empty page", "pending"),     # no article yet: retried on a later run
     "binary": ("failed", "binary", "gave_up"),
     "http_401": ("failed", "HTTP 401", "gave_up"),
     "http_403": ("failed", "HTTP 403", "gave_up"),
