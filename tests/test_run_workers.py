@@ -31,6 +31,7 @@ class FeedSite:
 
     def __init__(self, count: int):
         self.asked: list[tuple[str, float]] = []
+        self.latency = 0.0      # seconds each article answer waits
         site = self
 
         class Handler(SiteHandler):
@@ -40,6 +41,7 @@ class FeedSite:
                     items = "".join(f"<item><link>{site.url(n)}</link></item>" for n in range(1, count + 1))
                     return self.send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
                 if self.path.startswith("/news/"):
+                    time.sleep(site.latency)
                     return self.send(200, article_html(int(self.path.split("/")[2])), "text/html; charset=utf-8")
                 self.send(404, b"no", "text/plain")
 
@@ -105,3 +107,21 @@ def test_pages_between_fetching_and_storing_are_bounded(feed_site, tmp_path):
 def run_archive_extractors() -> int:
     import os
     return len(os.sched_getaffinity(0))
+
+
+def test_a_url_queued_before_its_hosts_robots_txt_is_known_is_fetched(feed_site, tmp_path):
+    """A run killed before it kept the host's robots.txt leaves URLs queued: the next run's fetch
+    thread holds the host's turn when it learns robots.txt must be read first, and that request
+    must not wait for the turn (it waited for itself until the time limit)."""
+    from datetime import timedelta
+
+    from scraper.models import Found
+    from scraper.store import runstate
+    from scraper.store.archive import Archive
+
+    site, options = feed_site(3)
+    with Archive.open(tmp_path / "a.db") as archive:
+        runstate.enqueue(archive, "local", [Found(site.url(n), "feed", f"{site.base}/rss.xml") for n in (1, 2, 3)])
+    options.max_time = timedelta(seconds=20)
+    report = run_archive(tmp_path / "a.db", options)
+    assert not report.timed_out and report.counts["saved"] == 3

@@ -174,8 +174,11 @@ class PoliteClient:
         self.clock = clock            # the pages' fetched_at and robots.txt copies' ages
         self._local = threading.local()
         # robots.txt may be asked for conditionally (etag=, last_modified=) to refresh a cached copy.
+        # It is asked for outside the host's turns: a fetch thread holds its host's turn (the
+        # scheduler took it) when it learns that the host's robots.txt must be read first, and a
+        # robots.txt request waiting for that turn waited for itself, or for a thread waiting on it.
         self.robots = RobotsCache(lambda url, **validators: self.get(url, kind="robots", check_robots=False,
-                                                                     **validators),
+                                                                     hold_turn=False, **validators),
                                   options.user_agent, now=clock)
 
     def session(self) -> requests.Session:
