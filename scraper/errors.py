@@ -14,6 +14,7 @@
     │   └── RobotsDisallowed     robots.txt does not let us fetch it (the next run checks again)
     ├── ExtractionError          the page has no article we can find
     │   ├── NoArticle            no article text in it (yet): empty, or only a page's frame (retryable)
+    │   ├── ExtractionAborted    its extraction worker died or ran past its time limit (retryable: next run)
     │   └── FeedError            a feed or sitemap that is malformed, declares entities, or is too large
     ├── StoreError               the archive database could not be used
     │   ├── NoSuchArchive        a command that reads was given an archive that does not exist
@@ -115,6 +116,17 @@ class NoArticle(ExtractionError):
     its shape (too big, too deep: the other ExtractionErrors) will not change and is not retried."""
 
     retryable = True
+
+
+class ExtractionAborted(ExtractionError):
+    """Not the page's fault as far as we know: its worker process died (kill -9, out of memory, a
+    crash in lxml) or it ran past the per-page time limit. The queue tries it again next run."""
+
+    retryable = True
+
+    def __init__(self, url: str, message: str):
+        self.url = url
+        super().__init__(f"{url}: {message}")
 
 
 class FeedError(ExtractionError):

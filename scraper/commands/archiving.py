@@ -106,6 +106,8 @@ class ArchiveReporter(Reporter):
               help="Check recent articles again once older than this (6h, 30m, 0 = now).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Hosts fetched at the same time (one request at a time per host).")
+@click.option("--extract-workers", type=click.IntRange(0, 64), default=None,
+              help="Processes extracting pages (default: one per core; 0 or 1: in this process).")
 @click.option("--max-time", type=DURATION, default="8m", show_default=True,
               help="Stop the run after this long (30m, 1h, 0 = no limit); what is left stays queued.")
 @click.option("--quiet", "-q", is_flag=True, help="No output at all unless something failed.")
@@ -117,8 +119,8 @@ class ArchiveReporter(Reporter):
 @workers_at_option
 @db_option
 @handle_errors
-def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log_file, warc, user_agent,
-            workers_at, db_path):
+def archive(sites, config, max_new, recheck_after, workers, extract_workers, max_time, quiet, log_file, warc,
+            user_agent, workers_at, db_path):
     """Find the sites' new articles and archive them politely; for cron.
 
     Discovers article URLs (robots.txt, start pages, feeds, sitemaps), fetches those not yet
@@ -156,6 +158,7 @@ def archive(sites, config, max_new, recheck_after, workers, max_time, quiet, log
                 dataclasses.replace(RUN_FETCH_OPTIONS, user_agent=user_agent)
             options = RunOptions(sites=tuple(sites), config=sites_file(config, db_path),
                                  max_new=max_new, recheck_after=recheck, workers=workers,
+                                 extract_workers=extract_workers,
                                  max_time=limit or None,
                                  fetch=fetch_options, on_page=writer.write_page if writer else None)
             if workers_at:

@@ -3,8 +3,9 @@
 The flow only; each step is another module's: the lock (lock.py), discovery (discover.py), the
 queue and the runs table (runstate.py), turn-taking per host (politeness.py), the fetching
 (scheduler.py), and the record path (pipeline.py): worker threads fetch, and a host's turn ends
-as soon as its answer is in; ``page_to_article`` runs on the extraction stage; only this (the
-caller's) thread writes to SQLite, with ``article_to_row``. Pages between fetching and storing
+as soon as its answer is in; ``page_to_article`` runs on the extraction stage (extractors.py:
+worker processes, one per core); only this (the caller's) thread writes to the archive, with
+``article_to_row``. Pages between fetching and storing
 are bounded (``max_open``), so memory stays flat whichever of fetching and extraction is faster.
 
 Sites go their own ways: what earlier runs left queued starts fetching at once; each site is
@@ -32,9 +33,11 @@ from typing import Callable
 from .. import exit_codes
 from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
+from . import extractors
 from .discover import Discovery, discover_site
 from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, UnknownSite
 from ..fetch.http import FetchOptions
+from ..fetch.memory import limit_arenas
 from .lock import run_lock
 from ..models import Article, FetchAttempt, Found, Page
 from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, throttle_of
@@ -72,6 +75,9 @@ class RunOptions:
     # Page -> Article with (page, profiles, template, listing), as pipeline.page_to_article:
     # a module-level function, which the extraction stage may run in another process.
     extract: Callable[..., Article] = page_to_article
+    # Processes extracting pages: None = one per usable core; 0 or 1 = a thread of this process.
+    extract_workers: int | None = None
+    extract_time_limit: float = extractors.TIME_LIMIT   # seconds a page may take in a worker process
     clock: Clock = utc_now               # every moment the run records or compares (tests move it)
 
 
@@ -171,6 +177,9 @@ def _existing(config: str | os.PathLike | None) -> str | os.PathLike | None:
 def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
                 reporter: Reporter = Reporter()) -> RunReport:
     """Archive the sites' new articles; raise ArchiveLocked at once if another run holds the lock."""
+    # Before the fetch threads start: each would otherwise keep a malloc arena of its own at its
+    # high-water mark (one run of issue 15: 335 MB with glibc's default, 245 MB with 2 arenas).
+    limit_arenas(2)
     with run_lock(db_path):
         profiles = load_sites(options)
         sites = select_sites(options, profiles)
@@ -242,12 +251,15 @@ class _Run:
 
     def _run(self) -> RunReport:
         self.reporter.started(self.run_id, [s.name for s in self.sites])
-        extractors = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-        self.extraction = ThreadPoolExecutor(max_workers=extractors, thread_name_prefix="extract")
+        self.extraction = extractors.stage(
+            self.options.extract_workers, self.options.extract, self.profiles,
+            lambda result, outcome: self.events.put(("extracted", result.task, (result, outcome))),
+            time_limit=self.options.extract_time_limit,
+            crashed=lambda exc: self.events.put(("broken", "extraction", exc)))
         self.fetcher = HostScheduler(self._work, self.politeness, lambda task, result: self.events.put(
             ("fetched", task, result)), url_of=lambda t: t.url, workers=self.options.workers,
             throttled=lambda r: throttle_of(r.error), max_wait=self.options.fetch.retry_after_cap,
-            deadline=self.deadline, max_open=self.options.workers + extractors + PAGES_WAITING)
+            deadline=self.deadline, max_open=self.options.workers + self.extraction.workers + PAGES_WAITING)
         finders = ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(self.sites))),
                                      thread_name_prefix="discover")
         try:
@@ -270,10 +282,11 @@ class _Run:
         finally:
             self.fetcher.cancel()          # on an error or Ctrl-C: start nothing more
             finders.shutdown(wait=False, cancel_futures=True)
-            self.extraction.shutdown(wait=False, cancel_futures=True)
+            # Every page this thread waited for is in (or the run is ending on an error or
+            # Ctrl-C, and what is still in a worker stays queued): the workers end here.
+            self.extraction.close(wait=False)
         self.fetcher.close()
         finders.shutdown()
-        self.extraction.shutdown()
         listings.save_robots(self.archive, self.client.robots.new_copies())   # hosts met while fetching
         timed_out = self.cut_short or (self.deadline is not None and time.monotonic() >= self.deadline)
         code = self._exit_code()
@@ -308,18 +321,6 @@ class _Run:
             result.error = exc
         return result
 
-    def _extract(self, result: _Result) -> _Result:
-        """On the extraction stage: the fetched page's article, or why it has none."""
-        try:
-            # All profiles, the user's sites file included: its extraction rules apply too.
-            result.article = self.options.extract(result.page, self.profiles,
-                                                  self.templates.get(result.task.site), result.task.listing)
-        except ScraperError as exc:
-            result.error = exc
-        except Exception as exc:   # a bug in the extractor: this page fails, the run goes on
-            result.error = ScraperError(f"{result.task.url}: extraction failed ({exc!r})")
-        return result
-
     # -- this thread ----------------------------------------------------------------------------
 
     def _answer(self, event: tuple) -> None:
@@ -329,8 +330,8 @@ class _Run:
             if isinstance(result, Crashed):
                 raise result.error
             if isinstance(result, _Result) and result.error is None and not result.page.not_modified:
-                future = self.extraction.submit(self._extract, result)
-                future.add_done_callback(lambda done, task=task: self.events.put(("extracted", task, done)))
+                # All profiles, the user's sites file included: its extraction rules apply too.
+                self.extraction.submit(result, result.page, self.templates.get(task.site), task.listing)
                 return
             self.out[task.site] -= 1
             self._fetched(task, result)
@@ -338,9 +339,13 @@ class _Run:
                 self.fetcher.settle()
             self._refill(task.site)
         elif kind == "extracted":
-            task, done = site, payload
+            task, (result, outcome) = site, payload
+            if isinstance(outcome, Article):
+                result.article = outcome
+            else:
+                result.error = outcome
             self.out[task.site] -= 1
-            self._fetched(task, done.result())
+            self._fetched(task, result)
             self.fetcher.settle()      # stored: room for another page
             self._refill(task.site)
         elif kind == "found":
@@ -355,6 +360,8 @@ class _Run:
             self.discovered.add(site)
             self._discovered(site, payload)
             self._refill(site)
+        elif kind == "broken":   # a bug in the extraction stage itself
+            raise payload
         else:   # "crashed"
             self.discovering -= 1
             raise payload

@@ -25,3 +25,18 @@ def release_free_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+M_ARENA_MAX = -8     # mallopt's parameter number (glibc malloc.h)
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """At most ``count`` malloc arenas in this process: glibc gives each thread that allocates an
+    arena of its own (up to 8 per core), and a long run's fetch threads each keep theirs at its
+    high-water mark. Call it before the threads start. False where this is not glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt and mallopt(M_ARENA_MAX, count) == 1)
