@@ -15,7 +15,7 @@ import pytest
 
 from scraper.clock import utc_now
 from scraper.crawl.extractors import ProcessStage
-from scraper.crawl.run import run_archive
+from scraper.crawl.run import Reporter, run_archive
 from scraper.errors import ExtractionAborted
 from scraper.pipeline import page_to_article
 from tests.test_run_workers import feed_site  # noqa: F401  (the fixture)
@@ -73,9 +73,7 @@ def test_a_killed_worker_costs_its_page_a_retry_on_the_next_run_never_the_run(fe
     options.extract, options.extract_workers = dies_on_3, 2
     seen = []
 
-    class Seen:
-        def planned(self, more): ...
-        def problem(self, message): ...
+    class Seen(Reporter):
         def outcome(self, url, status, detail=None):
             seen.append((url, status, detail))
 
