@@ -112,6 +112,13 @@ class Politeness:
             state.busy = False
             self._cond.notify_all()
 
+    def requested(self, url: str) -> None:
+        """A request to this URL's host made outside its turns (robots.txt) has just ended: the
+        host's next turn is due a delay from now, as after any request."""
+        with self._cond:
+            state = self._host(host_of(url))
+            state.last_end = max(state.last_end, self._clock())
+
     def close(self) -> None:
         """No more turns: every thread waiting for one, and every later ask, gets OutOfTime. A run
         that stops on an error or Ctrl-C calls it, so no thread is left waiting for a host whose
@@ -238,7 +245,11 @@ class PoliteClient:
                 self.on_page(page)
             return page
         if not hold_turn:
-            return once()       # the caller (the scheduler) already holds this host's turn
+            try:
+                return once()   # robots.txt: the caller (the scheduler) may hold this host's turn
+            finally:
+                # Still a request to the host: the next one waits its delay from this one's end.
+                self.politeness.requested(url)
         with self.politeness.turn(url, deadline=self.deadline) as box:
             try:
                 return once()
