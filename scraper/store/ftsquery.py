@@ -282,25 +282,22 @@ class _Parser:
             raise self.fail()
         return node
 
-    def expr_or(self) -> Node | None:
-        nodes = [self.expr_and()]
-        while self.keyword("OR"):
+    def _operands(self, word: str, operand) -> list[Node | None]:
+        """``operand (word operand)*``: every operand, read as one list rather than nested."""
+        nodes = [operand()]
+        while self.keyword(word):
             self.next()
-            nodes.append(self.expr_and())
-        return _chain(Or, nodes)
+            nodes.append(operand())
+        return nodes
+
+    def expr_or(self) -> Node | None:
+        return _chain(Or, self._operands("OR", self.expr_and))
 
     def expr_and(self) -> Node | None:
-        nodes = [self.expr_not()]
-        while self.keyword("AND"):
-            self.next()
-            nodes.append(self.expr_not())
-        return _chain(And, nodes)
+        return _chain(And, self._operands("AND", self.expr_not))
 
     def expr_not(self) -> Node | None:
-        node, excluded = self.primary(), []
-        while self.keyword("NOT"):
-            self.next()
-            excluded.append(self.primary())
+        node, *excluded = self._operands("NOT", self.primary)
         return _without(node, excluded)
 
     def starts_cnearset(self) -> bool:
