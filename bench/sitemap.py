@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT))
-from tests.synthetic import SiteHandler, serve  # noqa: E402
+from tests.synthetic import serve_files  # noqa: E402
 
 PER_FILE = int(os.environ.get("SITEMAP_PER_FILE", 1_000_000))
 
@@ -49,14 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     files = {}
 
-    class Handler(SiteHandler):
-        def do_GET(self):
-            body = files.get(self.path)
-            if body is None:
-                return self.send(404, b"none", "text/plain")
-            self.send(200, body, "application/x-gzip" if self.path.endswith(".gz") else "application/xml")
-
-    server = serve(Handler)
+    server = serve_files(files)
     base = f"http://127.0.0.1:{server.server_port}"
     for part in range(max(args.millions)):
         urls = "".join(f"<url><loc>{base}/n/{part * PER_FILE + i}</loc></url>" for i in range(PER_FILE))

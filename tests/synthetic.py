@@ -57,6 +57,19 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler], host: str = "127.0.
     return server
 
 
+def serve_files(files: dict[str, bytes], xml_type: str = "application/xml") -> http.server.ThreadingHTTPServer:
+    """A server of ``files`` ({path: body}, filled in after it starts: bodies name its port), a
+    404 for any other path; a .gz path is served as gzip, any other as ``xml_type``."""
+    class Handler(SiteHandler):
+        def do_GET(self):
+            body = files.get(self.path)
+            if body is None:
+                return self.send(404, b"none", "text/plain")
+            self.send(200, body, "application/x-gzip" if self.path.endswith(".gz") else xml_type)
+
+    return serve(Handler)
+
+
 def article(n: int, title: str, text: str, published: str | None = None, site: str = "gulf"):
     """A record as extraction would give it, for tests that fill an archive directly."""
     import hashlib

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scraper.models import Found
 from scraper.store.scratch import FoundSet
-from tests.synthetic import SiteHandler, serve
+from tests.synthetic import serve_files
 from tests.test_warc_damage import PEAK   # the child's own peak RSS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +32,7 @@ def discover_peak(tmp_path: Path, n: int) -> tuple[float, list[str]]:
     """Peak RSS (MB) of `scraper discover` over a feed and a gzipped sitemap of ``n`` URLs, and its lines."""
     files = {}
 
-    class Handler(SiteHandler):
-        def do_GET(self):
-            body = files.get(self.path)
-            if body is None:
-                return self.send(404, b"none", "text/plain")
-            self.send(200, body, "application/x-gzip" if self.path.endswith(".gz") else "application/rss+xml")
-
-    server = serve(Handler)
+    server = serve_files(files, "application/rss+xml")
     try:
         base = f"http://127.0.0.1:{server.server_port}"
         files["/rss.xml"] = f"<rss><channel><item><link>{base}/n/7</link></item></channel></rss>".encode()
