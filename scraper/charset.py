@@ -69,7 +69,7 @@ def normalize_encoding(label: str | None) -> str | None:
     label = label.strip().strip("\"'").lower()
     try:
         info = codecs.lookup(_EXTRA_LABELS.get(label, label))
-    except LookupError:
+    except (LookupError, ValueError):   # ValueError: a label holding a NUL byte (a damaged header)
         return None
     if not getattr(info, "_is_text_encoding", True):
         return None

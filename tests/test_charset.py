@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from scraper.charset import decode_html, looks_binary, normalize_encoding
 
@@ -117,6 +118,19 @@ def test_normalize_encoding(label, expected):
     assert normalize_encoding(label) == expected
     if expected:
         codecs.lookup(expected)  # every name returned is one Python can decode with
+
+
+@settings(max_examples=300, deadline=None)
+@given(label=st.text(max_size=20) | st.sampled_from(["\x00tf-8", "utf-8\x00", "windows-1256\x00x"]),
+       body=st.binary(max_size=200))
+def test_any_declared_label_is_a_codec_or_none_never_an_error(label, body):
+    """A damaged header or <meta> (a NUL byte in the label: once a ValueError out of an import-warc run)
+    names a codec Python decodes with, or none; decoding the page never raises."""
+    encoding = normalize_encoding(label)
+    if encoding:
+        codecs.lookup(encoding)
+    html, used = decode_html(body, f"text/html; charset={label}")
+    assert isinstance(html, str) and codecs.lookup(used)
 
 
 @pytest.mark.parametrize("body", [

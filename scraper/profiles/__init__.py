@@ -88,7 +88,7 @@ _RE2_OPTIONS.log_errors = False     # RE2 would print its own error to stderr; o
 
 @functools.lru_cache(maxsize=128)
 def _regex(pattern: str):
-    """A user's URL regex (``article``, ``section_url``), compiled by RE2 (google-re2).
+    r"""A user's URL regex (``article``, ``section_url``), compiled by RE2 (google-re2).
 
     RE2 matches in time linear in the URL's length whatever the pattern: Python's backtracking
     engine took minutes on `/news/([a-z0-9]+-?)+(\.html)?$` against one 36-letter link and a
