@@ -335,7 +335,7 @@ def _judged(read: _Read, html: str, tree, meta: Metadata, profile: Profile | Non
                 return None            # trafilatura's fallbacks on such a page take many seconds
             if read.baseline:          # the generic path's own run already was trafilatura's default
                 held["base"] = read.body
-            else:                      # the page as parsed, before our pruning (trafilatura copies it)
+            else:                      # the page as parsed, before our pruning (left as it is)
                 page = tree if read.pristine else parse_html(html)
                 raw = baseline_paragraphs(page, final_url)
                 held["base"] = _cleaned(page, raw, meta, profile.tz if profile else None,

@@ -170,13 +170,11 @@ def drop_chrome(tree, trace: Trace, headline=None) -> int:
 
 
 def _trafilatura(tree, url: str | None, fast: bool):
-    # Imported here: it costs ~0.6 s, which commands that never extract (search, stats) skip.
-    import trafilatura
+    """Trafilatura's main content of ``tree`` (left as it is), as its bare_extraction gives it."""
+    # Imported here: trafilatura costs ~0.6 s, which commands that never extract (search, stats) skip.
+    from .cascade import main_content
 
-    return trafilatura.bare_extraction(
-        tree, url=url, fast=fast, with_metadata=False, include_comments=False, include_tables=True,
-        include_images=False, include_links=False,
-    )
+    return main_content(tree, url, fast)
 
 
 def _paragraph_chars(tree) -> int:
@@ -336,7 +334,7 @@ class Generic:
 
 
 def generic_paragraphs(tree, url: str | None, trace: Trace, headline=None) -> Generic:
-    """Paragraphs of the main content found by trafilatura, given our parsed tree (it copies it).
+    """Paragraphs of the main content found by trafilatura, given our parsed tree (cascade.main_content).
 
     Trafilatura's own extractor runs first without its fallbacks (readability, jusText), which
     cost most of its time; they run only when the result holds less than half of the page's
@@ -345,9 +343,8 @@ def generic_paragraphs(tree, url: str | None, trace: Trace, headline=None) -> Ge
     changed = (drop_chrome(tree, trace, headline) + flatten_ruby(tree) + unwrap_page_forms(tree)
                + unwrap_layout_tables(tree) + drop_widget_tables(tree, trace) + paragraphs_from_breaks(tree))
     doc = _trafilatura(tree, url, fast=True)
-    got = len(doc.text or "") if doc is not None else 0
     full = None
-    if got < _ENOUGH * _paragraph_chars(tree):
+    if len(doc.text) < _ENOUGH * _paragraph_chars(tree):
         full = _trafilatura(tree, url, fast=False)
     return Generic(doc_paragraphs(full or doc), pristine=not changed, as_baseline=full is not None and not changed)
 
@@ -359,9 +356,9 @@ def baseline_paragraphs(tree, url: str | None) -> list[str]:
 
 
 def doc_paragraphs(doc) -> list[str]:
-    """A trafilatura result's body as paragraphs: a list item or a table row is one, a layout table's
-    cells give one a line."""
-    if doc is None or doc.body is None:
+    """A trafilatura result's body (a cascade.MainContent) as paragraphs: a list item or a table row
+    is one, a layout table's cells give one a line."""
+    if doc.body is None:
         return []
     paragraphs: list[str] = []
     for block in doc.body:
