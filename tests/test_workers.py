@@ -121,6 +121,29 @@ def test_politeness_holds_across_worker_processes(tmp_path, pg_url):
     assert sites.stdout.count("5 articles; 0 queued, 0 given up; last run") == 3, sites.stdout
 
 
+def _wait_for_articles(pg_url, run, count):
+    """Until ``count`` articles are saved: the site's turn is certainly running then."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if run.poll() is None and _has_tables(pg_url) and len(articles(pg_url)) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} articles saved in 60 s")
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        return [int(child) for child in listed.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_url):
     from scraper.store import Archive
 
@@ -128,16 +151,13 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
     try:
         config = hosts.sites_file(tmp_path, 0.05)
         with Workers(pg_url, 1, "--fetchers", "2") as workers:
-            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                # Past a few saved articles the site's turn is certainly running on this worker.
-                if run.poll() is None and len(articles(pg_url)) >= 3 if _has_tables(pg_url) else False:
-                    break
-                time.sleep(0.1)
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config),
+                          "--stalled-after", "3")
+            _wait_for_articles(pg_url, run, 3)
             # The run lock keeps its meaning: a second run while this one goes on exits 75.
             second = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
             assert second.wait(timeout=60) == 75
+            (heartbeat,) = _children(workers.procs[0].pid)
             os.kill(workers.procs[0].pid, signal.SIGKILL)
             killed_at = time.monotonic()
             workers.procs[0].wait()
@@ -145,6 +165,8 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
             out, err = run.communicate(timeout=90)
             assert run.returncode == 0, err
             assert "fetch_site" in workers.log(1)
+            # The killed worker's heartbeat process saw its pipe close and ended with it.
+            assert not _alive(heartbeat)
     finally:
         hosts.close()
     saved = articles(pg_url)
@@ -152,10 +174,62 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
     with Archive.open(pg_url) as archive:
         assert archive.scalar("SELECT count(*) FROM revisions") == 0          # nothing saved twice
         assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'done'") == 12
-        assert archive.scalar("SELECT count(*) FROM queue WHERE claimed_by IS NOT NULL") == 0
+        assert archive.scalar("SELECT count(*) FROM queue WHERE claimed_by IS NULL") == 12
     asked = [path for _, path, began, _ in hosts.log if path.startswith("/news/")]
     assert len(asked) <= 13          # at most the one request cut by the kill was asked again
     assert any(began > killed_at for _, _, began, _ in hosts.log)
+
+
+def test_a_worker_that_runs_no_python_past_the_threshold_is_not_taken_for_dead(tmp_path, pg_url):
+    """SIGSTOP freezes a worker as a C call holding the GIL for seconds, or a machine too loaded to
+    give it a core, would: no line of its Python runs, its event loop's heartbeat included. Frozen
+    for 8 s, past --stalled-after 3 (and the 5 s after which workers were once taken for dead), it
+    keeps its job: its heartbeat process beats for it, and no other worker fetches its URLs again."""
+    from scraper.store import Archive
+
+    hosts = Hosts(1, pages=8, latency=0.2)
+    try:
+        config = hosts.sites_file(tmp_path, 0.05)
+        with Workers(pg_url, 1, "--fetchers", "2") as workers:
+            workers.ready()
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config),
+                          "--stalled-after", "3")
+            _wait_for_articles(pg_url, run, 2)
+            workers.start(1)          # a worker that would take the job, were it handed out again
+            workers.ready()
+            os.kill(workers.procs[0].pid, signal.SIGSTOP)
+            try:
+                time.sleep(8)
+            finally:
+                os.kill(workers.procs[0].pid, signal.SIGCONT)
+            out, err = run.communicate(timeout=90)
+            assert run.returncode == 0, err
+            assert "fetch_site" not in workers.log(1), workers.log(1)
+    finally:
+        hosts.close()
+    asked = sorted((began, ended, path) for _, path, began, ended in hosts.log if path.startswith("/news/"))
+    assert len(asked) == 8 and len({path for _, _, path in asked}) == 8     # each article asked once
+    for (_, ended, _), (began, _, _) in zip(asked, asked[1:]):
+        assert began >= ended                                                # and one at a time
+    assert len(articles(pg_url)) == 8
+    with Archive.open(pg_url) as archive:
+        assert archive.scalar("SELECT count(*) FROM revisions") == 0
+        assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'done'") == 8
+
+
+@pytest.mark.parametrize("args", [["--stalled-after", "1"], ["--stalled-after", "soon"]])
+def test_stalled_after_below_two_seconds_or_not_a_number_is_a_usage_error(tmp_path, args):
+    run = scraper("import-warc", "--db", "postgresql://nobody@127.0.0.1:9/none",
+                  "--workers-at", "postgresql://nobody@127.0.0.1:9/none", *args, str(ROOT / "README.md"))
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 2 and "Traceback" not in err, err
+
+
+def test_stalled_after_without_workers_is_a_usage_error(tmp_path):
+    run = scraper("archive", "--db", str(tmp_path / "archive.db"), "--stalled-after", "10")
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 2 and "Traceback" not in err, err
+    assert not (tmp_path / "archive.db").exists()
 
 
 def test_a_queued_url_robots_txt_now_refuses_stays_queued_and_the_run_ends(tmp_path, pg_url):

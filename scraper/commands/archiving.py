@@ -11,7 +11,7 @@ from ..crawl.run import Reporter
 from ..errors import OutputRefused
 from .common import DURATION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, \
     db_option, exit_code_of, existing_or_none, handle_errors, shown, sites_file
-from .workers import check_workers_at, workers_at_option
+from .workers import check_workers_at, stalled_after_option, workers_at_option
 
 class ArchiveReporter(Reporter):
     """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file that
@@ -117,10 +117,11 @@ class ArchiveReporter(Reporter):
 @click.option("--user-agent", help="User-Agent header (default names this tool and its version); "
                                    "add a contact address for the sites' operators.")
 @workers_at_option
+@stalled_after_option
 @db_option
 @handle_errors
 def archive(sites, config, max_new, recheck_after, workers, extract_workers, max_time, quiet, log_file, warc,
-            user_agent, workers_at, db_path):
+            user_agent, workers_at, stalled_after, db_path):
     """Find the sites' new articles and archive them politely; for cron.
 
     Discovers article URLs (robots.txt, start pages, feeds, sitemaps), fetches those not yet
@@ -148,7 +149,7 @@ def archive(sites, config, max_new, recheck_after, workers, extract_workers, max
     from scraper.errors import ArchiveLocked, ConfigError
     from scraper.use.warc import WarcWriter
 
-    check_workers_at(workers_at, db_path, "archive")
+    check_workers_at(workers_at, db_path, "archive", stalled_after)
     recheck, limit = recheck_after, max_time
     reporter = ArchiveReporter(quiet, log_file, protect=archive_files(db_path))
     report, code = None, EXIT_FAILED
@@ -164,7 +165,7 @@ def archive(sites, config, max_new, recheck_after, workers, extract_workers, max
             if workers_at:
                 from scraper.workers.coordinate import run_archive_on_workers
 
-                report = run_archive_on_workers(db_path, workers_at, options, reporter)
+                report = run_archive_on_workers(db_path, workers_at, options, reporter, stalled_after=stalled_after)
             else:
                 report = run_archive(db_path, options, reporter)
             code = report.exit_code

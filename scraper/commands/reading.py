@@ -7,7 +7,7 @@ import click
 
 from .common import DAY, DURATION, EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, db_option, handle_errors, open_existing, \
     sites_file, utf8_text, archive_files
-from .workers import check_workers_at, workers_at_option
+from .workers import check_workers_at, stalled_after_option, workers_at_option
 
 @click.command()
 @click.argument("query")
@@ -138,9 +138,10 @@ def export(fmt, site, since, until, output, force, bom, db_path):
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
 @workers_at_option
+@stalled_after_option
 @db_option
 @handle_errors
-def reextract(site, dry_run, as_json, config, workers_at, db_path):
+def reextract(site, dry_run, as_json, config, workers_at, stalled_after, db_path):
     """Rebuild records from the stored raw pages (after a rule or profile change), without fetching.
 
     Reports how many records changed and which fields. A record whose text would lose more than
@@ -162,14 +163,15 @@ def reextract(site, dry_run, as_json, config, workers_at, db_path):
         if checked % 500 == 0 and sys.stderr.isatty():
             click.echo(f"\r{checked} records checked...", err=True, nl=False)
 
-    check_workers_at(workers_at, db_path, "reextract")
+    check_workers_at(workers_at, db_path, "reextract", stalled_after)
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
     if workers_at:
         from scraper.workers.coordinate import reextract_on_workers
 
         open_existing(db_path).close()      # a mistyped --db is one usage line, as without workers
-        report, _ = reextract_on_workers(db_path, workers_at, site=site, dry_run=dry_run, config=config_path)
+        report, _ = reextract_on_workers(db_path, workers_at, site=site, dry_run=dry_run, config=config_path,
+                                         stalled_after=stalled_after)
     else:
         with open_existing(db_path, write=not dry_run) as archive:
             report = run_reextract(archive, site=site, dry_run=dry_run, progress=progress,
@@ -241,9 +243,10 @@ def stats(as_json, db_path):
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
 @workers_at_option
+@stalled_after_option
 @db_option
 @handle_errors
-def import_warc(files, verbose, config, workers_at, db_path):
+def import_warc(files, verbose, config, workers_at, stalled_after, db_path):
     """Archive the HTML article pages of WARC files (plain or gzipped), as fetched at their WARC-Date.
 
     Any WARC works: ours (--warc), Common Crawl's, a browser extension's. Each page is recorded
@@ -271,13 +274,14 @@ def import_warc(files, verbose, config, workers_at, db_path):
         if verbose:
             click.echo(f"{outcome:<20} {url}", err=True)
 
-    check_workers_at(workers_at, db_path, "import-warc")
+    check_workers_at(workers_at, db_path, "import-warc", stalled_after)
     config_path = sites_file(config, db_path)
     profiles = load_profiles(config_path if config_path.exists() else None)
     if workers_at:
         from scraper.workers.coordinate import import_warc_on_workers
 
-        report, _ = import_warc_on_workers(db_path, workers_at, list(files), config_path)
+        report, _ = import_warc_on_workers(db_path, workers_at, list(files), config_path,
+                                           stalled_after=stalled_after)
     else:
         with Archive.open(db_path) as archive:
             report = run_import(archive, list(files), profiles=profiles, on_page=show)

@@ -13,10 +13,21 @@ def workers_at_option(f):
              "database (postgresql://user@host/db, often the archive's own; also $SCRAPER_WORKERS_AT).")(f)
 
 
-def check_workers_at(workers_at, db_path, command):
+def stalled_after_option(f):
+    return click.option(
+        "--stalled-after", "stalled_after", metavar="SECONDS",
+        type=click.FloatRange(min=2.0), default=None,
+        help="With --workers-at: a worker that sent no heartbeat for this long is taken for dead and its "
+             "job handed to another (default 30). Heartbeats do not wait for the work, so a worker "
+             "busy on a long page is never taken for dead.")(f)
+
+
+def check_workers_at(workers_at, db_path, command, stalled_after=None):
     """One usage line when the work cannot go to workers: the archive is a file on this machine."""
     from scraper.store.archive import is_database_url
 
+    if stalled_after is not None and not workers_at:
+        raise click.UsageError(f"{command} --stalled-after applies to workers: give --workers-at too")
     if workers_at and not is_database_url(str(db_path)):
         raise click.UsageError(f"{command} --workers-at needs the archive in PostgreSQL (--db postgresql://...): "
                                f"workers on other machines cannot write the file {db_path}")

@@ -9,8 +9,9 @@ one job per file or per range of articles the same way.
 
 While it waits it reads the workers' notes (failures, problems) for the caller's reporter, and it
 hands out again the jobs of a worker that fell silent (kill -9, a lost machine: no heartbeat for
-engine.STALLED_AFTER seconds), first releasing the URLs such a job had claimed. A job nobody takes
-(no worker running) is cancelled at the run's deadline, and the run says so.
+``stalled_after`` seconds, engine.STALLED_AFTER unless told), first releasing the URLs such a job
+had claimed. A job nobody takes (no worker running) is cancelled at the run's deadline, and the
+run says so.
 """
 from __future__ import annotations
 
@@ -65,9 +66,10 @@ async def _hand_out(app, plan: Iterable[tuple[str, dict, str | None]]) -> list[i
 
 
 async def _wait(app, archive: Archive, batch: str, ids: list[int], *, deadline: float | None,
-                on_note: Callable[[tallies.Note], None]) -> Waited:
+                on_note: Callable[[tallies.Note], None], stalled_after: float | None) -> Waited:
     """Until every job of ``ids`` is over; hand out again those whose worker stopped answering."""
     mine, waited, last_note = set(ids), Waited(), 0
+    stalled_after = stalled_after or engine.STALLED_AFTER
     while True:
         for note in tallies.notes_after(archive, batch, last_note):
             last_note = note.id
@@ -83,7 +85,7 @@ async def _wait(app, archive: Archive, batch: str, ids: list[int], *, deadline: 
         mine -= over | (mine - set(left))
         if not mine:
             return waited
-        for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=engine.STALLED_AFTER):
+        for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
             if job.id in mine:
                 # The claims of the URLs it was fetching go first, so the next worker takes them.
                 runstate.release(archive, f"job-{job.id}")
@@ -107,7 +109,8 @@ def _open(url: str):
 
 # -- an archive run ------------------------------------------------------------------------------
 
-def run_archive_on_workers(db: str, workers_at: str, options, reporter):
+def run_archive_on_workers(db: str, workers_at: str, options, reporter, *,
+                           stalled_after: float | None = None):
     """`scraper archive --workers-at URL`: the run of crawl/run.py's run_archive, done by workers."""
     from ..crawl.lock import run_lock
     from ..crawl.run import RunReport, load_sites, select_sites
@@ -157,7 +160,8 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter):
                     await engine.ensure_schema(app)
                     ids = await _hand_out(app, plan)
                     reporter.planned(len(rechecks))
-                    return await _wait(app, archive, batch, ids, deadline=deadline, on_note=on_note)
+                    return await _wait(app, archive, batch, ids, deadline=deadline, on_note=on_note,
+                                      stalled_after=stalled_after)
 
             waited = asyncio.run(go())
             counts = tallies.read(archive, batch)
@@ -187,7 +191,8 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter):
 # -- WARC files ----------------------------------------------------------------------------------
 
 def import_warc_on_workers(db: str, workers_at: str, paths: list[str], config: Path | None,
-                           on_note: Callable[[tallies.Note], None] = lambda note: None):
+                           on_note: Callable[[tallies.Note], None] = lambda note: None, *,
+                           stalled_after: float | None = None):
     """`scraper import-warc --workers-at URL FILES`: one job per file; the files' ImportReport."""
     import uuid
     from collections import Counter
@@ -205,7 +210,8 @@ def import_warc_on_workers(db: str, workers_at: str, paths: list[str], config: P
             async with app.open_async():
                 await engine.ensure_schema(app)
                 ids = await _hand_out(app, plan)
-                return await _wait(app, archive, batch, ids, deadline=None, on_note=on_note)
+                return await _wait(app, archive, batch, ids, deadline=None, on_note=on_note,
+                                   stalled_after=stalled_after)
 
         waited = asyncio.run(go())
         counts = tallies.read(archive, batch)
@@ -225,7 +231,7 @@ RANGE = 500       # articles per re-extraction job
 
 
 def reextract_on_workers(db: str, workers_at: str, *, site: str | None, dry_run: bool, config: Path | None,
-                         per_job: int = RANGE):
+                         per_job: int = RANGE, stalled_after: float | None = None):
     """`scraper reextract --workers-at URL`: one job per ``per_job`` articles; the ReextractReport of all."""
     import uuid
     from collections import Counter
@@ -245,7 +251,8 @@ def reextract_on_workers(db: str, workers_at: str, *, site: str | None, dry_run:
             async with app.open_async():
                 await engine.ensure_schema(app)
                 ids = await _hand_out(app, plan)
-                return await _wait(app, archive, batch, ids, deadline=None, on_note=lambda note: None)
+                return await _wait(app, archive, batch, ids, deadline=None, on_note=lambda note: None,
+                                   stalled_after=stalled_after)
 
         waited = asyncio.run(go())
         counts = tallies.read(archive, batch)

@@ -8,23 +8,30 @@ earlier one) are the per-host turn that politeness needs, kept by the database f
 Two queues, each served in every worker process by a Procrastinate worker of its own:
 ``ARCHIVE_QUEUE`` (discovery of a site, a site's turn at fetching: mostly waiting on the network
 and on the site's delay, so many at once) and ``CPU_QUEUE`` (a WARC file, a range of articles to
-re-extract: CPU-bound, one per core). Workers send a heartbeat every ``HEARTBEAT`` seconds; the
-command that handed the work out takes a job whose worker fell silent for ``STALLED_AFTER``
-seconds (kill -9, a lost machine) and hands it out again (coordinate.py).
+re-extract: CPU-bound, one per core). Each worker process's heartbeat goes every ``HEARTBEAT``
+seconds from a small process of its own (heartbeat.py), which nothing the worker does can hold up
+and which stops only when the worker is gone; the command that handed the work out takes a job
+whose worker fell silent for ``STALLED_AFTER`` seconds (kill -9, a lost machine; `--stalled-after`)
+and hands it out again (coordinate.py).
 """
 from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import procrastinate
 
 from ..errors import ConfigError
-from . import tasks
+from . import heartbeat, tasks
 from .tasks import ARCHIVE_QUEUE, CPU_QUEUE
 HEARTBEAT = 1.0          # seconds between a worker's heartbeats
-STALLED_AFTER = 5.0      # a job whose worker sent none for this long is handed out again
+# A job whose worker sent no heartbeat for this long is handed out again. The heartbeat does not
+# depend on the worker's own progress (heartbeat.py), so this only has to outlast a database or a
+# network that does not answer for a while; Procrastinate's own default, 30 s.
+STALLED_AFTER = 30.0
 POLL = 1.0               # a worker looks for jobs this often when no notification came
 FETCHERS = 32            # archive jobs at once per worker process: each holds one site's turn, mostly waiting
 CONNECTIONS = 12         # to the archive per worker process: jobs hold one only while they write
@@ -60,13 +67,33 @@ async def serve(url: str, *, fetchers: int = FETCHERS, cpus: int = CPUS) -> None
     """Run a worker until SIGTERM or SIGINT: archive jobs ``fetchers`` at once, CPU jobs ``cpus``."""
     app = make_app(url)
     tasks.connections = min(fetchers + cpus, CONNECTIONS)
+    beats = subprocess.Popen([sys.executable, heartbeat.__file__, url, str(HEARTBEAT)], stdin=subprocess.PIPE)
+    register = app.job_manager.register_worker
+
+    async def register_with_heartbeat() -> int:
+        # Each of this process's Procrastinate workers registers once, as it starts: from then on
+        # the heartbeat process beats for it too.
+        worker_id = await register()
+        beats.stdin.write(f"{worker_id}\n".encode())
+        beats.stdin.flush()
+        return worker_id
+
+    app.job_manager.register_worker = register_with_heartbeat
+    try:
+        await _serve(app, fetchers, cpus)
+    finally:
+        beats.stdin.close()      # the heartbeat process ends as it sees the pipe close
+        beats.wait()
+
+
+async def _serve(app: procrastinate.App, fetchers: int, cpus: int) -> None:
     async with app.open_async():
         await ensure_schema(app)
         loop = asyncio.get_running_loop()
         # Procrastinate runs a sync task on the loop's default executor: one thread per job slot.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=fetchers + cpus, thread_name_prefix="job"))
-        common = dict(update_heartbeat_interval=HEARTBEAT, fetch_job_polling_interval=POLL,
-                      delete_jobs="successful", install_signal_handlers=False)
+        common = dict(update_heartbeat_interval=HEARTBEAT, stalled_worker_timeout=STALLED_AFTER,
+                      fetch_job_polling_interval=POLL, delete_jobs="successful", install_signal_handlers=False)
         both = asyncio.gather(
             app.run_worker_async(queues=[ARCHIVE_QUEUE], concurrency=fetchers, name="archive", **common),
             app.run_worker_async(queues=[CPU_QUEUE], concurrency=cpus, name="cpu", **common))
