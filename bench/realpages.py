@@ -78,6 +78,9 @@ class Measure:
     peak_rss_mb: float
     peak_pss_mb: float
     processes: int
+    # {role: (peak RSS, peak PSS of one process of that role in MB, CPU seconds of all of them)}:
+    # roles "main", "fork server", "worker", "resource tracker"
+    roles: dict = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -187,7 +190,20 @@ class TreeMemory(threading.Thread):
         # Each process's own CPU seconds when last seen: a process started by one that is not
         # waited for (a fork server's workers) never reaches the root's wait4 figures.
         self.cpu: dict[int, float] = {}
+        self.role_of: dict[int, str] = {}
+        self.roles: dict[str, list[float]] = {}     # role -> [peak RSS, peak PSS] of one process, bytes
         self.stopping = threading.Event()
+
+    @staticmethod
+    def role(proc, root) -> str:
+        """What a process of the tree is: the contestant's own, multiprocessing's helpers, a worker."""
+        if proc is root:
+            return "main"
+        line = " ".join(proc.cmdline())
+        if "resource_tracker" in line:
+            return "resource tracker"
+        # A fork server's workers are its forks: same command line, the fork server their parent.
+        return "fork server" if "forkserver" in line and proc.ppid() == root.pid else "worker"
 
     def run(self) -> None:
         import psutil
@@ -214,6 +230,11 @@ class TreeMemory(threading.Thread):
                     else:
                         info = proc.memory_info()
                     rss += info.rss
+                    role = self.role_of.setdefault(proc.pid, self.role(proc, root))
+                    peaks = self.roles.setdefault(role, [0, 0])
+                    peaks[0] = max(peaks[0], info.rss)
+                    if full:
+                        peaks[1] = max(peaks[1], info.pss)
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     pass
             self.peak_rss = max(self.peak_rss, rss)
@@ -244,7 +265,9 @@ def measure(argv: list[str], cpus) -> Measure:
     # counts those it did not wait for (fork-server workers), to within the last 50 ms of each.
     return Measure(seen["ok"], seen["failed"], seen["last"] - seen["first"], time.monotonic() - began,
                    max(usage.ru_utime + usage.ru_stime, sum(memory.cpu.values())), memory.peak_rss / 2**20, memory.peak_pss / 2**20,
-                   memory.processes)
+                   memory.processes, {role: (rss / 2**20, pss / 2**20, sum(
+                       cpu for pid, cpu in memory.cpu.items() if memory.role_of.get(pid) == role))
+                       for role, (rss, pss) in memory.roles.items()})
 
 
 def contestants(args) -> list[Contestant]:
@@ -367,6 +390,10 @@ def main(argv=None) -> int:
                         print(f"  {c.name:<26}{m.rate:7.1f} pages/s  {m.cpu_ms:6.1f} CPU ms/page  "
                               f"peak RSS {m.peak_rss_mb:5.0f} MB (PSS {m.peak_pss_mb:.0f})  {m.ok} ok, "
                               f"{m.failed} failed  load {os.getloadavg()[0]:.2f}", flush=True)
+                        if len(m.roles) > 1:
+                            print("    by process: " + "; ".join(
+                                f"{role} peak RSS {rss:.0f} MB (PSS {pss:.0f}), CPU {1000 * cpu / max(1, m.pages):.1f} ms/page"
+                                for role, (rss, pss, cpu) in m.roles.items()), flush=True)
             finally:
                 server.terminate()
                 server.join()

@@ -13,7 +13,8 @@ holds one page at a time, so a death is that page's alone: it is failed with ``E
 (the queue tries it again on the next run) and the worker is replaced; a page past ``time_limit``
 gets the same, its worker killed. Workers come from the ``forkserver`` context, never ``fork``
 (this process holds threads and a database connection): the fork server imports the extractor
-once (``PRELOAD``) and every worker is a fork of it, warm, in milliseconds; the profiles are
+once and warms it (``PRELOAD``, warm_extractor.py) and every worker is a fork of it, warm, in
+milliseconds, sharing what it loaded; the profiles are
 handed over once per worker, and a worker is replaced after ``tasks_per_worker`` pages, so
 whatever a page leaves in its heap goes with it. Workers ignore Ctrl-C (the caller ends them:
 ``close``), and one whose caller is gone sees its pipe closed and exits.
@@ -38,9 +39,9 @@ from ..errors import ExtractionAborted, ScraperError
 from ..fetch.memory import release_free_memory
 from ..models import Article, Found, Page
 
-# Imported once by the fork server, so each worker starts with them loaded (safety.py imports
-# trafilatura on first use: here it is loaded before the fork too).
-PRELOAD = ["scraper.pipeline", "scraper.extract.article", "trafilatura", "htmldate", "justext"]
+# Imported once by the fork server, so each worker starts with them loaded, warm, and shared
+# with the other workers (warm_extractor.py: what a first page would load, and gc.freeze()).
+PRELOAD = ["scraper.pipeline", "scraper.crawl.warm_extractor"]
 TIME_LIMIT = 30.0          # seconds one page may take; the slowest corpus page takes under 1 s
 TASKS_PER_WORKER = 1000    # pages before a worker is replaced by a fresh fork
 READY = "ready"            # a worker's first word: its time limits count from then

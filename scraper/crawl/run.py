@@ -19,6 +19,7 @@ closed as at any other end.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue as stdlib_queue
 import re
@@ -37,7 +38,7 @@ from . import extractors
 from .discover import Discovery, discover_site
 from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, UnknownSite
 from ..fetch.http import FetchOptions
-from ..fetch.memory import limit_arenas
+from ..fetch.memory import fix_mmap_threshold, limit_arenas
 from .lock import run_lock
 from ..models import Article, FetchAttempt, Found, Page
 from .politeness import DEFAULT_WORKERS, PoliteClient, Politeness, throttle_of
@@ -73,7 +74,8 @@ class RunOptions:
     max_time: timedelta | None = MAX_TIME   # the run's deadline; None (or 0) = no limit
     on_page: Callable[[Page], None] | None = None   # every page fetched, listings too (a WARC writer)
     # Page -> Article with (page, profiles, template, listing), as pipeline.page_to_article:
-    # a module-level function, which the extraction stage may run in another process.
+    # a module-level function, which the extraction stage may run in another process. It is
+    # given the page's decoded html and headers, not its bytes (``body`` is empty).
     extract: Callable[..., Article] = page_to_article
     # Processes extracting pages: None = one per usable core; 0 or 1 = a thread of this process.
     extract_workers: int | None = None
@@ -180,6 +182,7 @@ def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
     # Before the fetch threads start: each would otherwise keep a malloc arena of its own at its
     # high-water mark (one run of issue 15: 335 MB with glibc's default, 245 MB with 2 arenas).
     limit_arenas(2)
+    fix_mmap_threshold()
     with run_lock(db_path):
         profiles = load_sites(options)
         sites = select_sites(options, profiles)
@@ -331,7 +334,10 @@ class _Run:
                 raise result.error
             if isinstance(result, _Result) and result.error is None and not result.page.not_modified:
                 # All profiles, the user's sites file included: its extraction rules apply too.
-                self.extraction.submit(result, result.page, self.templates.get(task.site), task.listing)
+                # The extractor reads the decoded html: the bytes stay here for the archive, and
+                # the page crosses to a worker process at half its size.
+                self.extraction.submit(result, dataclasses.replace(result.page, body=b""),
+                                       self.templates.get(task.site), task.listing)
                 return
             self.out[task.site] -= 1
             self._fetched(task, result)
