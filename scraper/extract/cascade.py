@@ -28,7 +28,8 @@ from copy import copy
 from dataclasses import dataclass
 
 from lxml import etree
-from trafilatura.baseline import _spaced_text
+from trafilatura.baseline import _BLOCK_ELEMS
+from trafilatura.utils import remove_control_characters
 from trafilatura import core as _core
 from trafilatura import settings as _settings
 from trafilatura import xpaths as _xpaths
@@ -60,6 +61,7 @@ _RAW_TAGS = tuple(_SCROLL_TAGS | _COMMENTS_TAGS)
 # settings.BASIC_CLEAN_XPATH, for html2txt's measure of the page.
 _BASIC_CLEAN_TAGS = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
 _COOKIE_CONSENT = re.compile(_settings._COOKIE_CONSENT_RE, re.IGNORECASE)
+_SPACED = frozenset(_BLOCK_ELEMS)   # html2txt's block elements: a space before their text and tail
 
 
 def _raw_prune_targets(tree, comments: bool) -> list:
@@ -81,19 +83,38 @@ def _raw_prune_targets(tree, comments: bool) -> list:
     return scroll + share + comment
 
 
+class _RawTree:
+    """The raw tree trafilatura_sequence extracts from (``tree`` with the raw-prune targets deleted),
+    made only as often as it is needed: one private copy for the cleaning stage, which changes it;
+    the read-only stages that may follow (rescue, escalation, full mode) get ``tree`` itself when
+    nothing is to be pruned, since each of them copies its input before changing anything."""
+
+    def __init__(self, tree, comments: bool) -> None:
+        self.tree = tree
+        self.doomed = _raw_prune_targets(tree, comments)
+        self._shared = None if self.doomed else tree
+
+    def private(self):
+        """A copy of the raw tree for the caller to change."""
+        raw = copy(self.tree)
+        if self.doomed:
+            # The same elements in the copy, found by their place in document order (the same in both).
+            index = {el: i for i, el in enumerate(self.tree.iter())}
+            at = list(raw.iter())
+            for el in self.doomed:
+                delete_element(at[index[el]])
+        return raw
+
+    def shared(self):
+        """The raw tree, for the stages that only read it (or copy it first)."""
+        if self._shared is None:
+            self._shared = self.private()
+        return self._shared
+
+
 def _raw_tree(tree, comments: bool):
-    """The raw tree trafilatura_sequence extracts from: ``tree`` itself when nothing is to be pruned
-    (every later stage copies it before changing anything), else a copy with the targets deleted."""
-    doomed = _raw_prune_targets(tree, comments)
-    if not doomed:
-        return tree
-    # The same elements in the copy, found by their place in document order (the same in both).
-    index = {el: i for i, el in enumerate(tree.iter())}
-    raw = copy(tree)
-    at = list(raw.iter())
-    for el in doomed:
-        delete_element(at[index[el]])
-    return raw
+    """The raw tree, as trafilatura_sequence's raw-tree prune leaves it (for tests)."""
+    return _RawTree(tree, comments).shared()
 
 
 def _first_of_class_and_id(el) -> str:
@@ -104,19 +125,53 @@ def _first_of_class_and_id(el) -> str:
     return ""
 
 
-def _page_text_length(raw) -> int:
-    """len(trafilatura.baseline.html2txt(raw)), with BASIC_CLEAN_XPATH's test done in Python."""
-    tree = copy(raw)
+def _basic_cleaned(el) -> bool:
+    """Whether settings.BASIC_CLEAN_XPATH selects ``el`` (its tests read the element alone)."""
+    tag = el.tag
+    return (tag in _BASIC_CLEAN_TAGS
+            or (tag == "div" and "footer" in _first_of_class_and_id(el))
+            or _COOKIE_CONSENT.search(el.get("class") or "") is not None
+            or _COOKIE_CONSENT.search(el.get("id") or "") is not None)
+
+
+def _page_text_length(tree) -> int:
+    """len(trafilatura.baseline.html2txt(tree)), read off ``tree`` (left as it is) in one walk.
+
+    html2txt copies the tree, deletes what BASIC_CLEAN_XPATH selects (keeping each one's tail,
+    which joins the text before it), writes a space before every block element's text and tail
+    (without the characters remove_control_characters drops), then takes the text's words. The
+    walk gathers the same text runs: each run is an element's text or a tail, a deleted element's
+    tail joining the run open before it, as delete_element puts it there.
+    """
     body = tree.find(".//body")
     if body is None:
         body = tree
-    doomed = [el for el in body.iterdescendants() if isinstance(el.tag, str) and (
-        el.tag in _BASIC_CLEAN_TAGS
-        or (el.tag == "div" and "footer" in _first_of_class_and_id(el))
-        or _COOKIE_CONSENT.search(el.get("class") or "") or _COOKIE_CONSENT.search(el.get("id") or ""))]
-    for el in doomed:
-        delete_element(el)
-    return len(_spaced_text(body))
+    pieces: list[str] = []
+    run, block = [body.text or ""], body.tag in _SPACED
+
+    def close() -> None:
+        text = "".join(run)
+        pieces.append((" " + remove_control_characters(text) if text else " ") if block else text)
+
+    walk = etree.iterwalk(body, events=("start", "end", "comment", "pi"))
+    deleted = None
+    for event, el in walk:
+        if el is body:
+            continue
+        if event == "start" and _basic_cleaned(el):
+            walk.skip_subtree()
+            deleted = el
+            continue
+        if event == "end" and el is deleted:
+            run.append(el.tail or "")
+            continue
+        close()
+        if event == "start":
+            run, block = [el.text or ""], el.tag in _SPACED
+        else:   # the end of an element, or a comment: a tail follows
+            run, block = [el.tail or ""], event == "end" and el.tag in _SPACED
+    close()
+    return len(" ".join("".join(pieces).split()))
 
 
 def main_content(tree, url: str | None, fast: bool) -> MainContent:
@@ -136,35 +191,35 @@ def main_content(tree, url: str | None, fast: bool) -> MainContent:
 
 def _sequence(tree, options: Extractor, url: str | None):
     """trafilatura.core.trafilatura_sequence with comments off and the balanced focus: (body, text)."""
-    raw = _raw_tree(tree, comments=not _core._forum_thread_page(tree))
-    cleaned = _core.tree_cleaning(copy(raw), options)
+    raw = _RawTree(tree, comments=not _core._forum_thread_page(tree))
+    cleaned = _core.tree_cleaning(raw.private(), options)
     backup = None if options.fast else copy(cleaned)
     cleaned = _core.convert_tags(cleaned, options, url)
 
     # 1-2. main extractor, then the comparison with the external ones (full mode)
     postbody, temp_text = _core.extract_content(cleaned, options)
     if not options.fast:
-        postbody, temp_text = _core.compare_extraction(backup, copy(raw), postbody, temp_text, options)
+        postbody, temp_text = _core.compare_extraction(backup, raw.private(), postbody, temp_text, options)
 
     # 3. rescue: the baseline on the raw tree, taken only if it adds text
     if len(temp_text) < options.min_extracted_size:
-        b_body, b_text, b_len = _core.baseline(raw)
+        b_body, b_text, b_len = _core.baseline(raw.shared())
         if b_len > len(temp_text):
             postbody, temp_text = b_body, b_text
 
     # 4. recall escalation when a short result covers little of the page
     if 0 < len(temp_text) < _core.ESCALATION_MAX_LENGTH \
-            and len(temp_text) < _core.ESCALATION_PAGE_SHARE * _page_text_length(raw):
+            and len(temp_text) < _core.ESCALATION_PAGE_SHARE * _page_text_length(raw.shared()):
         r_options = copy(options)
         r_options.focus = "recall"
         r_text = j_text = ""
         try:
-            r_body, r_text = _core._recall_retry(raw, r_options, url)
+            r_body, r_text = _core._recall_retry(raw.shared(), r_options, url)
         except Exception:   # as trafilatura: a failed retry leaves the result as it was
             pass
         if not options.fast:
             try:
-                j_body, j_text = _core.justext_rescue(copy(raw), options)
+                j_body, j_text = _core.justext_rescue(raw.private(), options)
             except Exception:   # as trafilatura: a failed candidate is no candidate
                 pass
         len_text, r_len, j_len = len(temp_text), len(r_text), len(j_text)
