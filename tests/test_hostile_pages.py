@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from cli import EXIT_OK, EXIT_SOME_FAILED, cli
 from scraper.errors import ExtractionError
 from scraper.extract import extract
+from scraper.extract.parse import parse_html
 from scraper.models import Article
 
 FIXTURE = (Path(__file__).parent / "fixtures" / "pages" / "alittihad_article.html").read_bytes()
@@ -227,6 +228,13 @@ def test_control_characters_never_crash_and_never_reach_the_record(where, url, t
     saved.write_text(page, "utf-8")
     done = CliRunner().invoke(cli, ["extract", str(saved), "--url", url])
     assert done.exit_code == EXIT_OK and FIXTURE_OPENING in done.stdout, done.output
+
+
+def test_only_the_characters_xml_cannot_hold_are_dropped():
+    """U+FFFE and U+FFFF go; U+FFFD and U+FFEE, whose UTF-8 starts with the same two bytes, stay."""
+    tree = parse_html("<html><body><p>a\ufffeb\uffffc \ufffd \uffee</p></body></html>")
+    assert tree.findtext(".//p") == "abc \ufffd \uffee"
+    assert parse_html("<html><body><p>plain \ufffd</p></body></html>").findtext(".//p") == "plain \ufffd"
 
 
 @pytest.mark.parametrize("name", ["nul_bytes", "nul_in_text", "invalid_utf8"])

@@ -93,16 +93,15 @@ class _RawTree:
         self.tree = tree
         self.doomed = _raw_prune_targets(tree, comments)
         self._shared = None if self.doomed else tree
+        # Each target's place, the same in a copy: the child indexes that lead to it from the root.
+        self._places = [_place(el, tree) for el in self.doomed]
 
     def private(self):
         """A copy of the raw tree for the caller to change."""
         raw = copy(self.tree)
-        if self.doomed:
-            # The same elements in the copy, found by their place in document order (the same in both).
-            index = {el: i for i, el in enumerate(self.tree.iter())}
-            at = list(raw.iter())
-            for el in self.doomed:
-                delete_element(at[index[el]])
+        # All found before any is deleted: a deletion shifts the indexes of the elements after it.
+        for el in [_at(raw, place) for place in self._places]:
+            delete_element(el)
         return raw
 
     def shared(self):
@@ -110,6 +109,21 @@ class _RawTree:
         if self._shared is None:
             self._shared = self.private()
         return self._shared
+
+
+def _place(el, root) -> list[int]:
+    steps = []
+    while el is not root:
+        parent = el.getparent()
+        steps.append(parent.index(el))
+        el = parent
+    return steps[::-1]
+
+
+def _at(root, place: list[int]):
+    for i in place:
+        root = root[i]
+    return root
 
 
 def _raw_tree(tree, comments: bool):

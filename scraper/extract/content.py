@@ -89,7 +89,7 @@ _ENOUGH = 0.5
 _STORY_MIN_CHARS = 500
 # Attribute nodes, filtered in Python: libxml2 evaluating contains() per element is ~6x slower.
 _CLASS_AND_ID = etree.XPath("//@class | //@id")
-_PARAGRAPH_TEXT = etree.XPath("//p//text()")
+_PARAGRAPH_TEXT = etree.XPath("//p//text()", smart_strings=False)   # counted only: plain strings
 # The story's opening: the first paragraph after the headline long enough to be running text
 # (a sentence or two in any script), not a link.
 _OPENING_CHARS = 40
@@ -181,7 +181,7 @@ def _paragraph_chars(tree) -> int:
     """How much paragraph text the story has: inside the <article> holding the headline when there
     is one (pages that load the next stories below hold several), else on the whole page."""
     for article in tree.xpath("//h1/ancestor::article[1]")[:1]:
-        inside = sum(len(t) for t in article.xpath(".//p//text()"))
+        inside = sum(len(t) for t in article.xpath(".//p//text()", smart_strings=False))
         if inside >= _STORY_MIN_CHARS:
             return inside
     return sum(len(t) for t in _PARAGRAPH_TEXT(tree))

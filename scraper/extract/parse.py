@@ -52,6 +52,7 @@ _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # cannot be encoded at all.
 _NOT_XML_BYTES = bytes(c for c in range(0x20) if chr(c) not in "\t\n\r")
 _NOT_XML_SEQUENCES = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+_NOT_XML_PREFIX = b"\xef\xbf"   # both start so: one scan of the page tells most pages hold neither
 _VALUE = r"""(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))?+"""
 _START_TAG = re.compile(r"""<[a-zA-Z][^\s/>]*+(?:[\s/]++[^\s"'>/=]++""" + _VALUE + ")*+")
 _ATTRIBUTE_NAME = re.compile(r"""[\s/]++([^\s"'>/=]++)""" + _VALUE)
@@ -81,7 +82,7 @@ def parse_html(html: str):
     except UnicodeEncodeError:          # a lone surrogate
         data = None
     if data is None or len(data.translate(None, _NOT_XML_BYTES)) != len(data) \
-            or any(seq in data for seq in _NOT_XML_SEQUENCES):
+            or (_NOT_XML_PREFIX in data and any(seq in data for seq in _NOT_XML_SEQUENCES)):
         data = _NOT_XML.sub("", html).encode("utf-8")
     try:
         tree = lxml.html.document_fromstring(data, parser=_PARSER)
