@@ -281,3 +281,22 @@ def test_long_and_deep_queries_answer_alike_on_both(archive):
     for query in ("(" + deepest + ")", "(" * 1000 + "الخطة" + ")" * 1000):
         result = CliRunner().invoke(cli, ["search", query, "--db", archive.target])
         assert result.exit_code == EXIT_USAGE and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_claim_for_one_host_takes_that_hosts_urls_only(archive):
+    """A host's turn on workers claims its site's URLs on that host: www. or not, any port; not
+    another host that merely starts alike, nor one that LIKE's wildcards would let in."""
+    from scraper.models import Found
+    from scraper.store import runstate
+
+    urls = ["http://a_b.example/1", "https://www.a_b.example:8080/2", "http://axb.example/3",
+            "http://a_b.example.org/4", "http://sub.a_b.example/5", "https://a_b.example/6"]
+    runstate.enqueue(archive, "spread", [Found(url, "sitemap", "x") for url in urls])
+    assert runstate.due_hosts(archive, "spread") == {"a_b.example", "axb.example", "a_b.example.org",
+                                                     "sub.a_b.example"}
+    claimed = runstate.claim(archive, ["spread"], 10, worker="w", host="a_b.example")
+    assert [task.url for task in claimed] == ["http://a_b.example/1", "https://www.a_b.example:8080/2",
+                                              "https://a_b.example/6"]
+    assert runstate.claim(archive, ["spread"], 10, worker="w", host="a_b.example") == []     # leased now
+    assert [t.url for t in runstate.claim(archive, ["spread"], 10, worker="w", host="axb.example")] == \
+        ["http://axb.example/3"]

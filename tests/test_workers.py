@@ -29,7 +29,9 @@ class Hosts:
     """Local news sites, one per address 127.0.0.2.., each a sitemap of ``pages`` articles
     answered after ``latency``; ``log`` holds (host, path, began, ended) of every request."""
 
-    def __init__(self, count: int, pages: int, latency: float):
+    def __init__(self, count: int, pages: int, latency: float, spread: bool = False):
+        """With ``spread``, the first host's sitemap lists ``pages`` articles on every host (one
+        site on several hosts), and the others' list none."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -42,7 +44,9 @@ class Hosts:
                 began = time.monotonic()
                 host = self.server.server_address[0]
                 if self.path == "/sitemap.xml":
-                    locs = "".join(f"<url><loc>http://{host}:{port}/news/{n}/story</loc></url>" for n in range(pages))
+                    on = (hosts if host == hosts[0] else []) if spread else [host]
+                    locs = "".join(f"<url><loc>http://{h}:{port}/news/{n}/story</loc></url>"
+                                   for h in on for n in range(pages))
                     body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'.encode()
                     self.send(200, body, "application/xml")
                 elif self.path.startswith("/news/"):
@@ -59,8 +63,8 @@ class Hosts:
                 with guard:
                     log.append((host, self.path, began, time.monotonic()))
 
-        self.servers = [serve(Handler, f"127.0.0.{2 + i}", self.port) for i in range(count)]
-        self.hosts = [f"127.0.0.{2 + i}" for i in range(count)]
+        hosts = self.hosts = [f"127.0.0.{2 + i}" for i in range(count)]
+        self.servers = [serve(Handler, host, self.port) for host in hosts]
 
     def sites_file(self, folder: Path, delay: float) -> Path:
         path = folder / "sites.toml"
@@ -144,6 +148,39 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def test_a_site_on_several_hosts_takes_a_turn_on_each_host_at_once(tmp_path, pg_url):
+    """One site whose articles live on three hosts: each host's turn is a job of its own under the
+    host's lock, so the hosts are fetched at once (not one after the other under the site's first
+    host), and each host still gets one request at a time with the site's delay between them."""
+    hosts = Hosts(3, pages=4, latency=0.1, spread=True)
+    try:
+        config = tmp_path / "sites.toml"
+        config.write_text(f"[sites.spread]\ndomains = {hosts.hosts!r}\n"
+                          f"sitemaps = ['http://{hosts.hosts[0]}:{hosts.port}/sitemap.xml']\n"
+                          f"article = '/news/'\ndelay = {DELAY}\n")
+        with Workers(pg_url, 2, "--fetchers", "4") as workers:
+            workers.ready()
+            run = scraper("archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(config))
+            out, err = run.communicate(timeout=90)
+            assert run.returncode == 0, err
+    finally:
+        hosts.close()
+    assert len(articles(pg_url)) == 12
+    spans = {}
+    for host in hosts.hosts:
+        asked = sorted((began, ended) for h, path, began, ended in hosts.log if h == host and path.startswith("/news/"))
+        assert len(asked) == 4
+        for (_, ended), (began, _) in zip(asked, asked[1:]):
+            assert began - ended >= DELAY * 0.95, (host, began - ended)
+        spans[host] = (asked[0][0], asked[-1][1])
+    # Four articles with the delay between them take at least 1.3 s a host: one after the other,
+    # the three hosts' spans would not overlap; each overlaps every other here.
+    for a in hosts.hosts:
+        for b in hosts.hosts:
+            if a < b:
+                assert spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1], spans
+
+
 def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_url):
     from scraper.store import Archive
 
@@ -164,7 +201,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
             workers.start(1)          # another machine's worker, which must take the job over
             out, err = run.communicate(timeout=90)
             assert run.returncode == 0, err
-            assert "fetch_site" in workers.log(1)
+            assert "fetch_host" in workers.log(1)
             # The killed worker's heartbeat process saw its pipe close and ended with it.
             assert not _alive(heartbeat)
     finally:
@@ -204,7 +241,7 @@ def test_a_worker_that_runs_no_python_past_the_threshold_is_not_taken_for_dead(t
                 os.kill(workers.procs[0].pid, signal.SIGCONT)
             out, err = run.communicate(timeout=90)
             assert run.returncode == 0, err
-            assert "fetch_site" not in workers.log(1), workers.log(1)
+            assert "fetch_host" not in workers.log(1), workers.log(1)
     finally:
         hosts.close()
     asked = sorted((began, ended, path) for _, path, began, ended in hosts.log if path.startswith("/news/"))

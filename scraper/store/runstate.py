@@ -160,8 +160,10 @@ def due_after(archive: Archive, site: str, after: int, limit: int,
 
 
 def claim(archive: Archive, sites: Iterable[str], limit: int, *, worker: str,
-          lease: timedelta = timedelta(minutes=10), at: datetime | None = None) -> list[QueuedURL]:
-    """Hand up to ``limit`` due URLs of these sites to ``worker`` for ``lease``, in queue order.
+          lease: timedelta = timedelta(minutes=10), at: datetime | None = None,
+          host: str | None = None) -> list[QueuedURL]:
+    """Hand up to ``limit`` due URLs of these sites to ``worker`` for ``lease``, in queue order;
+    with ``host``, only those on that host (``www.`` or not, any port: the key of a host's turns).
 
     No two workers get the same URL while its lease runs, however many claim at once: on
     PostgreSQL the rows are taken with SELECT ... FOR UPDATE SKIP LOCKED (a worker never waits for
@@ -175,14 +177,37 @@ def claim(archive: Archive, sites: Iterable[str], limit: int, *, worker: str,
     moment = at or archive.now()
     stamp, until = iso_utc(moment), iso_utc(moment + lease)
     marks = ", ".join("?" for _ in names)
+    on_host, host_params = "", []
+    if host is not None:
+        # Queued URLs are canonical (scheme and host in lower case, no user info), so a URL is on
+        # the host exactly when it starts with one of these; LIKE's own signs are escaped.
+        plain = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        host_params = [f"{scheme}://{www}{plain}{end}%" for scheme in ("http", "https")
+                       for www in ("", "www.") for end in ("/", ":")]
+        on_host = " AND (" + " OR ".join("url LIKE ? ESCAPE '\\'" for _ in host_params) + ")"
     with archive.transaction() as tx:
         rows = tx.query(
             "SELECT url, site, tries, feed_title, feed_published, source, source_url FROM queue "
-            f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) AND {_UNCLAIMED} "
-            f"ORDER BY rowid LIMIT ?{archive.skip_locked}", [PENDING, *names, stamp, stamp, limit])
+            f"WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?) AND {_UNCLAIMED}"
+            f"{on_host} ORDER BY rowid LIMIT ?{archive.skip_locked}",
+            [PENDING, *names, stamp, stamp, *host_params, limit])
         tx.executemany("UPDATE queue SET claimed_by = ?, claimed_until = ? WHERE url = ?",
                        [(worker, until, row["url"]) for row in rows])
     return [QueuedURL(row["url"], row["site"], row["tries"], _listed(row)) for row in rows]
+
+
+def due_hosts(archive: Archive, site: str, at: datetime | None = None, window: int = 1000) -> set[str]:
+    """The hosts (as claim's ``host`` takes them) of ``site``'s URLs due now, read ``window`` rows
+    at a time so a queue of millions is never in memory at once."""
+    from ..urls import host_key   # local: keeps this module's imports about storage
+
+    hosts: set[str] = set()
+    after = 0
+    while rows := due_after(archive, site, after, window, at=at):
+        hosts.update(host_key(task.url) for _, task in rows)
+        after = rows[-1][0]
+    hosts.discard("")
+    return hosts
 
 
 def release(archive: Archive, worker: str) -> int:

@@ -2,9 +2,9 @@
 
 `scraper archive --workers-at URL` (``run_archive_on_workers``) keeps everything a run means: it
 takes the run lock, writes the `runs` row, learns the sites' templates when due, hands out one
-discovery job per site and then one job for the site's turn at fetching (both under the site's
-lock: the fetching starts when discovery ends), waits, and closes the run row with the counts the
-workers added and the exit code a local run would give. `import-warc` and `reextract` hand out
+discovery job per site (which hands out the site's fetching, one job per host: tasks.py), waits
+for every job of the run, and closes the run row with the counts the workers added and the exit
+code a local run would give. `import-warc` and `reextract` hand out
 one job per file or per range of articles the same way.
 
 While it waits it reads the workers' notes (failures, problems) for the caller's reporter, and it
@@ -56,33 +56,35 @@ class Waited:
     notes: list = field(default_factory=list)
 
 
-async def _hand_out(app, plan: Iterable[tuple[str, dict, str | None]]) -> list[int]:
-    """Defer (task name, its arguments, its lock) in order; the job ids."""
-    ids = []
+async def _hand_out(app, plan: Iterable[tuple[str, dict, str | None]]) -> None:
+    """Defer (task name, its arguments, its lock) in order."""
     for name, kwargs, lock in plan:
         task = app.tasks[f"scraper:{name}"]
-        ids.append(await task.configure(lock=lock).defer_async(**kwargs))
-    return ids
+        await task.configure(lock=lock).defer_async(**kwargs)
 
 
-async def _wait(app, archive: Archive, batch: str, ids: list[int], *, deadline: float | None,
+async def _batch_jobs(app, batch: str) -> dict[int, str]:
+    """The status of each job of ``batch`` still in the jobs table, whoever handed it out: the
+    command hands out a site's discovery, the discovery job the site's fetching (tasks.py)."""
+    return {job.id: job.status for queue in (engine.ARCHIVE_QUEUE, engine.CPU_QUEUE)
+            for job in await app.job_manager.list_jobs_async(queue=queue)
+            if job.task_kwargs.get("work", {}).get("batch") == batch}
+
+
+async def _wait(app, archive: Archive, batch: str, *, deadline: float | None,
                 on_note: Callable[[tallies.Note], None], stalled_after: float | None) -> Waited:
-    """Until every job of ``ids`` is over; hand out again those whose worker stopped answering."""
-    mine, waited, last_note = set(ids), Waited(), 0
+    """Until no job of ``batch`` waits or runs; hand out again those whose worker stopped answering."""
+    waited, last_note, failed = Waited(), 0, set()
     stalled_after = stalled_after or engine.STALLED_AFTER
     while True:
         for note in tallies.notes_after(archive, batch, last_note):
             last_note = note.id
             on_note(note)
-        left = {}
-        for queue in (engine.ARCHIVE_QUEUE, engine.CPU_QUEUE):
-            for job in await app.job_manager.list_jobs_async(queue=queue):
-                if job.id in mine:
-                    left[job.id] = job
         # Successful jobs are deleted by the workers; what is left is waiting, running or over.
-        over = {i for i, job in left.items() if job.status in ("failed", "cancelled", "aborted")}
-        waited.failed += sum(1 for i in over if left[i].status == "failed")
-        mine -= over | (mine - set(left))
+        status = await _batch_jobs(app, batch)
+        failed |= {i for i, state in status.items() if state == "failed"}
+        waited.failed = len(failed)
+        mine = {i for i, state in status.items() if state in ("todo", "doing")}
         if not mine:
             return waited
         for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
@@ -92,12 +94,11 @@ async def _wait(app, archive: Archive, batch: str, ids: list[int], *, deadline: 
                 await app.job_manager.retry_job(job)
                 waited.handed_again += 1
         if deadline is not None and time.monotonic() > deadline + GRACE:
-            for job_id in list(mine):
-                if left[job_id].status == "todo":
+            for job_id in mine:
+                if status[job_id] == "todo":
                     await app.job_manager.cancel_job_by_id_async(job_id)
                     waited.cancelled += 1
-                    mine.discard(job_id)
-            if all(left[i].status != "doing" for i in mine):
+            if all(status[i] != "doing" for i in mine):
                 return waited
         await asyncio.sleep(WAIT_POLL)
 
@@ -136,12 +137,10 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter, *,
             work = {"db": str(db), "batch": batch, "run_id": run_id, "config": read_config(options.config),
                     "deadline": utc_now().timestamp() + limit if limit > 0 else None, "max_new": options.max_new,
                     "max_tries": options.max_tries, "user_agent": options.fetch.user_agent}
-            plan = []
-            for site in sites:
-                lock = site_lock(site)
-                plan.append(("discover", {"work": work, "site": site.name}, lock))
-                plan.append(("fetch_site", {"work": work, "site": site.name, "rechecks": [
-                    queued_to_json(t) for t in rechecks if t.site == site.name]}, lock))
+            # Discovery under its site's first host; it hands out the site's fetching itself, one
+            # job per host, once it knows which hosts the site's queued URLs are on.
+            plan = [("discover", {"work": work, "site": site.name, "rechecks": [
+                queued_to_json(t) for t in rechecks if t.site == site.name]}, site_lock(site)) for site in sites]
             problems: list[str] = []
 
             def on_note(note: tallies.Note) -> None:
@@ -158,9 +157,9 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter, *,
                 app = _open(workers_at)
                 async with app.open_async():
                     await engine.ensure_schema(app)
-                    ids = await _hand_out(app, plan)
+                    await _hand_out(app, plan)
                     reporter.planned(len(rechecks))
-                    return await _wait(app, archive, batch, ids, deadline=deadline, on_note=on_note,
+                    return await _wait(app, archive, batch, deadline=deadline, on_note=on_note,
                                       stalled_after=stalled_after)
 
             waited = asyncio.run(go())
@@ -209,8 +208,8 @@ def import_warc_on_workers(db: str, workers_at: str, paths: list[str], config: P
             app = _open(workers_at)
             async with app.open_async():
                 await engine.ensure_schema(app)
-                ids = await _hand_out(app, plan)
-                return await _wait(app, archive, batch, ids, deadline=None, on_note=on_note,
+                await _hand_out(app, plan)
+                return await _wait(app, archive, batch, deadline=None, on_note=on_note,
                                    stalled_after=stalled_after)
 
         waited = asyncio.run(go())
@@ -250,8 +249,8 @@ def reextract_on_workers(db: str, workers_at: str, *, site: str | None, dry_run:
             app = _open(workers_at)
             async with app.open_async():
                 await engine.ensure_schema(app)
-                ids = await _hand_out(app, plan)
-                return await _wait(app, archive, batch, ids, deadline=None, on_note=lambda note: None,
+                await _hand_out(app, plan)
+                return await _wait(app, archive, batch, deadline=None, on_note=lambda note: None,
                                    stalled_after=stalled_after)
 
         waited = asyncio.run(go())

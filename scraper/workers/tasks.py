@@ -1,19 +1,23 @@
-"""What a worker does with each job: discover a site, take a site's turn at fetching, import a WARC
-file, re-extract a range of articles. Each writes the archive through the same code as a local
-command and reports to the command that handed it out through store/tallies.py.
+"""What a worker does with each job: discover a site, take a host's turn at fetching a site's
+URLs, import a WARC file, re-extract a range of articles. Each writes the archive through the same
+code as a local command and reports to the command that handed it out through store/tallies.py.
 
-Politeness is global because every job that sends requests to a site holds the site's lock
-(``site_lock``): Procrastinate runs no two jobs with one lock at once, on any machine, and runs
-them in the order they were handed out (discovery first). Inside a job the requests go one at a
-time with the site's delay (crawl/politeness.py, as in a local run), and a job ends only once
-that delay has passed since its last request, so the next job of the site, wherever it runs,
-may start at once. robots.txt is read by the discovery job and kept in the archive; the fetching
-jobs start from that copy (and fetch it, politely, only when it is missing or stale).
+Politeness is global because every job that sends requests to a host holds the host's job lock
+(``host_lock``): Procrastinate runs no two jobs with one lock at once, on any machine, and runs
+them in the order they were handed out. A site's discovery holds its first host's lock; once it
+has queued the site's new URLs it hands out the site's fetching, one job per host its due URLs
+(and rechecks) are on, each under that host's lock: a site whose articles live on several hosts
+is fetched from all of them at once, and two sites on one host take turns. Inside a job the
+requests go one at a time with the site's delay (crawl/politeness.py, as in a local run), and a
+job ends only once that delay has passed since its last request, so the next job of the host,
+wherever it runs, may start at once. robots.txt is read by the discovery job and kept in the
+archive; the fetching jobs start from that copy (and fetch it, politely, only when it is missing
+or stale).
 
-A site's turn claims its queued URLs a few at a time (store/runstate.claim) under the job's name:
-a worker killed mid-request leaves them claimed, and the command releases them when it hands the
-job out again, so they are fetched by the next worker; a URL saved just before the kill is
-found archived and only marked done, so no article is stored twice.
+A host's turn claims its site's queued URLs on that host a few at a time (store/runstate.claim)
+under the job's name: a worker killed mid-request leaves them claimed, and the command releases
+them when it hands the job out again, so they are fetched by the next worker; a URL saved just
+before the kill is found archived and only marked done, so no article is stored twice.
 """
 from __future__ import annotations
 
@@ -50,12 +54,16 @@ _profiles: dict[str, dict[str, Profile]] = {}
 connections = 4
 
 
+def host_lock(host: str) -> str:
+    """The job lock of a host's turn (the key politeness keeps turns under: www. or not, any port)."""
+    return "host:" + host
+
+
 def site_lock(profile: Profile) -> str:
-    """The job lock of a site: its first host (a site is one host in practice; two sites on one
-    host share the lock, so they share its turn too)."""
+    """The job lock of a site's discovery: its first host's."""
     from ..crawl.politeness import host_of
 
-    return "host:" + host_of(profile.domains[0] if profile.domains else profile.name)
+    return host_lock(host_of(profile.domains[0] if profile.domains else profile.name))
 
 
 def archive_at(target: str) -> Archive:
@@ -124,11 +132,12 @@ def _wait_turn_out(client, hosts: set[str]) -> None:
             time.sleep(min(wait, until - time.monotonic(), 1.0))
 
 
-@blueprint.task(name="discover", queue=ARCHIVE_QUEUE)
+@blueprint.task(name="discover", queue=ARCHIVE_QUEUE, pass_context=True)
 @_reporting(lambda kw: kw["work"]["batch"])
-def discover(work: dict, site: str) -> None:
+def discover(context=None, *, work: dict, site: str, rechecks: list[dict]) -> None:
     """Read the site's listings, queue the article URLs not yet archived, keep robots.txt and the
-    listings' validators in the archive, and count what was found."""
+    listings' validators in the archive, and count what was found; then hand out the site's
+    fetching, one job per host."""
     from ..crawl.discover import discover_site
     from ..crawl.politeness import host_of
 
@@ -142,23 +151,39 @@ def discover(work: dict, site: str) -> None:
         fresh = [item for item in items if archive.find(item.url) is None]
         tallies.add(archive, batch, {"discovered": runstate.enqueue(archive, site, fresh)})
 
-    found = discover_site(profile, client, memory=memory, sink=sink, deadline=deadline)
-    archive.log_attempts(found.attempts, final=None, error=None, run_id=work["run_id"])
-    for message in found.problems:
-        tallies.note(archive, batch, "problem", message)
-    tallies.add(archive, batch, {"listings_read": found.listings_read, "unread": found.unread})
-    listings.save(archive, found.listings.values())
-    listings.save_robots(archive, client.robots.new_copies())
-    _wait_turn_out(client, {host_of(a.url) for a in found.attempts})
+    found = None
+    try:
+        found = discover_site(profile, client, memory=memory, sink=sink, deadline=deadline)
+        archive.log_attempts(found.attempts, final=None, error=None, run_id=work["run_id"])
+        for message in found.problems:
+            tallies.note(archive, batch, "problem", message)
+        tallies.add(archive, batch, {"listings_read": found.listings_read, "unread": found.unread})
+        listings.save(archive, found.listings.values())
+        listings.save_robots(archive, client.robots.new_copies())
+    finally:
+        if found is not None:   # a listing on another host: its fetching starts once its delay is over
+            _wait_turn_out(client, {host_of(a.url) for a in found.attempts})
+        # What earlier runs queued is fetched even when this discovery failed.
+        _hand_out_fetching(context.app, work, site, rechecks)
 
 
-@blueprint.task(name="fetch_site", queue=ARCHIVE_QUEUE, pass_context=True)
-@_reporting(lambda kw: kw["work"]["batch"])
-def fetch_site(context=None, *, work: dict, site: str, rechecks: list[dict]) -> None:
-    """The site's turn: its rechecks, then its queued URLs one at a time until none is due, the
-    run's new-article budget is spent or its deadline comes."""
+def _hand_out_fetching(app, work: dict, site: str, rechecks: list[dict]) -> None:
+    """One job per host the site's due URLs and rechecks are on, each under its host's lock."""
     from ..crawl.politeness import host_of
 
+    by_host: dict[str, list[dict]] = {host: [] for host in runstate.due_hosts(archive_at(work["db"]), site)}
+    for task in rechecks:
+        by_host.setdefault(host_of(task["url"]), []).append(task)
+    task = app.tasks["scraper:fetch_host"]
+    for host in sorted(by_host):
+        task.configure(lock=host_lock(host)).defer(work=work, site=site, host=host, rechecks=by_host[host])
+
+
+@blueprint.task(name="fetch_host", queue=ARCHIVE_QUEUE, pass_context=True)
+@_reporting(lambda kw: kw["work"]["batch"])
+def fetch_host(context=None, *, work: dict, site: str, host: str, rechecks: list[dict]) -> None:
+    """A host's turn for a site: the site's rechecks on the host, then its queued URLs on the host
+    one at a time until none is due, the run's new-article budget is spent or its deadline comes."""
     archive, batch = archive_at(work["db"]), work["batch"]
     profiles = profiles_of(work["config"])
     profile = profiles[site]
@@ -191,7 +216,7 @@ def fetch_site(context=None, *, work: dict, site: str, rechecks: list[dict]) -> 
                     break
             going = True
             while going and (deadline is None or time.monotonic() < deadline):
-                claimed = runstate.claim(archive, [site], PER_CLAIM, worker=worker, lease=LEASE)
+                claimed = runstate.claim(archive, [site], PER_CLAIM, worker=worker, lease=LEASE, host=host)
                 if not claimed:
                     break
                 for task in claimed:
@@ -208,7 +233,7 @@ def fetch_site(context=None, *, work: dict, site: str, rechecks: list[dict]) -> 
     # or the budget came first) stays queued as it was, for the next run.
     runstate.release(archive, worker)
     listings.save_robots(archive, client.robots.new_copies())
-    _wait_turn_out(client, hosts | {host_of(d) for d in profile.domains[:1]})
+    _wait_turn_out(client, hosts | {host})
 
 
 DONE, KEPT, LEFT = "done", "kept", "left"     # marked done or failed | still queued | the deadline came
