@@ -58,6 +58,8 @@ _COMMENTS_LIST_ID = re.compile(f"^(?:{_xpaths._COMMENTS_ID})")
 _COMMENTS_CLASS = re.compile(_xpaths._COMMENTS_CLASS)
 _COMMENTS_TAGS = frozenset(("div", "list", "section", "details", "ol", "ul"))
 _RAW_TAGS = tuple(_SCROLL_TAGS | _COMMENTS_TAGS)
+# What every one of the patterns above needs in an id or class: most elements have none of it.
+_ANY_TARGET = re.compile("mvp-post-add-|infinite|elementor-share-buttons|omment|comol|disqus_thread|dsq-comments")
 # settings.BASIC_CLEAN_XPATH, for html2txt's measure of the page.
 _BASIC_CLEAN_TAGS = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
 _COOKIE_CONSENT = re.compile(_settings._COOKIE_CONSENT_RE, re.IGNORECASE)
@@ -70,7 +72,10 @@ def _raw_prune_targets(tree, comments: bool) -> list:
     sections and comment lists."""
     scroll, share, comment = [], [], []
     for el in tree.iterdescendants(_RAW_TAGS):
-        tag, ident, cls = el.tag, el.get("id") or "", el.get("class") or ""
+        ident, cls = el.get("id") or "", el.get("class") or ""
+        if not (_ANY_TARGET.search(ident) or _ANY_TARGET.search(cls)):
+            continue
+        tag = el.tag
         if tag in _SCROLL_TAGS:
             if (_SCROLL.search(ident) or _SCROLL.search(cls)) and (
                     el.find(".//h1") is None or _APPENDED.search(ident) or _APPENDED.search(cls)):

@@ -269,9 +269,10 @@ def _short(text: str | None) -> str | None:
     return text if text and len(text.split()) <= _NAME_WORDS else None
 
 
-def _home_host(href: str) -> str | None:
+def _home_host(href: str, hosts: dict[str, str | None]) -> str | None:
     """The host a link to a home page points to ("" for the page's own), None for other links.
-    Plain string work: this runs on every link of the page."""
+    Plain string work: this runs on every link of the page; ``hosts`` keeps each address's host
+    (a page links its home page from the logo, the menu, the footer: the same few addresses)."""
     href = href.strip()
     if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")) or "?" in href:
         return None
@@ -284,10 +285,12 @@ def _home_host(href: str) -> str | None:
         return None
     if not netloc:
         return ""
-    try:
-        return host_key("http://" + netloc)
-    except ValueError:   # «http://[bad»: a malformed link names no page
-        return None
+    if netloc not in hosts:
+        try:
+            hosts[netloc] = host_key("http://" + netloc)
+        except ValueError:   # «http://[bad»: a malformed link names no page
+            hosts[netloc] = None
+    return hosts[netloc]
 
 
 def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
@@ -299,8 +302,9 @@ def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
     """
     host = host_key(url) if url else ""
     aliases: list[str] = []
+    hosts: dict[str, str | None] = {}
     for a in tree.iter("a"):
-        target = _home_host(a.get("href") or "")
+        target = _home_host(a.get("href") or "", hosts)
         if target is None or target not in ("", host):
             continue
         names = [a.text_content(), a.get("title"), *a.xpath(".//img/@alt"), *a.xpath(".//img/@title")]
