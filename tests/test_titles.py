@@ -67,6 +67,24 @@ def test_page_names_reads_home_links_and_navigation():
     assert sections == ["الرئيسية", "عربي ودولي", "رياضة"]
 
 
+def test_the_menus_are_read_only_when_a_sections_name_is_asked(monkeypatch):
+    """A title whose last part is the home link's name is settled by the aliases alone; the menus
+    (a scan of every class and id) are read only to tell a section's name between headline and site."""
+    from scraper.extract import title as title_module
+
+    html = page("<title>%s - موقع المثال</title>" % HEADLINE,
+                "<a href='https://site.example/'>موقع المثال</a><nav><a href='/world'>عربي ودولي</a></nav>")
+    read = []
+    real = title_module._section_names
+    monkeypatch.setattr(title_module, "_section_names", lambda tree: read.append(1) or real(tree))
+    assert extract(html, "https://site.example/a/1").title == HEADLINE
+    assert read == []
+    html = page("<title>%s | عربي ودولي | موقع المثال</title>" % HEADLINE,
+                "<a href='https://site.example/'>موقع المثال</a><nav><a href='/world'>عربي ودولي</a></nav>")
+    assert extract(html, "https://site.example/a/1").title == HEADLINE
+    assert read == [1]
+
+
 def test_the_visible_headlines_quotes_when_another_copy_prints_them_too():
     straight, curly = 'Minister says "no deal" on talks', "Minister says “no deal” on talks"
     got = choose_title([("meta:og:title", straight), ("json-ld", curly), ("h1", curly)], [])

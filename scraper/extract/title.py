@@ -50,22 +50,19 @@ class PageNames:
 
     def __init__(self, tree=None, url: str | None = None, *, aliases: Iterable[str] = (),
                  sections: Iterable[str] = ()) -> None:
-        self._page = (tree, url) if tree is not None else None
+        # Each kind is read on its first question (a section's name is asked only once a site
+        # name was cut, and its scan of every class and id is the costlier one).
+        self._unread = {"_aliases": lambda: _home_names(tree, url),
+                        "_sections": lambda: _section_names(tree)} if tree is not None else {}
         self._aliases = {alnum_key(a) for a in aliases if a} - {""}
         self._sections = {alnum_key(s) for s in sections if s} - {""}
-
-    def _read(self) -> None:
-        if self._page is not None:
-            aliases, sections = page_names(*self._page)
-            self._page = None
-            self._aliases |= {alnum_key(a) for a in aliases} - {""}
-            self._sections |= {alnum_key(s) for s in sections} - {""}
 
     def _has(self, part: str, which: str) -> bool:
         key = alnum_key(part)
         if not key or len(part.split()) > _NAME_WORDS:
             return False
-        self._read()
+        if read := self._unread.pop(which, None):
+            getattr(self, which).update({alnum_key(n) for n in read()} - {""})
         return key in getattr(self, which)
 
     def is_alias(self, part: str) -> bool:
@@ -300,6 +297,11 @@ def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
     its text, its title or its image's alt text, whatever the language: «صحيفة الرمال» on a site
     whose address says alrimal. Menus and breadcrumbs name the sections («Headline | Section | Site»).
     """
+    return _home_names(tree, url), _section_names(tree)
+
+
+def _home_names(tree, url: str | None) -> list[str]:
+    """The names on the page's links to its own home page, in page order, each once."""
     host = host_key(url) if url else ""
     aliases: list[str] = []
     hosts: dict[str, str | None] = {}
@@ -309,6 +311,11 @@ def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
             continue
         names = [a.text_content(), a.get("title"), *a.xpath(".//img/@alt"), *a.xpath(".//img/@title")]
         aliases.extend(n for n in map(_short, names) if n)
+    return list(dict.fromkeys(aliases))
+
+
+def _section_names(tree) -> list[str]:
+    """The texts of the links in the page's menus, navigation bars and breadcrumbs, each once."""
     holders = {id(el): el for el in tree.iter("nav")}
     for value in _NAMED(tree):
         if _NAV_NAMES.search(value) or value.endswith("BreadcrumbList"):
@@ -317,4 +324,4 @@ def page_names(tree, url: str | None) -> tuple[list[str], list[str]]:
     kept = [a for holder in holders.values() for a in holder.iter("a")]
     inside = {id(a) for a in kept}
     sections = [n for n in (_short(a.text_content()) for a in tree.iter("a") if id(a) in inside) if n]
-    return list(dict.fromkeys(aliases)), list(dict.fromkeys(sections))
+    return list(dict.fromkeys(sections))
