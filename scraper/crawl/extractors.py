@@ -43,7 +43,7 @@ from ..models import Article, Found, Page
 # with the other workers (warm_extractor.py: what a first page would load, and gc.freeze()).
 PRELOAD = ["scraper.pipeline", "scraper.crawl.warm_extractor"]
 TIME_LIMIT = 30.0          # seconds one page may take; the slowest corpus page takes under 1 s
-TASKS_PER_WORKER = 1000    # pages before a worker is replaced by a fresh fork
+TASKS_PER_WORKER = 100     # pages before a worker is replaced by a fresh fork (see stage())
 READY = "ready"            # a worker's first word: its time limits count from then
 
 

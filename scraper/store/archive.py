@@ -46,6 +46,10 @@ _RAW_BATCH = 16  # raw pages read per query by iter_raw_pages: bounded memory, n
 # A save that lost a race with another process (PostgreSQL: the same new URL inserted at once, a
 # deadlock) is done again from the start: it then finds the other's row. More than this is a bug.
 _SAVE_TRIES = 5
+# zlib's level for the raw pages. On the corpus news pages (310 KB on average) level 6, zlib's
+# default, took 5.2 ms a page, the largest cost of an archive run's own process; level 4 takes
+# 2.9 ms for 5 % more bytes (level 1: 1.8 ms, 19 % more). Any level reads back the same.
+PAGE_LEVEL = 4
 
 
 def is_database_url(target: str | os.PathLike) -> bool:
@@ -277,7 +281,7 @@ class Archive:
             "fetched_at": iso_utc(page.fetched_at), "status": page.status,
             "headers": json.dumps(dict(page.headers), ensure_ascii=False),
             "encoding": page.encoding, "sha256": digest, "size": len(page.body),
-            "body": zlib.compress(page.body, 6),
+            "body": zlib.compress(page.body, PAGE_LEVEL),
         })
 
     def log_fetch(self, url: str, *, outcome: str, status: int | None = None, error: str | None = None,
