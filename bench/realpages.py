@@ -409,8 +409,10 @@ def main(argv=None) -> int:
         for c in chosen:
             for name in args.scenario:
                 if (small, name) in c.runs and (large, name) in c.runs:
-                    growth = _median(c.runs[(large, name)], "peak_rss_mb") - _median(c.runs[(small, name)], "peak_rss_mb")
-                    print(f"{c.name}, {name}: peak RSS from {small:,} to {large:,} pages {growth:+.1f} MB")
+                    growth = {attr: _median(c.runs[(large, name)], attr) - _median(c.runs[(small, name)], attr)
+                              for attr in ("peak_rss_mb", "peak_pss_mb")}
+                    print(f"{c.name}, {name}: from {small:,} to {large:,} pages, peak RSS "
+                          f"{growth['peak_rss_mb']:+.1f} MB, peak PSS {growth['peak_pss_mb']:+.1f} MB")
     if args.json:
         args.json.write_text(json.dumps({
             f"{c.name} | {pages} | {name}": [m.__dict__ for m in runs]
