@@ -13,9 +13,14 @@ run of the same sites into an SQLite file (all fields but row ids and the moment
 
 WARC import: --warc-files files of --warc-pages real corpus pages each (../shared/corpus, each
 copy a distinct URL, a site per file), imported by `import-warc --workers-at` with 1, 2, 4 worker
-processes (--cpus 1 each: CPU-bound); pages/s over the command's whole run. The machine's load
-average is printed with each figure: on a shared machine, compare ratios. Each worker's peak RSS
-is read from /proc at its end.
+processes (--cpus 1 each: CPU-bound); pages/s over the command's whole run, and the records
+compared with a local import of the same files into SQLite. Where each page's time goes: the
+workers' CPU; each worker's job thread's time split by /proc/PID/task/*/schedstat into time on a
+core, time waiting for one, and the rest (blocked: on the database, the engine, no job); the
+PostgreSQL server's CPU for the bench's database (its backends, sampled from pg_stat_activity
+with psutil) and for the whole server (its background processes); the coordinating command's
+CPU (wait4), its start included. The machine's load average is printed with each figure: on a
+shared machine, compare ratios. Each worker's peak RSS is read from /proc at its end.
 """
 from __future__ import annotations
 
@@ -180,6 +185,78 @@ def archive_runs(args, workdir: Path) -> None:
         server.terminate()
 
 
+def sched_ms(pid: int) -> dict[str, tuple[float, float]]:
+    """Each thread's (ms on a core, ms waiting for one) so far (/proc schedstat), by thread id."""
+    threads = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                on_cpu, on_queue, _ = stat.read().split()
+        except FileNotFoundError:      # a thread that ended meanwhile
+            continue
+        threads[task] = (int(on_cpu) / 1e6, int(on_queue) / 1e6)
+    return threads
+
+
+def job_thread_ms(before: dict, after: dict) -> tuple[float, float]:
+    """(on a core, waiting for one) over the run of the thread that worked most: the job thread
+    (one CPU job at a time, so one thread of the worker's pool runs them all in practice). The
+    rest of the run's wall time that thread was blocked: on the database, the engine, no job."""
+    spans = [(ran - before.get(tid, (0.0, 0.0))[0], queued - before.get(tid, (0.0, 0.0))[1])
+             for tid, (ran, queued) in after.items()]
+    return max(spans)
+
+
+class ServerCPU:
+    """CPU seconds the PostgreSQL server spends for one database: its backends (sampled every
+    0.2 s from pg_stat_activity, so a backend that comes and goes between samples is missed) and,
+    apart, the server's background processes (WAL writer, checkpointer...: shared with every
+    database on the server, other users' included)."""
+
+    def __init__(self, admin: str, url: str):
+        import psycopg
+
+        self.database = urlsplit(url).path.lstrip("/")
+        self.conn = psycopg.connect(admin, autocommit=True)
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self.stop = threading.Event()
+        self._sample(first=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self, first: bool = False) -> None:
+        import psutil
+
+        rows = self.conn.execute("SELECT pid, datname, backend_type FROM pg_stat_activity "
+                                 "WHERE (datname = %s OR datname IS NULL) AND pid <> pg_backend_pid()",
+                                 [self.database]).fetchall()
+        for pid, datname, kind in rows:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            self.kind[pid] = "backend" if datname else "background"
+            # A backend seen first after the start began during the run: all its CPU counts.
+            self.start.setdefault(pid, times.user + times.system if first else 0.0)
+            self.last[pid] = times.user + times.system
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            self._sample()
+
+    def seconds(self) -> dict[str, float]:
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+        self.conn.close()
+        spent = {"backend": 0.0, "background": 0.0}
+        for pid, last in self.last.items():
+            spent[self.kind[pid]] += last - self.start[pid]
+        return spent
+
+
 def warc_runs(args, workdir: Path) -> None:
     from datetime import datetime, timezone
 
@@ -205,6 +282,9 @@ def warc_runs(args, workdir: Path) -> None:
         files.append(str(path))
     pages = args.warc_files * args.warc_pages
     print(f"WARC import: {args.warc_files} files of {args.warc_pages} corpus pages ({len(corpus)} distinct pages cycled)")
+    local = workdir / "warc-local.db"       # not the archive runs' local.db: that one holds their articles
+    scraper("import-warc", "--db", str(local), *files)
+    wanted = records(str(local), workdir)
     rates = {}
     for count in args.processes:
         url = new_database(args.pg)
@@ -212,16 +292,39 @@ def warc_runs(args, workdir: Path) -> None:
             with Workers(url, count, "--cpus", "1") as workers:
                 workers.ready()
                 load = os.getloadavg()[0]
+                pids = [p.pid for p in workers.procs]
+                cpu0 = [cpu_seconds(p) for p in pids]
+                sched0 = [sched_ms(p) for p in pids]
+                server = ServerCPU(args.pg, url)
                 began = time.monotonic()
-                done = scraper("import-warc", "--db", url, "--workers-at", url, *files)
+                command = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "import-warc", "--db", url,
+                                            "--workers-at", url, *files], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                err = command.stderr.read()
+                _, status, usage = os.wait4(command.pid, 0)
                 seconds = time.monotonic() - began
-                rss = [peak_rss_mb(p.pid) for p in workers.procs]
-                cpu = sum(cpu_seconds(p.pid) for p in workers.procs)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise SystemExit(f"import-warc --workers-at failed: {err[-2000:]}")
+                spent = server.seconds()
+                rss = [peak_rss_mb(p) for p in pids]
+                beats = [peak_rss_mb(int(child)) for p in pids
+                         for child in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+                cpu = sum(cpu_seconds(p) for p in pids) - sum(cpu0)
+                jobs = [job_thread_ms(before, sched_ms(p)) for before, p in zip(sched0, pids)]
+                on_core, queued = sum(ran for ran, _ in jobs), sum(waited for _, waited in jobs)
+            same = records(url, workdir) == wanted
             rates[count] = pages / seconds
             ratio = f" = {rates[count] / rates[min(rates)]:.2f}x one worker" if count != min(rates) else ""
-            print(f"  {count} worker process(es): {rates[count]:.1f} pages/s{ratio}; workers' CPU "
-                  f"{1000 * cpu / pages:.0f} ms a page; peak RSS per worker "
-                  f"{max(rss):.0f} MB; load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
+            wall = 1000 * seconds * count / pages
+            print(f"  {count} worker process(es): {rates[count]:.1f} pages/s{ratio}; records identical to a local "
+                  f"SQLite import: {'yes' if same else 'NO'}; load average {load:.1f}; peak RSS per worker "
+                  f"{max(rss):.0f} MB and its heartbeat process {max(beats):.0f} MB; {err.strip().splitlines()[-1]}")
+            print(f"    per page: workers {1000 * cpu / pages:.0f} ms CPU; their job threads {on_core / pages:.0f} ms "
+                  f"on a core, {queued / pages:.0f} ms waiting for one, {(wall - on_core / pages - queued / pages):.0f} ms "
+                  f"blocked (database, engine, no job), of {wall:.0f} ms; "
+                  f"PostgreSQL {1000 * spent['backend'] / pages:.1f} ms (its backends for this database) "
+                  f"+ {1000 * spent['background'] / pages:.1f} ms (its background processes); command "
+                  f"{1000 * (usage.ru_utime + usage.ru_stime) / pages:.1f} ms ({usage.ru_utime + usage.ru_stime:.2f} s "
+                  f"in all, start included)")
         finally:
             drop_database(args.pg, url)
 
