@@ -35,6 +35,8 @@ from ..urls import host_key
 
 _STARTS_WITH = etree.XPath("//body//*[starts-with(normalize-space(text()), $start)]")
 _IN_FIGURE = etree.XPath("boolean(ancestor-or-self::figure | ancestor-or-self::figcaption)")
+_CANONICAL = etree.XPath("//link[@rel='canonical']/@href")
+_OG_URL = etree.XPath("//meta[@property='og:url']/@content")
 _WORD = re.compile(r"\w+")
 _NOT_WORD = re.compile(r"[\W_]+")
 _DATE_LINE_WORDS = 10    # a paragraph this short that holds a date is a date line, not body text
@@ -167,7 +169,7 @@ def profile_for_page(tree, url: str | None, final_url: str | None, profiles) -> 
     if profile is None:
         # A saved page, a mirror or a test server's copy still names its site in
         # <link rel=canonical>/og:url: its rules (and time zone) are the ones that fit its markup.
-        own = tree.xpath("//link[@rel='canonical']/@href") + tree.xpath("//meta[@property='og:url']/@content")
+        own = _CANONICAL(tree) + _OG_URL(tree)
         profile = next((p for p in (profile_for(u, profiles) for u in own) if p), None)
     return profile
 

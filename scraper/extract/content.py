@@ -87,9 +87,9 @@ _CHROME_WORDS = ("prayer", "cookie", "newsletter", "ticker", "share-bar", "socia
 _CHROME = re.compile("|".join(map(re.escape, _CHROME_WORDS)))
 _ENOUGH = 0.5
 _STORY_MIN_CHARS = 500
-# Attribute nodes, filtered in Python: libxml2 evaluating contains() per element is ~6x slower.
-_CLASS_AND_ID = etree.XPath("//@class | //@id")
 _PARAGRAPH_TEXT = etree.XPath("//p//text()", smart_strings=False)   # counted only: plain strings
+_OWN_PARAGRAPH_TEXT = etree.XPath(".//p//text()", smart_strings=False)
+_HEADLINE_ARTICLE = etree.XPath("//h1/ancestor::article[1]")
 # The story's opening: the first paragraph after the headline long enough to be running text
 # (a sentence or two in any script), not a link.
 _OPENING_CHARS = 40
@@ -144,13 +144,27 @@ def _holds_story(el, page_chars, opening_line: set) -> bool:
     return chars > 0 and chars * 2 >= page_chars()
 
 
+def chrome_named(tree) -> list[tuple]:
+    """(element, word) for each element whose class or id holds a chrome word (_CHROME), in page
+    order; the word is the first one in whichever of the two the element names first."""
+    found = []
+    # Element by element: ~15 % cheaper than //@class | //@id (every attribute node handed to Python
+    # with its parent), and libxml2 testing the words with contains() is slower still.
+    for el in tree.iter(etree.Element):
+        by_class = (cls := el.get("class")) and _CHROME.search(cls)
+        by_id = (ident := el.get("id")) and _CHROME.search(ident)
+        if by_class and by_id:
+            names = el.keys()
+            found.append((el, (by_class if names.index("class") < names.index("id") else by_id).group(0)))
+        elif by_class or by_id:
+            found.append((el, (by_class or by_id).group(0)))
+    return found
+
+
 def drop_chrome(tree, trace: Trace, headline=None) -> int:
     """Remove the elements whose class or id names them as chrome (see _CHROME), each noted in
     ``trace``, sparing any that holds the story of ``headline`` (the headline's element)."""
-    doomed = {}
-    for a in _CLASS_AND_ID(tree):
-        if match := _CHROME.search(a):
-            doomed.setdefault(id(a.getparent()), (a.getparent(), match.group(0)))
+    doomed = chrome_named(tree)
     if not doomed:
         return 0
     counted: list[int] = []
@@ -163,7 +177,7 @@ def drop_chrome(tree, trace: Trace, headline=None) -> int:
     opening = story_opening(headline)
     opening_line = set(opening.iterancestors()) | {opening} if opening is not None else set()
     removed = 0
-    for el, word in doomed.values():
+    for el, word in doomed:
         if el.getparent() is not None and not _holds_story(el, page_chars, opening_line):
             removed += trace.remove(el, GENERIC, f"generic: pruned as chrome (its class or id says «{word}»)")
     return removed
@@ -180,8 +194,8 @@ def _trafilatura(tree, url: str | None, fast: bool):
 def _paragraph_chars(tree) -> int:
     """How much paragraph text the story has: inside the <article> holding the headline when there
     is one (pages that load the next stories below hold several), else on the whole page."""
-    for article in tree.xpath("//h1/ancestor::article[1]")[:1]:
-        inside = sum(len(t) for t in article.xpath(".//p//text()", smart_strings=False))
+    for article in _HEADLINE_ARTICLE(tree)[:1]:
+        inside = sum(len(t) for t in _OWN_PARAGRAPH_TEXT(article))
         if inside >= _STORY_MIN_CHARS:
             return inside
     return sum(len(t) for t in _PARAGRAPH_TEXT(tree))

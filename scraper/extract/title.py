@@ -256,6 +256,7 @@ def _unglued(title: str, texts: list[tuple[str, str]]) -> str:
 # filtered in Python: libxml2 evaluating contains() on every element is several times slower.
 _NAMED = etree.XPath("//@class | //@id | //@itemtype")
 _NAV_NAMES = re.compile(r"breadcrumb|menu|nav")
+_IMAGE_ALT, _IMAGE_TITLE = etree.XPath(".//img/@alt"), etree.XPath(".//img/@title")   # compiled once
 _HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/index.aspx", "/default.aspx",
                "/home", "/ar", "/ar/", "/en", "/en/", "/fr", "/fr/"}
 _NAME_WORDS = 6          # a site's or a section's name; longer link texts are headlines
@@ -309,7 +310,7 @@ def _home_names(tree, url: str | None) -> list[str]:
         target = _home_host(a.get("href") or "", hosts)
         if target is None or target not in ("", host):
             continue
-        names = [a.text_content(), a.get("title"), *a.xpath(".//img/@alt"), *a.xpath(".//img/@title")]
+        names = [a.text_content(), a.get("title"), *_IMAGE_ALT(a), *_IMAGE_TITLE(a)]
         aliases.extend(n for n in map(_short, names) if n)
     return list(dict.fromkeys(aliases))
 
