@@ -16,16 +16,19 @@ metadata) calls trafilatura's own stages, and only the steps around them are don
   (``BASIC_CLEAN_XPATH``) tested in Python, then trafilatura's own ``_spaced_text``.
 
 The result is the same Document body and text as ``bare_extraction``'s, page for page:
-tests/test_cascade.py holds one against the other on the corpus and the fixtures, and checks
-that the trafilatura code copied here has not changed. Risk: this leans on trafilatura's
-internals (2.3.1); a release that changes them fails that test, loudly, rather than the records
-quietly drifting. Importing this module imports trafilatura (~0.6 s): import it lazily.
+tests/test_cascade.py holds one against the other on the corpus and the fixtures. This leans on
+trafilatura's internals (2.3.1): ``FOLLOWED`` fingerprints the code followed here, and
+maincontent.py uses this module only while the installed trafilatura's is the same
+(``changed_since_followed``); otherwise pages go through the public ``bare_extraction``.
+Importing this module imports trafilatura (~0.6 s): import it lazily.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib
+import inspect
 import re
 from copy import copy
-from dataclasses import dataclass
 
 from lxml import etree
 from trafilatura.baseline import _BLOCK_ELEMS
@@ -37,15 +40,44 @@ from trafilatura.settings import Extractor
 from trafilatura.xml import delete_element, xmltotxt
 
 
-@dataclass(frozen=True)
-class MainContent:
-    """Trafilatura's main content of a page: its text and its body (``None``: it found none)."""
+# sha256 (first 16 hex digits) of what this module repeats or replaces, as of trafilatura 2.3.1:
+# a function's source, or an XPath's text (the predicates below are these XPaths written out). When
+# one changes, re-read this module against the new code, run tests/test_cascade.py, update it here.
+FOLLOWED = {
+    ("trafilatura.core", "bare_extraction"): "2e57adb3062086f9",
+    ("trafilatura.core", "trafilatura_sequence"): "f03dc4d2946dacbd",
+    ("trafilatura.core", "_prepare_tree"): "9595f0642825c2c7",
+    ("trafilatura.core", "_extract_and_compare"): "f7d056c2118222e8",
+    ("trafilatura.baseline", "html2txt"): "a8c97eab2097c57d",
+    ("trafilatura.baseline", "basic_cleaning"): "80877b2ccdefda2d",
+    ("trafilatura.baseline", "_spaced_text"): "d04314f988c6afae",
+    ("trafilatura.utils", "remove_control_characters"): "26cbe32b70e70e35",
+    ("trafilatura.xpaths", "RAW_TREE_PRUNE_XPATH"): "25d5ab67770cfefa",
+    ("trafilatura.xpaths", "REMOVE_COMMENTS_AND_LISTS_XPATH"): "ec1083e558ae70c0",
+    ("trafilatura.settings", "BASIC_CLEAN_XPATH"): "db6c25acd08aef99",
+}
 
-    text: str
-    body: etree._Element | None
+
+def fingerprint(module: str, name: str) -> str:
+    """The FOLLOWED fingerprint of ``module.name`` as installed (OSError: its source is not on disk)."""
+    thing = getattr(importlib.import_module(module), name)
+    if callable(thing) and not isinstance(thing, etree.XPath):
+        text = inspect.getsource(thing)
+    else:   # an XPath or a list of them: their text, whitespace folded
+        text = "\n".join(" ".join(x.path.split()) for x in (thing if isinstance(thing, list) else [thing]))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-NOTHING = MainContent("", None)
+def changed_since_followed() -> list[str]:
+    """What of FOLLOWED differs in the installed trafilatura (empty: this module may be used)."""
+    changed = []
+    for (module, name), expected in FOLLOWED.items():
+        try:
+            if fingerprint(module, name) != expected:
+                changed.append(f"{module}.{name} changed")
+        except (ImportError, AttributeError, OSError, TypeError) as error:
+            changed.append(f"{module}.{name}: {type(error).__name__}")
+    return changed
 
 # trafilatura.xpaths.RAW_TREE_PRUNE_XPATH and REMOVE_COMMENTS_AND_LISTS_XPATH as predicates on an
 # element's tag, id and class. EXSLT's re:test is Python's re.search on the attribute's value ('' when
@@ -193,19 +225,19 @@ def _page_text_length(tree) -> int:
     return len(" ".join("".join(pieces).split()))
 
 
-def main_content(tree, url: str | None, fast: bool) -> MainContent:
+def main_content(tree, url: str | None, fast: bool) -> tuple[str, etree._Element] | None:
     """What ``bare_extraction(tree, url=url, fast=fast, with_metadata=False, include_comments=False,
-    include_tables=True, include_images=False, include_links=False)`` returns as text and body.
-    ``tree`` is left as it is."""
+    include_tables=True, include_images=False, include_links=False)`` returns as text and body
+    (None: no main content). ``tree`` is left as it is."""
     options = Extractor(output_format="python", fast=fast, comments=False, tables=True, images=False,
                         links=False, url=url)
     try:    # as bare_extraction: a page its stages cannot handle has no main content
         body, text = _sequence(tree, options, url)
     except (TypeError, ValueError):
-        return NOTHING
+        return None
     if len(text) < options.min_output_size:
-        return NOTHING
-    return MainContent(xmltotxt(body, options.formatting), body)
+        return None
+    return xmltotxt(body, options.formatting), body
 
 
 def _sequence(tree, options: Extractor, url: str | None):

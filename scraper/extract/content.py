@@ -14,6 +14,7 @@ import lxml.html
 from lxml import etree
 
 from ..profiles import Profile, compiled
+from .maincontent import MainContent, main_content
 from .parse import BLOCK_TAGS
 from .trace import GENERIC, PROFILE, Trace, drop_element
 
@@ -183,11 +184,8 @@ def drop_chrome(tree, trace: Trace, headline=None) -> int:
     return removed
 
 
-def _trafilatura(tree, url: str | None, fast: bool):
+def _trafilatura(tree, url: str | None, fast: bool) -> MainContent:
     """Trafilatura's main content of ``tree`` (left as it is), as its bare_extraction gives it."""
-    # Imported here: trafilatura costs ~0.6 s, which commands that never extract (search, stats) skip.
-    from .cascade import main_content
-
     return main_content(tree, url, fast)
 
 
@@ -348,7 +346,7 @@ class Generic:
 
 
 def generic_paragraphs(tree, url: str | None, trace: Trace, headline=None) -> Generic:
-    """Paragraphs of the main content found by trafilatura, given our parsed tree (cascade.main_content).
+    """Paragraphs of the main content found by trafilatura, given our parsed tree (maincontent.main_content).
 
     Trafilatura's own extractor runs first without its fallbacks (readability, jusText), which
     cost most of its time; they run only when the result holds less than half of the page's
@@ -370,7 +368,7 @@ def baseline_paragraphs(tree, url: str | None) -> list[str]:
 
 
 def doc_paragraphs(doc) -> list[str]:
-    """A trafilatura result's body (a cascade.MainContent) as paragraphs: a list item or a table row
+    """A trafilatura result's body (a maincontent.MainContent) as paragraphs: a list item or a table row
     is one, a layout table's cells give one a line."""
     if doc.body is None:
         return []
