@@ -31,7 +31,10 @@ handed to the fetchers to the last one done), CPU ms per page (user + system of 
 of every process it started and waited for, or, when larger, the sum over every process of the
 tree sampled 20 times a second: fork-server workers are not waited for by the contestant), peak memory of the whole
 process tree (RSS and PSS, summed over its processes, sampled 20 times a second; PSS counts pages
-shared between processes once). Where the machine has two cores or more, the hosts are pinned to
+shared between processes once, so it is the fair figure for a tree of forks: summed RSS counts the
+fork server's pages once per worker that shares them), and each process's own peaks and CPU by
+role (the contestant's process, the fork server, its workers, multiprocessing's resource tracker).
+Where the machine has two cores or more, the hosts are pinned to
 one core and the contestants to the others (``--client-cores rest``) or to all
 (``--client-cores all``, the default: a contestant that can use both cores does).
 """
@@ -337,7 +340,8 @@ def table(chosen: list[Contestant], key, scenario: Scenario, hosts: int, workers
             if other and key in other.runs:
                 lines.append(f"scraper / {other.name}: pages/s x{_ratio(ours, other, key, 'rate'):.2f}, "
                              f"CPU per page x{_ratio(ours, other, key, 'cpu_ms'):.2f}, "
-                             f"peak RSS x{_ratio(ours, other, key, 'peak_rss_mb'):.2f}")
+                             f"peak RSS x{_ratio(ours, other, key, 'peak_rss_mb'):.2f}, "
+                             f"peak PSS x{_ratio(ours, other, key, 'peak_pss_mb'):.2f}")
     return "\n".join(lines)
 
 
