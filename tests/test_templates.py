@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
+import hashlib
 
-from scraper.extract.boilerplate import normalize_space
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from scraper.extract import templates
+from scraper.extract.boilerplate import fold, normalize_space
 from scraper.extract.article import extract, parse_html
 from scraper.models import Page
 from scraper.store import Archive
@@ -329,3 +333,35 @@ def test_scraper_fetch_learns_the_template_and_later_pages_do_not_leak(tmp_path,
     assert CliRunner().invoke(cli, ["reextract", "--db", db]).exit_code == 0
     with Archive.open(db) as archive:
         assert not [b for b in BOILERPLATE if b in archive.get(urls[0])["text"]]
+
+
+# -- the block hash: numbers and calendar words masked, each regex run only where it can match ----
+
+_CALENDAR_SAMPLE = sorted(templates._CALENDAR)[:40]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_CALENDAR_SAMPLE), st.sampled_from(["١٢", "2024", "x1y", "مواقيت"]),
+                          st.text(alphabet="ابتثجحخ دذرزسشصضطظعغفقكلمنهوي،.:-0123456789٠١٢٣", max_size=12)),
+                max_size=12))
+def test_the_block_hash_is_the_masked_texts_whatever_the_shortcuts(words):
+    text = " ".join(words)
+    masked = templates._CALENDAR_WORD.sub("~", templates._NUMBER.sub("0", fold(text)))
+    expected = (hashlib.blake2b(masked.encode("utf-8"), digest_size=8).hexdigest()
+                if templates._LETTER.search(masked) else None)
+    assert templates.text_hash(text) == expected
+
+
+def test_a_page_learned_from_again_is_not_read_again(monkeypatch):
+    """Relearning as a site grows reads its latest pages again: their blocks are remembered by the
+    page's digest, and the template is the one a first reading gives."""
+    fresh = learn_template(PAGES[:6])
+    monkeypatch.setattr(templates, "_seen", templates.OrderedDict())
+    read = []
+    real = templates._page_blocks
+    monkeypatch.setattr(templates, "_page_blocks", lambda tree: read.append(1) or real(tree))
+    learn_template(PAGES[:3])
+    assert learn_template(PAGES[:6]) == fresh
+    assert len(read) == 6, "a page already learned from was parsed again"
+    assert learn_template([p.encode("utf-8") for p in PAGES[:6]]) == fresh   # bytes: the same digest
+    assert len(read) == 6

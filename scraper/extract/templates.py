@@ -17,7 +17,8 @@ import hashlib
 import json
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generator, Iterable, Mapping
 
@@ -51,6 +52,7 @@ _CALENDAR = frozenset(
 _CALENDAR_WORD = re.compile(r"(?<!\w)(?:{})(?!\w)".format(
     "|".join(re.escape(w) for w in sorted(_CALENDAR, key=len, reverse=True))))
 _NUMBER = re.compile(r"\w*\d\w*")
+_WORDS = re.compile(r"\w+")    # a calendar word is one such run (the regex's (?<!\w)...(?!\w))
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 # Every text node under an element except inside script-like elements, in document order (one
@@ -158,7 +160,13 @@ def block_text(el) -> str:
 def text_hash(text: str) -> str | None:
     """Hash of the text with numbers and calendar words masked; None when no other word is left
     (a bare number or date is no evidence of a recurring block)."""
-    masked = _CALENDAR_WORD.sub("~", _NUMBER.sub("0", fold(text)))
+    masked = fold(text)
+    # Each substitution only where it can match: most blocks hold no digit and no calendar word,
+    # and the two regexes were most of the time a template's learning took.
+    if _DIGIT.search(masked):
+        masked = _NUMBER.sub("0", masked)
+    if not _CALENDAR.isdisjoint(_WORDS.findall(masked)):
+        masked = _CALENDAR_WORD.sub("~", masked)
     if not _LETTER.search(masked):
         return None
     return hashlib.blake2b(masked.encode("utf-8"), digest_size=8).hexdigest()
@@ -172,6 +180,7 @@ def _page_blocks(tree) -> tuple[dict[tuple[str, str], str], str]:
     """
     found: dict[tuple[str, str], str] = {}
     longest = ""
+    hashes: dict[str, str | None] = {}   # nested wrappers often hold the same text: hash it once
 
     def visit(el, chain: tuple[str, ...]) -> tuple[str, bool]:
         nonlocal longest
@@ -187,7 +196,10 @@ def _page_blocks(tree) -> tuple[dict[tuple[str, str], str], str]:
         if el.tag in BLOCK_TAGS:
             if not holds_block and len(text) > len(longest):
                 longest = text
-            key = text_hash(text) if len(text) <= _MAX_TEXT else None
+            if len(text) > _MAX_TEXT:
+                key = None
+            elif (key := hashes.get(text, "")) == "":
+                key = hashes[text] = text_hash(text)
             if key and ("/".join(chain), key) not in found:
                 found["/".join(chain), key] = text[:_PREVIEW]
         return text, holds_block or el.tag in BLOCK_TAGS
@@ -212,6 +224,32 @@ def _as_tree(page):
     return page
 
 
+# A site's template is learned again as it grows (at 3, 6, 12, 24, 48 articles, then every 50), each
+# time from its latest pages, so the same pages come back: their blocks are kept, by the page's
+# digest, for as many pages as two learnings read (a few MB). A memo of a pure function.
+_SEEN_PAGES = 100
+_seen: OrderedDict[bytes, tuple[dict[tuple[str, str], str], str]] = OrderedDict()
+_seen_lock = threading.Lock()
+
+
+def _blocks_of(page) -> tuple[dict[tuple[str, str], str], str]:
+    """_page_blocks of a page given as HTML (remembered) or as a tree (not: it may change)."""
+    if not isinstance(page, (str, bytes)):
+        return _page_blocks(page)
+    digest = hashlib.blake2b(page.encode("utf-8", "surrogatepass") if isinstance(page, str) else page,
+                             digest_size=16).digest()
+    with _seen_lock:
+        if (found := _seen.get(digest)) is not None:
+            _seen.move_to_end(digest)
+            return found
+    found = _page_blocks(_as_tree(page))
+    with _seen_lock:
+        _seen[digest] = found
+        while len(_seen) > _SEEN_PAGES:
+            _seen.popitem(last=False)
+    return found
+
+
 # -- learning and stripping (pure) ------------------------------------------------------------
 
 def learn_template(pages: Iterable[Any], *, min_pages: int = 3, min_share: float = 0.6) -> SiteTemplate:
@@ -230,10 +268,9 @@ def learn_template(pages: Iterable[Any], *, min_pages: int = 3, min_share: float
     n = 0
     for page in pages:
         try:
-            tree = _as_tree(page)
+            blocks, identity = _blocks_of(page)
         except ExtractionError:
             continue
-        blocks, identity = _page_blocks(tree)
         if identity in seen:
             continue
         seen.add(identity)
