@@ -240,3 +240,12 @@ def test_no_exception_but_the_projects_own_escapes_from_any_warc(tmp_path, lines
     path.write_bytes(gzip.compress(bytes(data)) if gz else bytes(data))
     pages, report, error = pages_of(path)
     assert all(p.body for p in pages)
+
+
+def test_a_capture_with_an_empty_body_is_passed_over_and_the_rest_imported(tmp_path):
+    """A 200 response of no bytes (or one whose headers were damaged so its body reads as none) is
+    no page: it is counted as skipped, never handed on as an empty page (hypothesis found one)."""
+    path = write(tmp_path / "empty.warc", [record(1), record(2, b""), record(3)], False)
+    pages, report, error = pages_of(path)
+    assert error is None and [p.url for p in pages] == [url(1), url(3)]
+    assert report.skipped["empty"] == 1

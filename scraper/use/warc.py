@@ -249,6 +249,8 @@ def _record_page(raw: RawRecord) -> tuple[Page | None, str | None]:
         raise BadRecord("its body does not decode (Content-Encoding or chunks damaged)") from None
     if len(body) > MAX_BYTES:
         return None, "too large"
+    if not body:    # a capture of nothing (or a header damaged so the body reads as none)
+        return None, "empty"
     try:
         check_html(url, headers.get("Content-Type"), body)      # what `fetch` refuses, refused
     except NotHTML as exc:
