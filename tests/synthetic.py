@@ -89,3 +89,12 @@ def hit_of(hits, n: int):
     """The search hit of ``article(n, ...)`` (found by its URL), or None."""
     url = article(n, "", "").url
     return next((hit for hit in hits if hit.url == url), None)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet waited for, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

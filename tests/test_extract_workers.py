@@ -19,6 +19,7 @@ from scraper.crawl.run import Reporter, run_archive
 from scraper.errors import ExtractionAborted
 from scraper.pipeline import page_to_article
 from tests.test_run_workers import feed_site  # noqa: F401  (the fixture)
+from tests.synthetic import process_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,7 +140,7 @@ def test_the_stage_replaces_dead_workers_and_ends_them_all():
         assert killed not in alive and len(alive) == 2      # replaced; the other worker kept
     finally:
         stage.close()
-    assert alive and not any(_alive(pid) for pid in alive + first)
+    assert alive and not any(process_alive(pid) for pid in alive + first)
 
 
 def _shared_mb(pid: int) -> float:
@@ -171,14 +172,6 @@ def test_workers_start_warm_and_share_what_the_fork_server_loaded():
         state = dict(item.split("=") for item in outcomes[n].extractor.split())
         assert state["stoplist"] == "True" and int(state["frozen"]) > 10_000
     assert len(shared) == 2 and min(shared) > 40
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _session(sid: int) -> list[int]:

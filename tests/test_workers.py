@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.synthetic import SiteHandler, prose, serve
+from tests.synthetic import SiteHandler, process_alive, prose, serve
 from tests.workerprocs import ROOT, Workers
 
 DELAY = 0.3
@@ -140,14 +140,6 @@ def _children(pid: int) -> list[int]:
         return [int(child) for child in listed.read().split()]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_a_site_on_several_hosts_takes_a_turn_on_each_host_at_once(tmp_path, pg_url):
     """One site whose articles live on three hosts: each host's turn is a job of its own under the
     host's lock, so the hosts are fetched at once (not one after the other under the site's first
@@ -203,7 +195,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, pg_
             assert run.returncode == 0, err
             assert "fetch_host" in workers.log(1)
             # The killed worker's heartbeat process saw its pipe close and ended with it.
-            assert not _alive(heartbeat)
+            assert not process_alive(heartbeat)
     finally:
         hosts.close()
     saved = articles(pg_url)

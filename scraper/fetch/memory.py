@@ -12,17 +12,18 @@ import ctypes.util
 import functools
 
 
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
+@functools.lru_cache(maxsize=None)
+def _libc(function: str):
+    """glibc's ``function`` (malloc_trim, mallopt), or None where the C library has none."""
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
+        return getattr(ctypes.CDLL(name), function) if name else None
     except (OSError, AttributeError):
         return None
 
 
 def release_free_memory() -> None:
-    trim = _malloc_trim()
+    trim = _libc("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -34,20 +35,11 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 128 * 1024
 
 
-@functools.lru_cache(maxsize=1)
-def _mallopt():
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        return None
-
-
 def limit_arenas(count: int = 2) -> bool:
     """At most ``count`` malloc arenas in this process: glibc gives each thread that allocates an
     arena of its own (up to 8 per core), and a long run's fetch threads each keep theirs at its
     high-water mark. Call it before the threads start. False where this is not glibc."""
-    mallopt = _mallopt()
+    mallopt = _libc("mallopt")
     return bool(mallopt and mallopt(M_ARENA_MAX, count) == 1)
 
 
@@ -59,5 +51,5 @@ def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
     holes it keeps: the archive run's process grew 72 -> 125 MB over 600 real pages that way, and
     stays at 63-78 MB with the threshold fixed (as with malloc_trim every half second). Setting it
     turns the raising off. False where this is not glibc."""
-    mallopt = _mallopt()
+    mallopt = _libc("mallopt")
     return bool(mallopt and mallopt(M_MMAP_THRESHOLD, size) == 1)
