@@ -35,14 +35,14 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.archive import article  # noqa: E402
 from bench.corpus import DEFAULT_CORPUS  # noqa: E402
+from bench.engines import drop_pg, new_pg  # noqa: E402
 from tests.synthetic import SiteHandler, serve as serve_handler  # noqa: E402
 from tests.workerprocs import Workers  # noqa: E402
 
@@ -79,23 +79,6 @@ def serve(hosts: int, port: int, pages: int, latency: float, log_path: str, read
         server.handle_error = lambda request, address: None
     ready.set()
     threading.Event().wait()
-
-
-def new_database(admin: str) -> str:
-    import psycopg
-
-    name = f"bench_distributed_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(admin)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
-
-
-def drop_database(admin: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
 
 
 def scraper(*args: str) -> subprocess.CompletedProcess:
@@ -164,7 +147,7 @@ def archive_runs(args, workdir: Path) -> None:
         print(f"  local run (SQLite, --workers 16): {served / seconds:.1f} pages/s = {100 * served / seconds / limit:.0f} % "
               f"of the limit; {len(wanted)} records")
         for count in args.processes:
-            url = new_database(args.pg)
+            url = new_pg(args.pg)
             try:
                 with Workers(url, count) as workers:
                     workers.ready()
@@ -180,7 +163,7 @@ def archive_runs(args, workdir: Path) -> None:
                       f"{1000 * cpu / max(1, served):.1f} ms a page; peak RSS per worker {max(rss):.0f} MB; "
                       f"load average {load:.1f}; {done.stderr.strip().splitlines()[-1]}")
             finally:
-                drop_database(args.pg, url)
+                drop_pg(args.pg, url)
     finally:
         server.terminate()
 
@@ -287,7 +270,7 @@ def warc_runs(args, workdir: Path) -> None:
     wanted = records(str(local), workdir)
     rates = {}
     for count in args.processes:
-        url = new_database(args.pg)
+        url = new_pg(args.pg)
         try:
             with Workers(url, count, "--cpus", "1") as workers:
                 workers.ready()
@@ -326,7 +309,7 @@ def warc_runs(args, workdir: Path) -> None:
                   f"{1000 * (usage.ru_utime + usage.ru_stime) / pages:.1f} ms ({usage.ru_utime + usage.ru_stime:.2f} s "
                   f"in all, start included)")
         finally:
-            drop_database(args.pg, url)
+            drop_pg(args.pg, url)
 
 
 def main() -> None:
