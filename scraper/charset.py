@@ -58,6 +58,10 @@ _BINARY_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C
 _SNIFF_BYTES = 8192
 
 
+# Python's codecs that no page is written in: a label naming one («undefined», «idna») is unknown.
+_NOT_PAGE_CODECS = frozenset(("undefined", "idna", "punycode", "raw-unicode-escape", "unicode-escape", "charmap"))
+
+
 def normalize_encoding(label: str | None) -> str | None:
     """The codec a page labelled ``label`` really uses, as a name Python accepts; None if unknown.
 
@@ -71,7 +75,7 @@ def normalize_encoding(label: str | None) -> str | None:
         info = codecs.lookup(_EXTRA_LABELS.get(label, label))
     except (LookupError, ValueError):   # ValueError: a label holding a NUL byte (a damaged header)
         return None
-    if not getattr(info, "_is_text_encoding", True):
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_PAGE_CODECS:
         return None
     name = _WHATWG_SUPERSETS.get(info.name, info.name)
     if m := re.fullmatch(r"cp(125\d)", name):
@@ -168,7 +172,7 @@ def _decode_declared(body: bytes, encoding: str) -> str | None:
     """The body decoded with a declared encoding, or None when the declaration cannot be right."""
     try:
         html = body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):     # UnicodeError: a codec that refuses to decode at all
         return _damaged_utf8(body, declared=True) if encoding == "utf-8" else None
     if not encoding.startswith("utf") and _is_utf8_text(body):
         # Valid multi-byte UTF-8 almost never happens by chance in legacy text (two Arabic letters

@@ -121,11 +121,13 @@ def test_normalize_encoding(label, expected):
 
 
 @settings(max_examples=300, deadline=None)
-@given(label=st.text(max_size=20) | st.sampled_from(["\x00tf-8", "utf-8\x00", "windows-1256\x00x"]),
+@given(label=st.text(max_size=20) | st.sampled_from(["\x00tf-8", "utf-8\x00", "windows-1256\x00x", "undefined", "idna",
+                                                               "punycode", "unicode_escape", "charmap"]),
        body=st.binary(max_size=200))
 def test_any_declared_label_is_a_codec_or_none_never_an_error(label, body):
-    """A damaged header or <meta> (a NUL byte in the label: once a ValueError out of an import-warc run)
-    names a codec Python decodes with, or none; decoding the page never raises."""
+    """A damaged header or <meta> (a NUL byte in the label: once a ValueError out of an import-warc run;
+    «undefined», a Python codec that refuses every byte: once a UnicodeError) names a codec Python
+    decodes web pages with, or none; decoding the page never raises."""
     encoding = normalize_encoding(label)
     if encoding:
         codecs.lookup(encoding)
