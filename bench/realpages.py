@@ -211,8 +211,12 @@ class TreeMemory(threading.Thread):
         line = " ".join(proc.cmdline())
         if "resource_tracker" in line:
             return "resource tracker"
-        # A fork server's workers are its forks: same command line, the fork server their parent.
-        return "fork server" if "forkserver" in line and proc.ppid() == root.pid else "worker"
+        # A fork server is the contestant's child: multiprocessing's (its own command line) or a
+        # fork of the contestant (scraper/crawl/forker.py: the same command line); its workers are
+        # its children.
+        if proc.ppid() == root.pid and ("forkserver" in line or proc.cmdline() == root.cmdline()):
+            return "fork server"
+        return "worker"
 
     def run(self) -> None:
         import psutil

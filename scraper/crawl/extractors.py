@@ -11,19 +11,25 @@ Why our own small pool rather than ``concurrent.futures.ProcessPoolExecutor``: o
 page in it fails with BrokenProcessPool), and a running call cannot be stopped. Here each worker
 holds one page at a time, so a death is that page's alone: it is failed with ``ExtractionAborted``
 (the queue tries it again on the next run) and the worker is replaced; a page past ``time_limit``
-gets the same, its worker killed. Workers come from the ``forkserver`` context, never ``fork``
-(this process holds threads and a database connection): the fork server imports the extractor
-once and warms it (``PRELOAD``, warm_extractor.py) and every worker is a fork of it, warm, in
-milliseconds, sharing what it loaded; the profiles are
-handed over once per worker, and a worker is replaced after ``tasks_per_worker`` pages, so
-whatever a page leaves in its heap goes with it. Workers ignore Ctrl-C (the caller ends them:
-``close``), and one whose caller is gone sees its pipe closed and exits.
+gets the same, its worker killed.
+
+Workers are forks of a fork server, never of this process once it runs threads (a fork copies
+locks other threads hold). The fork server imports the extractor once and warms it (``PRELOAD``,
+warm_extractor.py), so every worker is warm in milliseconds and shares what it loaded. It is a
+``Forker`` (forker.py) when the caller made one while it had a single thread (``forker_for``,
+which the cron run calls first thing): a fork of the caller, sharing its modules too, with no
+resource tracker; else multiprocessing's ``forkserver``, a fresh interpreter. The profiles are
+handed over once per worker, and a worker is replaced after ``tasks_per_worker`` pages, so what
+pages leave in its heap goes with it. Workers ignore Ctrl-C (the caller ends them: ``close``),
+and one whose caller is gone sees its pipe closed and exits.
 
 Results are handed to ``report(job, outcome)`` from the stage's own thread, ``outcome`` an
 Article or a ScraperError; the caller bounds what it submits (the run's ``max_open``).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -33,17 +39,22 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 import pickle
 from multiprocessing.connection import Connection, wait as wait_for
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ..errors import ExtractionAborted, ScraperError
 from ..fetch.memory import release_free_memory
 from ..models import Article, Found, Page
+from .forker import Forker, why_not
 
 # Imported once by the fork server, so each worker starts with them loaded, warm, and shared
 # with the other workers (warm_extractor.py: what a first page would load, and gc.freeze()).
 PRELOAD = ["scraper.pipeline", "scraper.crawl.warm_extractor"]
 TIME_LIMIT = 30.0          # seconds one page may take; the slowest corpus page takes under 1 s
-TASKS_PER_WORKER = 100     # pages before a worker is replaced by a fresh fork (see stage())
+# Pages before a worker is replaced by a fresh fork. What a worker holds grows with the pages it
+# has seen (caches, heap holes, the fork server's pages it has written to): 7 MB private after one
+# corpus page, 23 after 10, 46 after 100. On real pages (bench/archive.py --real, 2 workers) 10
+# keeps the run's peak PSS 10-15 MB under 100, at no cost in pages/s: a fork takes milliseconds.
+TASKS_PER_WORKER = 10
 READY = "ready"            # a worker's first word: its time limits count from then
 
 
@@ -57,14 +68,35 @@ def usable_cores() -> int:
 def stage(workers: int | None, extract: Callable[..., Article], profiles: Mapping[str, Any] | None,
           report: Callable[[Any, Article | ScraperError], None], *, time_limit: float = TIME_LIMIT,
           tasks_per_worker: int = TASKS_PER_WORKER,
-          crashed: Callable[[BaseException], None] = lambda exc: None) -> "ThreadStage | ProcessStage":
+          crashed: Callable[[BaseException], None] = lambda exc: None,
+          forker: Forker | None = None) -> "ThreadStage | ProcessStage":
     """The extraction stage for ``workers`` processes (None: one per usable core; 0 or 1: in-process).
     ``crashed(exc)`` hears of a bug in the stage itself, which then reports nothing more."""
     count = usable_cores() if workers is None else workers
     if count <= 1:
         return ThreadStage(extract, profiles, report)
     return ProcessStage(count, extract, profiles, report, time_limit=time_limit,
-                        tasks_per_worker=tasks_per_worker, crashed=crashed)
+                        tasks_per_worker=tasks_per_worker, crashed=crashed, forker=forker)
+
+
+@contextlib.contextmanager
+def forker_for(workers: int | None) -> Iterator[Forker | None]:
+    """A Forker for a stage of ``workers`` (None: one per core), or None when that stage runs in
+    this process or this process cannot fork safely now (forker.py). Closed on the way out."""
+    count = usable_cores() if workers is None else workers
+    forker = None
+    if count > 1 and why_not() is None:
+        # What this process holds now is shared with the forker and its workers until written
+        # to; a garbage collection here would write to the header of every object it scans.
+        # Frozen for the run (unfrozen after): 4-8 MB less peak PSS on real pages.
+        gc.freeze()
+        forker = Forker.start(PRELOAD)
+    try:
+        yield forker
+    finally:
+        if forker is not None:
+            forker.close()
+            gc.unfreeze()
 
 
 def run_one(extract: Callable[..., Article], profiles, page: Page, template, listing: Found | None,
@@ -101,12 +133,17 @@ class ProcessStage:
     """Extraction in ``count`` worker processes, one page in each at a time."""
 
     def __init__(self, count: int, extract, profiles, report, *, time_limit: float = TIME_LIMIT,
-                 tasks_per_worker: int = TASKS_PER_WORKER, crashed: Callable[[BaseException], None] = lambda exc: None):
+                 tasks_per_worker: int = TASKS_PER_WORKER, crashed: Callable[[BaseException], None] = lambda exc: None,
+                 forker: Forker | None = None):
         self.workers, self.extract, self.profiles, self.report = count, extract, profiles, report
         self.crashed = crashed
         self.time_limit, self.tasks_per_worker = time_limit, tasks_per_worker
+        self.forker = forker
         self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(PRELOAD)
+        if forker is None:
+            self.context.set_forkserver_preload(PRELOAD)
+        else:
+            forker.load()        # the extractor loads there while the run discovers its first pages
         self.waiting: deque = deque()                  # (job, page, template, listing)
         self.lock = threading.Lock()
         self.closing = self.abandon = False
@@ -140,6 +177,22 @@ class ProcessStage:
                 self.abandon = True
         self._wake()
         self.thread.join()
+
+    def _start(self, tasks: int):
+        """A new worker process and the caller's end of its pipe: forked by the forker when the
+        stage has one, else by multiprocessing's fork server."""
+        args = (self.extract, self.profiles, tasks)
+        if self.forker is not None:
+            try:
+                return self.forker.spawn(serve, args)
+            except OSError:      # the forker died (killed?): multiprocessing's fork server from now on
+                self.forker = None
+                self.context.set_forkserver_preload(PRELOAD)
+        pipe, child = self.context.Pipe()
+        process = self.context.Process(target=serve, args=(child, *args), name="scraper-extract", daemon=True)
+        process.start()
+        child.close()
+        return process, pipe
 
     def _wake(self) -> None:
         try:
@@ -176,7 +229,7 @@ class ProcessStage:
             if wanted and any(w is None for w in self.slots):   # all at once: every core warm
                 for i, worker in enumerate(self.slots):
                     if worker is None:
-                        self.slots[i] = _Worker(self.context, self.extract, self.profiles, self.tasks_per_worker)
+                        self.slots[i] = _Worker(self._start, self.tasks_per_worker)
             given = []
             with self.lock:
                 for worker in self.slots:
@@ -219,12 +272,8 @@ class ProcessStage:
 class _Worker:
     """One worker process, its pipe, and the page it holds."""
 
-    def __init__(self, context, extract, profiles, tasks: int):
-        self.pipe, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, extract, profiles, tasks),
-                                       name="scraper-extract", daemon=True)
-        self.process.start()
-        child.close()
+    def __init__(self, start: Callable[[int], tuple[Any, Connection]], tasks: int):
+        self.process, self.pipe = start(tasks)
         self.job = None
         self.started = 0.0
         self.left = tasks

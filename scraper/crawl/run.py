@@ -188,11 +188,14 @@ def run_archive(db_path: str | os.PathLike, options: RunOptions = RunOptions(),
     # high-water mark (one run of issue 15: 335 MB with glibc's default, 245 MB with 2 arenas).
     limit_arenas(2)
     fix_mmap_threshold()
-    with run_lock(db_path):
+    # The extraction workers' fork server, forked now, while this process has one thread and
+    # has opened neither the lock nor the archive (forker.py): None when the stage will not use
+    # processes or this process cannot fork safely, and multiprocessing's forkserver then.
+    with extractors.forker_for(options.extract_workers) as forker, run_lock(db_path):
         profiles = load_sites(options)
         sites = select_sites(options, profiles)
         with Archive.open(db_path, clock=options.clock) as archive:
-            report = _Run(archive, sites, profiles, options, reporter).run()
+            report = _Run(archive, sites, profiles, options, reporter, forker).run()
             if not report.timed_out:
                 # Index the new and changed articles now, so cron pays for it; past the time limit
                 # the next search does it (every write is queued for the index).
@@ -212,8 +215,9 @@ class _Run:
     """The run's own thread: it owns the database and answers the events the other threads send."""
 
     def __init__(self, archive: Archive, sites: list[Profile], profiles: dict[str, Profile],
-                 options: RunOptions, reporter: Reporter):
+                 options: RunOptions, reporter: Reporter, forker: extractors.Forker | None = None):
         self.archive, self.sites, self.profiles = archive, sites, profiles
+        self.forker = forker
         self.options, self.reporter = options, reporter
         limit = options.max_time.total_seconds() if options.max_time else 0
         self.deadline = time.monotonic() + limit if limit > 0 else None
@@ -263,7 +267,7 @@ class _Run:
             self.options.extract_workers, self.options.extract, self.profiles,
             lambda result, outcome: self.events.put(("extracted", result.task, (result, outcome))),
             time_limit=self.options.extract_time_limit,
-            crashed=lambda exc: self.events.put(("broken", "extraction", exc)))
+            crashed=lambda exc: self.events.put(("broken", "extraction", exc)), forker=self.forker)
         self.fetcher = HostScheduler(self._work, self.politeness, lambda task, result: self.events.put(
             ("fetched", task, result)), url_of=lambda t: t.url, workers=self.options.workers,
             throttled=lambda r: throttle_of(r.error), max_wait=self.options.fetch.retry_after_cap,

@@ -1,0 +1,232 @@
+"""A fork server forked from the run's own process: extraction workers that share what the run loaded.
+
+multiprocessing's ``forkserver`` starts a fresh interpreter, which imports again everything the run
+already holds (Python itself, lxml, requests, our modules: 28 MB of heap), and brings
+multiprocessing's resource tracker, one more process (7 MB), for semaphores the stage never uses.
+A ``Forker`` is a fork of the run's process taken while it has one thread (``os.fork`` with threads
+can copy a lock another thread holds, and the child waits on it forever): it imports and warms the
+extractor (``preload``), then forks one worker per request, each warm at once and sharing, with
+the run's process and with each other, the pages none of them has written to since.
+
+What a worker needs from the run comes over its own socket pair, made by the caller and handed to
+the forker with SCM_RIGHTS (socket.send_fds): the worker gets that socket and nothing the run opens
+later. Workers are the forker's children, not the caller's, so the caller follows each through a
+pidfd (Linux 5.3+; select() says when it has exited, and signals go to it, not to a recycled pid)
+and asks the forker for its exit status, which the forker reaps. The forker and its workers end
+when the caller closes its end, or dies: every one of them sees its socket closed.
+
+``Forker.start`` raises ForkUnavailable where this cannot be done safely (threads already running,
+no fork or pidfd on this system); extractors.py then uses multiprocessing's forkserver.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import select
+import signal
+import socket
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any, Callable, Sequence
+
+
+class ForkUnavailable(Exception):
+    """This process cannot fork a forker safely now (the reason is the message)."""
+
+
+def why_not() -> str | None:
+    """Why this process cannot start a Forker now, or None when it can."""
+    if not hasattr(os, "fork") or not hasattr(os, "pidfd_open") or not hasattr(socket, "send_fds"):
+        return "no fork() with pidfd and fd passing on this system"
+    if threading.active_count() > 1:
+        return f"{threading.active_count()} threads are running (a fork could copy a lock one of them holds)"
+    return None
+
+
+class Forker:
+    """``Forker.start(preload)`` forks it, ``load()`` has it import ``preload``, and
+    ``spawn(target, args)`` forks a worker from it."""
+
+    def __init__(self, pid: int, sock: socket.socket):
+        self.pid, self.sock = pid, sock
+        self.lock = threading.Lock()      # one exchange with the forker at a time
+
+    @classmethod
+    def start(cls, preload: Sequence[str] = ()) -> "Forker":
+        reason = why_not()
+        if reason:
+            raise ForkUnavailable(reason)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        _flush()                          # else what is buffered now would be written twice
+        pid = os.fork()
+        if pid == 0:                      # the forker: it never returns from here
+            code = 1
+            try:
+                ours.close()
+                _serve_forks(theirs, preload)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        theirs.close()
+        return cls(pid, ours)
+
+    def load(self) -> None:
+        """Have the forker import and warm ``preload`` now, while the caller does other work."""
+        with self.lock:
+            try:
+                self.sock.send(b"load")
+            except OSError:      # gone: spawn() says so
+                pass
+
+    def spawn(self, target: Callable[..., Any], args: tuple = ()) -> tuple["Forked", Connection]:
+        """A new worker running ``target(connection, *args)``, and the caller's end of that connection.
+        Raises OSError when the forker is gone."""
+        mine, its = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self.lock:
+                socket.send_fds(self.sock, [b"fork"], [its.fileno()])
+                answer = self.sock.recv(64)
+            if not answer:
+                raise OSError("the extraction fork server is gone")
+            pid = int(answer)
+        finally:
+            its.close()
+        conn = Connection(mine.detach())
+        try:
+            conn.send((target, args))     # the worker's first message: what to run
+        except OSError:                   # it died at once: the caller sees it dead, as any such start
+            pass
+        return Forked(self, pid), conn
+
+    def status(self, pid: int) -> int | None:
+        """The exit code of worker ``pid``, which has exited (reaped by the forker); None if unknown."""
+        with self.lock:
+            try:
+                self.sock.send(b"wait %d" % pid)
+                answer = self.sock.recv(64)
+            except OSError:
+                return None
+        return int(answer) if answer and answer != b"?" else None
+
+    def close(self, timeout: float = 0.5) -> None:
+        """The forker exits, killed after ``timeout`` if still busy (importing the extractor for a
+        run that ended at once): it holds nothing to save. Its workers end when their sockets close."""
+        with self.lock:
+            self.sock.close()
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except OSError:
+            pidfd = None
+        if pidfd is not None:
+            try:
+                if not select.select([pidfd], [], [], timeout)[0]:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            finally:
+                os.close(pidfd)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+class Forked:
+    """A worker forked by a Forker, with the part of multiprocessing.Process's interface the stage uses."""
+
+    def __init__(self, forker: Forker, pid: int):
+        self.forker, self.pid = forker, pid
+        self.pidfd = os.pidfd_open(pid)   # it is a zombie at worst: the forker reaps only when asked
+        self.sentinel = self.pidfd        # readable once it has exited (multiprocessing.connection.wait)
+        self.exitcode: int | None = None
+
+    def _exited(self, timeout: float | None) -> bool:
+        if self.exitcode is not None or self.pidfd < 0:
+            return True
+        if not select.select([self.pidfd], [], [], timeout)[0]:
+            return False
+        code = self.forker.status(self.pid)
+        self.exitcode = code if code is not None else -signal.SIGKILL
+        return True
+
+    def is_alive(self) -> bool:
+        return not self._exited(0)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._exited(timeout)
+
+    def kill(self) -> None:
+        if not self._exited(0):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = self.sentinel = -1
+
+
+def _serve_forks(sock: socket.socket, preload: Sequence[str]) -> None:
+    """The forker's life: load ``preload``, then fork a worker per request until the caller is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the caller's: it closes us
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    loaded = False
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 64, 1)
+        except OSError:
+            return
+        if not message:          # the caller closed its end, or died
+            return
+        if not loaded and message in (b"load", b"fork"):
+            # On the first request, not at once: a run that stops before it extracts (the archive
+            # locked, a bad sites file) has the forker load nothing, and print nothing.
+            loaded = True
+            for name in preload:
+                try:
+                    importlib.import_module(name)
+                except ImportError:      # as multiprocessing's preload: each worker imports what it needs
+                    pass
+        if message == b"fork" and fds:
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _worker(fds[0])
+            os.close(fds[0])
+            sock.send(b"%d" % pid)
+        elif message.startswith(b"wait "):
+            try:
+                _, status = os.waitpid(int(message[5:]), 0)
+                sock.send(b"%d" % os.waitstatus_to_exitcode(status))
+            except (ChildProcessError, ValueError):
+                sock.send(b"?")
+        else:
+            for fd in fds:
+                os.close(fd)
+
+
+def _worker(fd: int) -> None:
+    """A worker: read what to run from the caller, run it, and exit (never return into the forker)."""
+    code = 1
+    try:
+        conn = Connection(fd)
+        target, args = conn.recv()
+        target(conn, *args)
+        code = 0
+    except (EOFError, KeyboardInterrupt):
+        code = 0 if isinstance(sys.exc_info()[1], EOFError) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        _flush()
+        os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):   # None, a closed pipe, a closed file
+            pass
