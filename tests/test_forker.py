@@ -208,3 +208,17 @@ def test_a_run_whose_forker_is_killed_goes_on_with_multiprocessings_fork_server(
     assert proc.returncode == 0, err
     assert len(_records(tmp_path / "a.db")) == 40       # workers replaced every 10 pages: by the forkserver
     assert _gone(proc.pid) == []
+
+
+def test_no_fork_to_be_had_leaves_the_stage_its_forkserver_and_nothing_frozen():
+    """fork() failing (EAGAIN: out of processes; ENOMEM) is no forker, not a failed run."""
+    seen = in_child("""
+        import errno, gc, json, os
+        from scraper.crawl import extractors
+        def no_fork():
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        os.fork = no_fork
+        with extractors.forker_for(2) as forker:
+            print(json.dumps({"forker": forker is not None, "frozen": gc.get_freeze_count()}))
+    """)
+    assert seen == {"forker": False, "frozen": 0}

@@ -90,7 +90,10 @@ def forker_for(workers: int | None) -> Iterator[Forker | None]:
         # to; a garbage collection here would write to the header of every object it scans.
         # Frozen for the run (unfrozen after): 4-8 MB less peak PSS on real pages.
         gc.freeze()
-        forker = Forker.start(PRELOAD)
+        try:
+            forker = Forker.start(PRELOAD)
+        except OSError:      # no fork now (out of processes or memory): the stage's forkserver tries
+            gc.unfreeze()
     try:
         yield forker
     finally:
