@@ -222,3 +222,50 @@ def test_no_fork_to_be_had_leaves_the_stage_its_forkserver_and_nothing_frozen():
             print(json.dumps({"forker": forker is not None, "frozen": gc.get_freeze_count()}))
     """)
     assert seen == {"forker": False, "frozen": 0}
+
+
+def test_a_forker_that_does_not_answer_is_killed_and_said_gone():
+    seen = in_child("""
+        import json, os, signal, time
+        from scraper.crawl.forker import Forker
+        from tests.test_forker import echo
+        forker = Forker.start(answer_within=1.0)
+        os.kill(forker.pid, signal.SIGSTOP)          # stopped: it will never answer
+        began = time.monotonic()
+        try:
+            forker.spawn(echo)
+            gone = False
+        except OSError:
+            gone = True
+        took = time.monotonic() - began
+        _, status = os.waitpid(forker.pid, 0)        # it was killed: reaped at once
+        print(json.dumps({"gone": gone, "took": took, "code": os.waitstatus_to_exitcode(status)}))
+    """)
+    assert seen["gone"] and seen["took"] < 5 and seen["code"] == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("how", ["time limit", "ctrl-c"])
+def test_a_run_ends_on_time_and_on_ctrl_c_though_its_fork_server_hangs(feed_site, tmp_path, how):
+    """The fork server stopped (SIGSTOP) mid-run: replacing a worker waits for it (30 s, then it is
+    killed), but the run's time limit and Ctrl-C end the run all the same, leaving nothing behind."""
+    site, options = feed_site(200)
+    site.latency = 0.05
+    argv = ([sys.executable, "cli.py", "archive", "--db", str(tmp_path / "a.db"), "--config", str(options.config),
+             "--site", "local", "--quiet", "--extract-workers", "2"]
+            + (["--max-time", "4s"] if how == "time limit" else []))
+    began = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        tree = _wait_for_workers(proc)
+        (forker,) = [pid for pid, (parent, _) in tree.items() if parent == proc.pid]
+        os.kill(forker, signal.SIGSTOP)
+        if how == "ctrl-c":
+            time.sleep(3)        # the workers' 10 pages each are done: the stage waits on the forker
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert time.monotonic() - began < 22, "the run waited for its fork server"
+    assert proc.returncode == (130 if how == "ctrl-c" else 0), err
+    assert _gone(proc.pid) == []
+    assert 0 < len(_records(tmp_path / "a.db")) < 200

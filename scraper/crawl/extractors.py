@@ -56,6 +56,9 @@ TIME_LIMIT = 30.0          # seconds one page may take; the slowest corpus page 
 # keeps the run's peak PSS 10-15 MB under 100, at no cost in pages/s: a fork takes milliseconds.
 TASKS_PER_WORKER = 10
 READY = "ready"            # a worker's first word: its time limits count from then
+# Seconds close(wait=False) waits for the stage's thread: it returns at once unless the thread is
+# stuck starting a worker from a fork server that does not answer (stopped, say).
+CLOSE_WAIT = 2.0
 
 
 def usable_cores() -> int:
@@ -179,7 +182,14 @@ class ProcessStage:
                 self.waiting.clear()
                 self.abandon = True
         self._wake()
-        self.thread.join()
+        self.thread.join(None if wait else CLOSE_WAIT)
+        if self.thread.is_alive():
+            # Its thread is stuck starting a worker: a fork server that does not answer. The
+            # workers it has are killed from here; the thread (a daemon) ends with the process.
+            for worker in list(self.slots):
+                if worker is not None:
+                    with contextlib.suppress(Exception):
+                        worker.process.kill()
 
     def _start(self, tasks: int):
         """A new worker process and the caller's end of its pipe: forked by the forker when the
@@ -189,6 +199,8 @@ class ProcessStage:
             try:
                 return self.forker.spawn(serve, args)
             except OSError:      # the forker died (killed?): multiprocessing's fork server from now on
+                if self.abandon:     # not for a stage being given up
+                    raise
                 self.forker = None
                 self.context.set_forkserver_preload(PRELOAD)
         pipe, child = self.context.Pipe()

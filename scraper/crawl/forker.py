@@ -32,6 +32,11 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Sequence
 
 
+# Seconds the forker has to answer a request. Its first answer waits for the extractor's import
+# (under a second on a quiet machine, a few on a loaded one); later ones take milliseconds.
+ANSWER_WITHIN = 30.0
+
+
 class ForkUnavailable(Exception):
     """This process cannot fork a forker safely now (the reason is the message)."""
 
@@ -49,12 +54,15 @@ class Forker:
     """``Forker.start(preload)`` forks it, ``load()`` has it import ``preload``, and
     ``spawn(target, args)`` forks a worker from it."""
 
-    def __init__(self, pid: int, sock: socket.socket):
+    def __init__(self, pid: int, sock: socket.socket, answer_within: float = ANSWER_WITHIN):
         self.pid, self.sock = pid, sock
         self.lock = threading.Lock()      # one exchange with the forker at a time
+        # A forker that does not answer (stopped, swapped out for good) must not hold up the
+        # run past its time limit or Ctrl-C: it is killed, and spawn() says it is gone.
+        sock.settimeout(answer_within)
 
     @classmethod
-    def start(cls, preload: Sequence[str] = ()) -> "Forker":
+    def start(cls, preload: Sequence[str] = (), *, answer_within: float = ANSWER_WITHIN) -> "Forker":
         reason = why_not()
         if reason:
             raise ForkUnavailable(reason)
@@ -72,7 +80,7 @@ class Forker:
             finally:
                 os._exit(code)
         theirs.close()
-        return cls(pid, ours)
+        return cls(pid, ours, answer_within)
 
     def load(self) -> None:
         """Have the forker import and warm ``preload`` now, while the caller does other work."""
@@ -88,11 +96,18 @@ class Forker:
         mine, its = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self.lock:
-                socket.send_fds(self.sock, [b"fork"], [its.fileno()])
-                answer = self.sock.recv(64)
+                try:
+                    socket.send_fds(self.sock, [b"fork"], [its.fileno()])
+                    answer = self.sock.recv(64)
+                except TimeoutError:
+                    self._kill()
+                    raise OSError("the extraction fork server did not answer: killed") from None
             if not answer:
                 raise OSError("the extraction fork server is gone")
             pid = int(answer)
+        except OSError:
+            mine.close()
+            raise
         finally:
             its.close()
         conn = Connection(mine.detach())
@@ -108,15 +123,38 @@ class Forker:
             try:
                 self.sock.send(b"wait %d" % pid)
                 answer = self.sock.recv(64)
+            except TimeoutError:
+                self._kill()
+                return None
             except OSError:
                 return None
         return int(answer) if answer and answer != b"?" else None
 
+    def _kill(self) -> None:
+        """SIGKILL to the forker (through a pidfd: never to a recycled pid); it is reaped in close()."""
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except OSError:      # already reaped
+            return
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
+
     def close(self, timeout: float = 0.5) -> None:
         """The forker exits, killed after ``timeout`` if still busy (importing the extractor for a
         run that ended at once): it holds nothing to save. Its workers end when their sockets close."""
-        with self.lock:
+        if not self.lock.acquire(timeout=1.0):
+            # A request is waiting on a forker that does not answer: killed, the request sees
+            # its socket closed and lets go of the lock.
+            self._kill()
+            self.lock.acquire()
+        try:
             self.sock.close()
+        finally:
+            self.lock.release()
         try:
             pidfd = os.pidfd_open(self.pid)
         except OSError:
@@ -158,8 +196,12 @@ class Forked:
         self._exited(timeout)
 
     def kill(self) -> None:
-        if not self._exited(0):
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        """SIGKILL, without a word to the forker (another thread may be waiting on it)."""
+        if self.exitcode is None and self.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except ProcessLookupError:    # it has exited already
+                pass
 
     def close(self) -> None:
         if self.pidfd >= 0:

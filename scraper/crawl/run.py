@@ -62,6 +62,7 @@ DISCOVERERS = 32
 # Pages fetched and not yet stored, beyond those being fetched: enough to keep every extractor
 # busy while the fetchers wait on the network, few enough that memory does not grow.
 PAGES_WAITING = 4
+OVERTIME = 5.0          # seconds past the deadline the run still waits for pages in flight
 # Within one run a failing URL gets one quick retry; the queue spaces out the rest over runs.
 RUN_FETCH_OPTIONS = FetchOptions(retries=1, backoff=0.5, retry_after_cap=30.0)
 
@@ -252,6 +253,13 @@ class _Run:
             self._close_stopped(exc)
             raise
 
+    def _patience(self) -> float | None:
+        """Seconds to wait for the next event: forever without a deadline, else until OVERTIME
+        past it (in-flight pages normally come in well within that)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline + OVERTIME - time.monotonic())
+
     def _close_stopped(self, exc: BaseException) -> None:
         """A run stopped by Ctrl-C or an error still closes its row (an open row means killed):
         exit 130 for Ctrl-C, 3 for an error, which is the row's last problem."""
@@ -287,7 +295,15 @@ class _Run:
             for site in self.sites:
                 finders.submit(self._discover, site, memories[site.name])
             while self.discovering or sum(self.out.values()):
-                self._answer(self.events.get())
+                try:
+                    event = self.events.get(timeout=self._patience())
+                except stdlib_queue.Empty:
+                    # OVERTIME past the deadline with pages still out (an extraction stage that
+                    # cannot get a worker: a fork server that does not answer): the run ends,
+                    # and they stay queued for the next run.
+                    self.cut_short = True
+                    break
+                self._answer(event)
         except BaseException:
             self.politeness.close()        # threads waiting for a host's turn give up: the process can end
             raise
