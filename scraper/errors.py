@@ -14,7 +14,7 @@
     │   └── RobotsDisallowed     robots.txt does not let us fetch it (the next run checks again)
     ├── ExtractionError          the page has no article we can find
     │   ├── NoArticle            no article text in it (yet): empty, or only a page's frame (retryable)
-    │   ├── ExtractionAborted    its extraction worker died or ran past its time limit (retryable: next run)
+    │   ├── ExtractionAborted    its extraction worker died or ran past its time limit (retryable: due at once)
     │   └── FeedError            a feed or sitemap that is malformed, declares entities, or is too large
     ├── StoreError               the archive database could not be used
     │   ├── NoSuchArchive        a command that reads was given an archive that does not exist
@@ -120,9 +120,13 @@ class NoArticle(ExtractionError):
 
 class ExtractionAborted(ExtractionError):
     """Not the page's fault as far as we know: its worker process died (kill -9, out of memory, a
-    crash in lxml) or it ran past the per-page time limit. The queue tries it again next run."""
+    crash in lxml) or it ran past the per-page time limit. The queue tries it again on the very
+    next run: our own stage gave it up, the server has nothing to recover from, so the spacing
+    that spares a failing server (10 min, doubling) would only make a cron user wait. It still
+    counts as a try: a page that kills its worker every time is given up after MAX_TRIES runs."""
 
     retryable = True
+    retry_at_once = True       # runstate.mark_failed: due again at once, not after a delay
 
     def __init__(self, url: str, message: str):
         self.url = url

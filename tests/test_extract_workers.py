@@ -8,12 +8,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from scraper.clock import utc_now
 from scraper.crawl.extractors import ProcessStage
 from scraper.crawl.run import Reporter, run_archive
 from scraper.errors import ExtractionAborted
@@ -94,10 +92,22 @@ def test_a_killed_worker_costs_its_page_a_retry_on_the_next_run_never_the_run(fe
     (failed,) = [(url, detail) for url, status, detail in seen if status == "failed"]
     assert failed[0] == site.url(3) and "worker died" in failed[1] and "signal 9" in failed[1]
     assert queue_states(tmp_path / "a.db")[site.url(3)] == "pending"   # retryable: left for a later run
-    # The next run, once the retry is due, saves it.
-    options.extract, options.clock = page_to_article, lambda: utc_now() + timedelta(hours=1)
+    # The very next run (a cron line every 5 minutes: no wait for a retry delay) saves it.
+    options.extract = page_to_article
     again = run_archive(tmp_path / "a.db", options)
     assert again.counts["saved"] == 1 and set(records(tmp_path / "a.db")) == {site.url(n) for n in range(1, 9)}
+
+
+def test_a_page_that_kills_its_worker_every_time_is_given_up_after_the_usual_tries(feed_site, tmp_path):
+    site, options = feed_site(4)
+    options.extract, options.extract_workers, options.max_tries = dies_on_3, 2, 3
+    outcomes = []
+    for _ in range(4):     # back to back, as fast as a cron line could start them
+        report = run_archive(tmp_path / "a.db", options)
+        outcomes.append((report.counts["failed"], report.counts["gave_up"]))
+    assert outcomes == [(1, 0), (1, 0), (0, 1), (0, 0)]     # each run tried it, until the third try
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        assert conn.execute("SELECT state, tries FROM queue WHERE url = ?", [site.url(3)]).fetchone() == ("gave_up", 3)
 
 
 def test_a_page_past_the_time_limit_is_given_up_for_this_run(feed_site, tmp_path):
@@ -108,6 +118,10 @@ def test_a_page_past_the_time_limit_is_given_up_for_this_run(feed_site, tmp_path
     assert time.monotonic() - began < 30       # not the page's 120 s
     assert report.counts["saved"] == 5 and report.counts["failed"] == 1
     assert queue_states(tmp_path / "a.db")[site.url(2)] == "pending"
+    # "tried again on the next": the very next run, not one after a retry delay.
+    options.extract = page_to_article
+    assert run_archive(tmp_path / "a.db", options).counts["saved"] == 1
+    assert queue_states(tmp_path / "a.db")[site.url(2)] == "done"
 
 
 def test_the_stage_replaces_dead_workers_and_ends_them_all():

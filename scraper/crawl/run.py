@@ -464,6 +464,7 @@ class _Run:
             if not task.recheck:
                 state = runstate.mark_failed(self.archive, task.url, str(result.error),
                                              retryable=getattr(result.error, "retryable", False),
+                                             at_once=getattr(result.error, "retry_at_once", False),
                                              max_tries=self.options.max_tries)
                 state = "gave_up" if state == runstate.GAVE_UP else "failed"
             self.counts[state] += 1

@@ -235,15 +235,18 @@ def mark_done(archive: Archive, url: str, site: str, at: datetime | None = None)
 
 
 def mark_failed(archive: Archive, url: str, error: str, *, retryable: bool,
-                at: datetime | None = None, max_tries: int = MAX_TRIES) -> str:
-    """Count a failed try; return the new state (pending with a later next_try, or gave_up)."""
+                at: datetime | None = None, max_tries: int = MAX_TRIES, at_once: bool = False) -> str:
+    """Count a failed try; return the new state (pending with a later next_try, or gave_up).
+
+    ``at_once``: due again from now, for the next run (a page our own extraction gave up:
+    errors.ExtractionAborted), instead of after ``retry_delay``; the try counts all the same."""
     moment = at or archive.now()
     with archive.transaction() as tx:
         # The row is locked as it is read: two workers failing one URL at once count two tries.
         tries = (tx.scalar(f"SELECT tries FROM queue WHERE url = ?{archive.for_update}", [url]) or 0) + 1
         state = PENDING if retryable and tries < max_tries else GAVE_UP
         tx.execute("UPDATE queue SET tries = ?, state = ?, last_error = ?, next_try = ?, claimed_by = NULL, "
-                   "claimed_until = NULL WHERE url = ?", [tries, state, error, iso_utc(moment + retry_delay(tries)), url])
+                   "claimed_until = NULL WHERE url = ?", [tries, state, error, iso_utc(moment if at_once else moment + retry_delay(tries)), url])
     return state
 
 
