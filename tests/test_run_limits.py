@@ -40,11 +40,12 @@ class Site:
 
     def __init__(self, articles=range(1, 4), robots="User-agent: *\nDisallow:\n", feed_extra="",
                  slow_feed: threading.Event | None = None, host: str = "127.0.0.1",
-                 all_served: threading.Event | None = None):
+                 all_served: threading.Event | None = None, latency: float = 0.0):
         self.seen: list[tuple[float, str]] = []
         self.slow_feed, self.robots, self.all_served = slow_feed, robots, all_served
         self.trickled_until: float | None = None
         self.articles, self.feed_extra = list(articles), feed_extra
+        self.latency = latency      # seconds each article takes to answer
         me = self
 
         class Handler(SiteHandler):
@@ -57,6 +58,7 @@ class Site:
                         return me._trickle(self)
                     return self.send(200, me.feed(), "application/rss+xml")
                 if self.path.startswith("/news/"):
+                    time.sleep(me.latency)
                     self.send(200, page(int(self.path.split("/")[2])), "text/html; charset=utf-8")
                     if me.all_served is not None and len({p for _, p in me.seen if p.startswith("/news/")}) \
                             == len(me.articles):
@@ -65,6 +67,8 @@ class Site:
                 self.send(404, b"no", "text/plain")
 
         self.server = serve(Handler, host)
+        if latency:     # answers still sleeping when the run (and the test) ends find the client gone:
+            self.server.handle_error = lambda request, address: None   # no traceback in the next test's output
         self.base = f"http://{host}:{self.server.server_port}"
 
     def feed(self) -> bytes:
@@ -162,6 +166,25 @@ def test_max_time_ends_the_run_cleanly_and_the_next_run_goes_on(sites, tmp_path)
                                     "--max-time", "0"]).exit_code == 0
     articles = [path for _, path in site.seen if path.startswith("/news/")]
     assert len(articles) == len(set(articles)) == 30
+
+
+def test_the_time_limit_says_how_many_urls_the_queue_holds_for_the_next_run(sites, tmp_path):
+    """A new user's trial: 300 URLs, a run cut off after a few pages said `188 URLs left queued`
+    and `188 skipped` while the queue held 288 pending: it counted only the URLs handed to the
+    fetchers (a window of 200), and called URLs never reached "skipped"."""
+    site = sites(articles=range(1, 301), latency=0.3)
+    config = write_config(tmp_path, site.toml("slow"))
+    db, log = tmp_path / "m.db", tmp_path / "m.log"
+    result = CliRunner().invoke(cli, ["archive", "--db", str(db), "--config", str(config), "--max-time", "2s",
+                                      "--log-file", str(log)])
+    assert result.exit_code == 0, result.output
+    (run,) = rows(db, "SELECT * FROM runs")
+    (pending,) = rows(db, "SELECT count(*) AS n FROM queue WHERE state = 'pending'")
+    left = pending["n"]
+    assert run["discovered"] == 300 and left == 300 - run["saved"] > 200      # more than one window
+    assert f"was reached: {left} URLs left queued for the next run" in result.output
+    assert "skipped" not in result.output and run["skipped"] == 0 and run["deferred"] == left
+    assert f" {left} deferred, " in log.read_text(encoding="utf-8").splitlines()[-1]
 
 
 def test_delays_are_capped_and_what_is_no_number_of_seconds_is_ignored():

@@ -79,10 +79,11 @@ class ArchiveReporter(Reporter):
     def finish(self, exit_code, report=None):
         """The log's last line: the run's sites, saved, updated, failed, deferred, duration, exit code.
         ``report`` is None when the run did not end by itself (Ctrl-C, an error): the counts are
-        then the outcomes seen, and deferred the URLs handed out that had none yet."""
+        then the outcomes seen, and deferred the URLs handed out that had none yet (or were deferred)."""
         counts = report.counts if report is not None else self.tally
         failed = counts.get("failed", 0) + counts.get("gave_up", 0)
-        deferred = report.left if report is not None else max(0, self.handed_out - sum(self.tally.values()))
+        deferred = report.left if report is not None else \
+            self.tally["deferred"] + max(0, self.handed_out - sum(self.tally.values()))
         how = ("interrupted" if exit_code == EXIT_INTERRUPTED else "the time limit was reached"
                if report is not None and report.timed_out else "")
         run = f"run {self.run_id}" if self.run_id is not None else "run (not started)"
@@ -185,9 +186,11 @@ def archive(sites, config, max_new, recheck_after, workers, extract_workers, max
         reporter.finish(code, report)
         reporter.close()
     if not quiet or report.exit_code:
-        counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)
-        stopped = (f"; the time limit ({shown(max_time)}) was reached: {report.left} URLs left queued for the next run"
-                   if report.timed_out else "")
+        # The URLs left queued are said in words, after the counts: "deferred" is the runs column's name.
+        counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n and name != "deferred")
+        left = f"{report.left} URLs left queued for the next run"
+        stopped = (f"; the time limit ({shown(max_time)}) was reached: {left}" if report.timed_out
+                   else f"; {left}" if report.left else "")
         # Problems and nothing done at all (no network, every host unreachable) is not "nothing new".
         nothing = "nothing could be reached" if report.exit_code == EXIT_FAILED and report.problems \
             else "nothing new"

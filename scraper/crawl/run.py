@@ -104,7 +104,7 @@ class RunReport:
     counts: dict[str, int]
     problems: list[str]
     exit_code: int
-    left: int = 0              # URLs the time limit (or a far Retry-After) left queued for the next run
+    left: int = 0              # URLs left queued for the next run (runstate.left_queued), rechecks too
     timed_out: bool = False    # the run reached its --max-time
 
 
@@ -240,7 +240,7 @@ class _Run:
         self.discovered: set[str] = set()
         self.discovering = len(sites)
         self.new_left = options.max_new            # None: no limit
-        self.attempted = self.left = self.listings_read = 0
+        self.attempted = self.rechecks_left = self.listings_read = 0
         self.cut_short = False      # the time limit left work (URLs, listings) for the next run
         # Each site's learned template, (re)learned here when due: workers only read it.
         self.templates = {site.name: template_for(archive, site.name) for site in sites}
@@ -266,6 +266,8 @@ class _Run:
         interrupted = isinstance(exc, KeyboardInterrupt)
         problems = self.problems if interrupted else [*self.problems, f"stopped: {exc}"]
         with contextlib.suppress(Exception):   # the database itself may be what failed
+            self._count_left()
+        with contextlib.suppress(Exception):
             runstate.finish_run(self.archive, self.run_id, self.counts,
                                 exit_codes.INTERRUPTED if interrupted else exit_codes.FAILED, problems)
 
@@ -318,8 +320,15 @@ class _Run:
         listings.save_robots(self.archive, self.client.robots.new_copies())   # hosts met while fetching
         timed_out = self.cut_short or (self.deadline is not None and time.monotonic() >= self.deadline)
         code = self._exit_code()
+        left = self._count_left()
         runstate.finish_run(self.archive, self.run_id, self.counts, code, self.problems)
-        return RunReport(self.run_id, self.counts, self.problems, code, self.left, timed_out)
+        return RunReport(self.run_id, self.counts, self.problems, code, left, timed_out)
+
+    def _count_left(self) -> int:
+        """What the next run has to do, into the counts: the sites' queued URLs that are due, and
+        the rechecks this run did not reach (archived articles, which the queue does not hold)."""
+        self.counts["deferred"] = runstate.left_queued(self.archive, [s.name for s in self.sites]) + self.rechecks_left
+        return self.counts["deferred"]
 
     # -- the other threads ----------------------------------------------------------------------
 
@@ -439,11 +448,11 @@ class _Run:
     def _fetched(self, task: runstate.QueuedURL, result) -> None:
         if isinstance(result, Deferred) or isinstance(getattr(result, "error", None), OutOfTime):
             # Still queued as it was: a later run fetches it (a far Retry-After, the time limit).
-            self.left += 1
+            # Not counted here: the queue says at the end how many the next run has (_count_left).
+            self.rechecks_left += task.recheck
             self.cut_short = self.cut_short or not isinstance(result, Deferred) or result.by_deadline
-            self.counts["skipped"] += 1
             why = result.error if isinstance(result, _Result) else f"{task.url}: {result}"
-            self.reporter.outcome(task.url, "skipped", str(why))
+            self.reporter.outcome(task.url, "deferred", str(why))
             return
         if isinstance(result, BaseException):   # a bug in a worker: report it, keep going
             result = _Result(task, error=ScraperError(f"{task.url}: {result!r}"))

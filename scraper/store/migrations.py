@@ -295,3 +295,11 @@ def _work_tallies(db: sqlite3.Connection) -> None:
     db.execute("""CREATE TABLE work_notes (
         id INTEGER PRIMARY KEY, batch TEXT NOT NULL, kind TEXT NOT NULL, note TEXT NOT NULL)""")
     db.execute("CREATE INDEX idx_work_notes_batch ON work_notes(batch, id)")
+
+
+@migration("008_runs_deferred")
+def _runs_deferred(db: sqlite3.Connection) -> None:
+    # The URLs a run left queued for the next one (its time limit, --max, a host not due before its
+    # end), counted in the queue as the run ends; they were counted as `skipped` before, with the
+    # URLs robots.txt kept from it, and only those the run had handed to its fetchers.
+    db.execute("ALTER TABLE runs ADD COLUMN deferred INTEGER")

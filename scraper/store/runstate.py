@@ -27,7 +27,10 @@ RETRY_CAP = timedelta(hours=24)
 
 ENQUEUE_TRIES = 5                       # a batch stopped by a deadlock (PostgreSQL) is queued again
 
-COUNTS = ("discovered", "saved", "updated", "unchanged", "failed", "gave_up", "skipped")
+# A run's counts, as its `runs` row keeps them. skipped: URLs robots.txt kept the run from fetching
+# (still queued); deferred: URLs left queued for the next run when it ended, whatever kept the
+# run from them (its time limit, --max, a host not due before its end), fetched or not.
+COUNTS = ("discovered", "saved", "updated", "unchanged", "failed", "gave_up", "skipped", "deferred")
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,22 @@ def release(archive: Archive, worker: str) -> int:
     with archive.transaction() as tx:
         return tx.execute("UPDATE queue SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
                           [worker])
+
+
+def left_queued(archive: Archive, sites: Iterable[str], at: datetime | None = None) -> int:
+    """How many URLs of these sites the queue holds for the next run: pending and due now.
+
+    Counted in the queue, not by the run: a run cut short by its time limit hands the fetchers
+    only a window of each site's queue, and the rest was never in its hands. URLs waiting out a
+    retry delay are not counted (not the next run's, unless the delay is over by then); URLs under
+    a worker's claim are (the claim ends with the run's jobs, or with its lease)."""
+    names = list(sites)
+    if not names:
+        return 0
+    marks = ", ".join("?" for _ in names)
+    return archive.scalar(
+        f"SELECT count(*) FROM queue WHERE state = ? AND site IN ({marks}) AND (next_try IS NULL OR next_try <= ?)",
+        [PENDING, *names, iso_utc(at or archive.now())]) or 0
 
 
 def listing(archive: Archive, url: str) -> Found | None:

@@ -170,6 +170,9 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter, *,
                 problems.append(message)
                 reporter.problem(message)
             report_counts = {name: counts.get(name, 0) for name in runstate.COUNTS}
+            # As a local run counts them (crawl/run.py's _count_left): in the queue, as the run ends.
+            report_counts["deferred"] = left = runstate.left_queued(archive, [s.name for s in sites]) \
+                + counts.get("rechecks_left", 0)
             failed = report_counts["failed"] + report_counts["gave_up"]
             attempted = counts.get("attempted", 0)
             if counts.get("listings_read", 0) == 0 and not attempted and problems:
@@ -184,7 +187,7 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter, *,
                 deadline is not None and time.monotonic() >= deadline)
             if not timed_out:
                 search.refresh(archive)
-            return RunReport(run_id, report_counts, problems, code, counts.get("left", 0), timed_out)
+            return RunReport(run_id, report_counts, problems, code, left, timed_out)
 
 
 # -- WARC files ----------------------------------------------------------------------------------

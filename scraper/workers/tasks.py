@@ -259,7 +259,7 @@ class _Fetching:
             runstate.mark_done(archive, task.url, task.site)
             return DONE
         if deadline is not None and time.monotonic() >= deadline:
-            tallies.add(archive, self.batch, {"skipped": 1, "left": 1})
+            tallies.add(archive, self.batch, {"left": 1, "rechecks_left": int(task.recheck)})
             return LEFT
         host = host_of(task.url)
         if host not in self.hosts:
@@ -270,7 +270,7 @@ class _Fetching:
             fetched.page = self.client.get(task.url, etag=task.etag, last_modified=task.last_modified,
                                            attempts=fetched.attempts)
         except OutOfTime:
-            tallies.add(archive, self.batch, {"skipped": 1, "left": 1})
+            tallies.add(archive, self.batch, {"left": 1, "rechecks_left": int(task.recheck)})
             return LEFT
         except RobotsDisallowed as exc:      # left queued: robots.txt may allow it later
             tallies.add(archive, self.batch, {"skipped": 1})
