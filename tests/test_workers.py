@@ -299,6 +299,8 @@ def test_max_is_one_budget_for_all_workers(tmp_path, pg_url):
     assert len(articles(pg_url)) == 3
     with Archive.open(pg_url) as archive:    # the rest for the next run, claimed by nobody
         assert archive.scalar("SELECT count(*) FROM queue WHERE state = 'pending' AND claimed_by IS NULL") == 5
+        assert archive.scalar("SELECT deferred FROM runs") == 5     # counted in the queue, as a local run counts them
+    assert "5 URLs left queued for the next run" in err
 
 
 def _has_tables(url: str) -> bool:
