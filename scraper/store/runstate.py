@@ -28,8 +28,9 @@ RETRY_CAP = timedelta(hours=24)
 ENQUEUE_TRIES = 5                       # a batch stopped by a deadlock (PostgreSQL) is queued again
 
 # A run's counts, as its `runs` row keeps them. skipped: URLs robots.txt kept the run from fetching
-# (still queued); deferred: URLs left queued for the next run when it ended, whatever kept the
-# run from them (its time limit, --max, a host not due before its end), fetched or not.
+# (still queued); deferred: URLs left queued for the next run when it ended (left_queued),
+# whatever left them: its time limit, --max, a host not due before its end, robots.txt, an
+# extraction given up.
 COUNTS = ("discovered", "saved", "updated", "unchanged", "failed", "gave_up", "skipped", "deferred")
 
 
