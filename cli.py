@@ -12,15 +12,22 @@ import re
 import sys
 from contextlib import nullcontext
 
-import click
+try:
+    import click
 
-from scraper import __version__
-from scraper.commands import archiving, reading, workers
-from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
-                                     EXIT_USAGE, UsageLine, archive_files, db_option, handle_errors, open_existing,
-                                     sites_file)
-from scraper.commands.stdout import guarded_main
-from scraper.errors import FetchError, ScraperError
+    from scraper import __version__
+    from scraper.commands import archiving, reading, workers
+    from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
+                                         EXIT_USAGE, UsageLine, archive_files, db_option, handle_errors,
+                                         open_existing, sites_file)
+    from scraper.commands.streams import guarded_main
+    from scraper.errors import FetchError, ScraperError
+except KeyboardInterrupt:
+    # Ctrl-C while the modules load (about 0.3 s): nothing was started, so nothing to keep. One
+    # line and exit 130 (exit_codes.INTERRUPTED, which may not be loaded yet), as for a command.
+    if sys.stderr is not None:
+        sys.stderr.write("Interrupted.\n")
+    sys.exit(130)
 
 # The exit codes are part of the interface (README, tests): importable from here as before.
 __all__ = ["cli", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "EXIT_FAILED", "EXIT_LOCKED", "EXIT_INTERRUPTED"]
@@ -28,7 +35,8 @@ __all__ = ["cli", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "EXIT_FAILED", "E
 
 class _Cli(click.Group):
     def main(self, *args, **kwargs):
-        # Standard output that cannot be written is one line and exit 3 for every command.
+        # For every command: closed streams opened on /dev/null, standard output that cannot be
+        # written one line and exit 3, standard error that cannot be written dropped (streams.py).
         return guarded_main(super().main, *args, **kwargs)
 
 
