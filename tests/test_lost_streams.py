@@ -119,8 +119,9 @@ def test_stderr_reader_gone_before_the_first_byte_loses_nothing(run_args):
     check_run(db_of(run_args), done.returncode)
 
 
-def test_stderr_closed_at_start(run_args):
-    done = shell("2>&-", run_args, stdout=subprocess.PIPE)
+@pytest.mark.parametrize("redirection", ["2>&-", "2>/dev/full"])
+def test_stderr_closed_at_start_or_full(run_args, redirection):
+    done = shell(redirection, run_args, stdout=subprocess.PIPE)
     check_run(db_of(run_args), done.returncode)
     assert done.stdout == b""
 
