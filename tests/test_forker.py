@@ -84,7 +84,7 @@ def test_a_workers_exit_code_reaches_the_caller_killed_or_failed():
         from scraper.crawl.forker import Forker
         from tests.test_forker import echo, fails
         forker = Forker.start()
-        killed, _ = forker.spawn(echo)
+        killed, kept = forker.spawn(echo)      # its connection kept open: it would exit on EOF
         failed, _ = forker.spawn(fails)
         killed.kill()
         killed.join(10)
