@@ -269,3 +269,35 @@ def test_a_run_ends_on_time_and_on_ctrl_c_though_its_fork_server_hangs(feed_site
     assert proc.returncode == (130 if how == "ctrl-c" else 0), err
     assert _gone(proc.pid) == []
     assert 0 < len(_records(tmp_path / "a.db")) < 200
+
+
+
+def test_a_forker_that_cannot_fork_says_so_and_lives_on():
+    """fork() failing in the forker (EAGAIN) is an OSError for that request, not a dead forker
+    and a traceback: its next request is answered."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import errno, json, os
+        from scraper.crawl.forker import Forker
+        from tests.test_forker import echo
+        real_fork, caller, refusals = os.fork, os.getpid(), [1]
+        def fork():                          # in the forker (not the caller): the first fork fails
+            if os.getpid() != caller and refusals[0]:
+                refusals[0] -= 1
+                raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+            return real_fork()
+        os.fork = fork
+        forker = Forker.start()
+        try:
+            forker.spawn(echo)
+            first = "forked"
+        except OSError:
+            first = "refused"
+        worker, conn = forker.spawn(echo)
+        conn.send("again")
+        print(json.dumps({"first": first, "then": conn.recv()["message"]}))
+        conn.close()
+        forker.close()
+    """)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"first": "refused", "then": "again"}
+    assert "Traceback" not in done.stderr

@@ -104,6 +104,8 @@ class Forker:
                     raise OSError("the extraction fork server did not answer: killed") from None
             if not answer:
                 raise OSError("the extraction fork server is gone")
+            if answer == b"!":
+                raise OSError("the extraction fork server could not fork a worker")
             pid = int(answer)
         except OSError:
             mine.close()
@@ -231,7 +233,12 @@ def _serve_forks(sock: socket.socket, preload: Sequence[str]) -> None:
                 except ImportError:      # as multiprocessing's preload: each worker imports what it needs
                     pass
         if message == b"fork" and fds:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:      # out of processes or memory: the caller hears "no", we go on
+                os.close(fds[0])
+                sock.send(b"!")
+                continue
             if pid == 0:
                 sock.close()
                 _worker(fds[0])
