@@ -15,11 +15,12 @@ from contextlib import nullcontext
 try:
     import click
 
-    from scraper import __version__
+    from scraper import __version__, exit_codes
     from scraper.commands import archiving, reading, workers
     from scraper.commands.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED,
                                          EXIT_USAGE, UsageLine, archive_files, db_option, handle_errors,
-                                         open_existing, sites_file)
+                                         open_existing, sites_file, stopped_says)
+    from scraper.commands.stopping import stopping_on_signals
     from scraper.commands.streams import guarded_main
     from scraper.errors import FetchError, ScraperError
 except KeyboardInterrupt:
@@ -37,7 +38,28 @@ class _Cli(click.Group):
     def main(self, *args, **kwargs):
         # For every command: closed streams opened on /dev/null, standard output that cannot be
         # written one line and exit 3, standard error that cannot be written dropped (streams.py).
-        return guarded_main(super().main, *args, **kwargs)
+        # SIGTERM and SIGHUP end a command as Ctrl-C does, exit 143 or 129 (stopping.py).
+        with stopping_on_signals():
+            return guarded_main(super().main, *args, **kwargs)
+
+    # Ctrl-C (or SIGTERM) while click reads the arguments, before a command's own handler: one
+    # line and the command's exit code (130, 143), not click's "Aborted!" and exit 1.
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise _interrupted(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _interrupted(exc) from None
+
+
+def _interrupted(exc: KeyboardInterrupt) -> click.exceptions.Exit:
+    click.echo(stopped_says("Interrupted.", exc), err=True)
+    return click.exceptions.Exit(exit_codes.of_interrupt(exc))
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})

@@ -32,6 +32,8 @@
     └── ConfigError              a site profile or sites.toml is invalid
         └── UnknownSite          a site name given on the command line that no profile has
 
+    Terminated (a KeyboardInterrupt)  SIGTERM or SIGHUP: stopped as by Ctrl-C, exit 128 + the signal
+
 Exceptions, never silent ``None``: callers decide whether a failure skips a URL or stops the run.
 """
 from __future__ import annotations
@@ -199,3 +201,23 @@ class OutputFailed(OutputRefused):
 
 class DateError(ScraperError, ValueError):
     """No readable date in a text (scraper/dates.py); a ValueError too, as date parsers raise."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was told to stop: SIGTERM (cron's `timeout`, systemd, `kill`) or SIGHUP (its
+    terminal closed). A KeyboardInterrupt, so every path that ends a command cleanly on Ctrl-C
+    (the run row closed, the log's last line, the workers ended, what was saved kept) ends it the
+    same way; only the exit code differs: 128 + the signal's number, as a shell reports it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        import signal
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -9,9 +9,13 @@ import click
 
 from ..crawl.run import Reporter
 from ..errors import OutputRefused
-from .common import DURATION, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, archive_files, \
-    db_option, exit_code_of, existing_or_none, handle_errors, shown, sites_file
+from .common import DURATION, EXIT_FAILED, EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, \
+    EXIT_TERMINATED, archive_files, db_option, exit_code_of, existing_or_none, handle_errors, shown, sites_file
 from .workers import check_workers_at, stalled_after_option, workers_at_option
+
+# How the log's last line names a run that a stop signal ended (commands/stopping.py).
+STOPPED_BY = {EXIT_TERMINATED: "stopped by SIGTERM", EXIT_HANGUP: "stopped by SIGHUP"}
+
 
 class ArchiveReporter(Reporter):
     """How `scraper archive` shows a run: a bar on a terminal, failures on stderr, a log file that
@@ -84,8 +88,9 @@ class ArchiveReporter(Reporter):
         failed = counts.get("failed", 0) + counts.get("gave_up", 0)
         deferred = report.left if report is not None else \
             self.tally["deferred"] + max(0, self.handed_out - sum(self.tally.values()))
-        how = ("interrupted" if exit_code == EXIT_INTERRUPTED else "the time limit was reached"
-               if report is not None and report.timed_out else "")
+        how = ("interrupted" if exit_code == EXIT_INTERRUPTED else
+               STOPPED_BY.get(exit_code) or ("the time limit was reached"
+                                               if report is not None and report.timed_out else ""))
         run = f"run {self.run_id}" if self.run_id is not None else "run (not started)"
         self._write_log(f"end of {run}: {len(self.sites)} sites, {counts.get('saved', 0)} saved, "
                         f"{counts.get('updated', 0)} updated, {failed} failed, {deferred} deferred, "

@@ -21,6 +21,8 @@ EXIT_USAGE = exit_codes.USAGE
 EXIT_FAILED = exit_codes.FAILED
 EXIT_LOCKED = exit_codes.LOCKED
 EXIT_INTERRUPTED = exit_codes.INTERRUPTED
+EXIT_TERMINATED = exit_codes.TERMINATED
+EXIT_HANGUP = exit_codes.HANGUP
 
 
 class UsageLine(click.ClickException):
@@ -40,7 +42,7 @@ def db_option(f):
 def exit_code_of(exc: BaseException) -> int:
     """The exit code ``handle_errors`` gives an exception that ends a command."""
     if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+        return exit_codes.of_interrupt(exc)      # 130, or 143 for SIGTERM (stopping.py)
     if isinstance(exc, BrokenPipeError):
         return EXIT_OK           # the reader of our output went away (closed_pipe)
     if isinstance(exc, OutputFailed):
@@ -63,6 +65,13 @@ INTERRUPTED_SAYS = {
 }
 
 
+def stopped_says(interrupted: str, exc: KeyboardInterrupt) -> str:
+    """The Ctrl-C line of a command, naming the stop signal instead when one ended it:
+    "Stopped by SIGTERM: what was already saved is kept."."""
+    name = getattr(exc, "name", None)
+    return interrupted if name is None else interrupted.replace("Interrupted", f"Stopped by {name}", 1)
+
+
 def handle_errors(f):
     """Turn library exceptions into one line on stderr and a defined exit code, never a traceback."""
     interrupted = INTERRUPTED_SAYS.get(f.__name__, "Interrupted.")
@@ -71,9 +80,9 @@ def handle_errors(f):
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
-        except KeyboardInterrupt:
-            click.echo(interrupted, err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt as exc:
+            click.echo(stopped_says(interrupted, exc), err=True)
+            sys.exit(exit_codes.of_interrupt(exc))
         except BrokenPipeError:
             closed_pipe()
         except ScraperError as exc:

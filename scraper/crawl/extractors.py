@@ -20,7 +20,7 @@ warm_extractor.py), so every worker is warm in milliseconds and shares what it l
 which the cron run calls first thing): a fork of the caller, sharing its modules too, with no
 resource tracker; else multiprocessing's ``forkserver``, a fresh interpreter. The profiles are
 handed over once per worker, and a worker is replaced after ``tasks_per_worker`` pages, so what
-pages leave in its heap goes with it. Workers ignore Ctrl-C (the caller ends them: ``close``),
+pages leave in its heap goes with it. Workers ignore Ctrl-C and the stop signals (the caller ends them: ``close``),
 and one whose caller is gone sees its pipe closed and exits.
 
 Results are handed to ``report(job, outcome)`` from the stage's own thread, ``outcome`` an
@@ -32,7 +32,6 @@ import contextlib
 import gc
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -44,7 +43,7 @@ from typing import Any, Callable, Iterator, Mapping
 from ..errors import ExtractionAborted, ScraperError
 from ..fetch.memory import release_free_memory
 from ..models import Article, Found, Page
-from .forker import Forker, why_not
+from .forker import Forker, ignore_stop_signals, why_not
 
 # Imported once by the fork server, so each worker starts with them loaded, warm, and shared
 # with the other workers (warm_extractor.py: what a first page would load, and gc.freeze()).
@@ -353,7 +352,7 @@ class _Worker:
 
 def serve(pipe: Connection, extract, profiles, tasks: int) -> None:
     """A worker process: pages in, Articles (or ScraperErrors) out, until ``tasks`` or the pipe ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the caller's to handle: it ends us
+    ignore_stop_signals()     # Ctrl-C, SIGTERM: the caller's to handle; it ends us
     try:
         pipe.send(READY)
         for _ in range(tasks):

@@ -211,9 +211,18 @@ class Forked:
             self.pidfd = self.sentinel = -1
 
 
+def ignore_stop_signals() -> None:
+    """In the forker and the extraction workers: Ctrl-C, SIGTERM and SIGHUP are the command's,
+    which ends its helpers itself (commands/stopping.py). Sent to the whole process group (a
+    terminal's Ctrl-C, cron's `timeout`), they must not kill a worker mid-page, nor raise the
+    command's Terminated in a copy of it."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def _serve_forks(sock: socket.socket, preload: Sequence[str]) -> None:
     """The forker's life: load ``preload``, then fork a worker per request until the caller is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the caller's: it closes us
+    ignore_stop_signals()       # the caller's to handle: it closes us
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     loaded = False
     while True:

@@ -36,7 +36,7 @@ from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
 from . import extractors
 from .discover import Discovery, discover_site
-from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, UnknownSite
+from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, Terminated, UnknownSite
 from ..fetch.http import FetchOptions
 from ..fetch.memory import fix_mmap_threshold, limit_arenas
 from .lock import run_lock
@@ -261,15 +261,18 @@ class _Run:
         return max(0.0, self.deadline + OVERTIME - time.monotonic())
 
     def _close_stopped(self, exc: BaseException) -> None:
-        """A run stopped by Ctrl-C or an error still closes its row (an open row means killed):
-        exit 130 for Ctrl-C, 3 for an error, which is the row's last problem."""
+        """A run stopped by Ctrl-C, a stop signal or an error still closes its row (an open row
+        means killed): exit 130 for Ctrl-C, 143 for SIGTERM (129 SIGHUP), 3 for an error, which is
+        the row's last problem."""
         interrupted = isinstance(exc, KeyboardInterrupt)
         problems = self.problems if interrupted else [*self.problems, f"stopped: {exc}"]
+        if isinstance(exc, Terminated):
+            problems = [*problems, f"stopped by {exc.name}"]
         with contextlib.suppress(Exception):   # the database itself may be what failed
             self._count_left()
         with contextlib.suppress(Exception):
             runstate.finish_run(self.archive, self.run_id, self.counts,
-                                exit_codes.INTERRUPTED if interrupted else exit_codes.FAILED, problems)
+                                exit_codes.of_interrupt(exc) if interrupted else exit_codes.FAILED, problems)
 
     def _run(self) -> RunReport:
         self.reporter.started(self.run_id, [s.name for s in self.sites])

@@ -1,0 +1,181 @@
+"""SIGTERM and SIGHUP end a command as Ctrl-C does (commands/stopping.py): cron's
+`timeout 10m scraper archive` sends SIGTERM to the whole process group, systemd and `kill` to the
+command. Real runs in a subprocess against a slow site on 127.0.0.1: the run row is closed with
+143 (129 for SIGHUP), the log ends with its summary, what was saved is kept, no process is left,
+and the next run archives the rest. `nohup` (SIGHUP ignored) is left as the user set it."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scraper import exit_codes
+from scraper.commands.stopping import stopping_on_signals
+from scraper.errors import Terminated
+from tests.test_crash import ARTICLES, LocalSite
+from tests.test_extract_workers import _gone, _session
+from tests.test_run_log import last_line
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _saved(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _start(args: list[str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def _when(ready, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not ready():
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("to", ["the run", "its process group"])
+def test_sigterm_ends_a_run_as_ctrl_c_does_with_exit_143(tmp_path, to):
+    site = LocalSite(latency=0.3)
+    db, log = tmp_path / "a.db", tmp_path / "run.log"
+    try:
+        config = site.sites_toml(tmp_path)
+        args = ["archive", "--config", str(config), "--db", str(db), "--workers", "1",
+                "--extract-workers", "2", "--log-file", str(log)]
+        run = _start(args)
+        try:
+            # Into the run: a few articles saved, the fork server and its workers up.
+            _when(lambda: _saved(db) >= 2 and len(_session(run.pid)) >= 3)
+            if to == "the run":          # systemd, kill PID
+                run.send_signal(signal.SIGTERM)
+            else:                        # cron's `timeout`: to the whole process group
+                os.killpg(run.pid, signal.SIGTERM)
+            _, stderr = run.communicate(timeout=60)
+        finally:
+            run.kill()
+        assert run.returncode == exit_codes.TERMINATED == 143, stderr
+        assert b"Traceback" not in stderr and b"Stopped by SIGTERM: what was already saved is kept." in stderr, stderr
+        assert _gone(run.pid) == []                     # the fork server and its workers ended with it
+        kept = _saved(db)
+        with sqlite3.connect(db) as conn:
+            ended, code, problems = conn.execute("SELECT ended_at, exit_code, problems FROM runs").fetchone()
+        assert ended is not None and code == 143 and "SIGTERM" in problems
+        _, _, saved, _, _, _, _, code, how = last_line(log).groups()
+        assert (code, how) == ("143", "stopped by SIGTERM") and int(saved) >= 2 and kept >= 2
+        # Nothing lost: the next run archives the rest.
+        site.latency = 0.0
+        again = _start(args)
+        _, stderr = again.communicate(timeout=120)
+        assert again.returncode == exit_codes.OK, stderr
+        assert _saved(db) == ARTICLES
+    finally:
+        site.close()
+
+
+@pytest.mark.parametrize("nohup", [False, True])
+def test_sighup_ends_a_run_with_129_unless_the_user_said_nohup(tmp_path, nohup):
+    site = LocalSite(latency=0.2)
+    db = tmp_path / "a.db"
+    try:
+        config = site.sites_toml(tmp_path)
+        # As nohup does: SIGHUP ignored before the command starts.
+        run = _start(["archive", "--config", str(config), "--db", str(db), "--workers", "1",
+                      "--extract-workers", "1"],
+                     preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
+        try:
+            _when(lambda: _saved(db) >= 1)
+            os.killpg(run.pid, signal.SIGHUP)     # the terminal closed
+            _, stderr = run.communicate(timeout=60)
+        finally:
+            run.kill()
+    finally:
+        site.close()
+    assert b"Traceback" not in stderr, stderr
+    with sqlite3.connect(db) as conn:
+        (code,) = conn.execute("SELECT exit_code FROM runs").fetchone()
+    if nohup:
+        assert run.returncode == code == exit_codes.OK and _saved(db) == ARTICLES, stderr
+    else:
+        assert run.returncode == code == exit_codes.HANGUP == 129 and b"Stopped by SIGHUP" in stderr
+        assert 1 <= _saved(db) < ARTICLES
+
+
+def test_sigterm_in_fetch_keeps_what_was_saved(tmp_path):
+    site = LocalSite(latency=0.3)
+    db = tmp_path / "a.db"
+    try:
+        run = _start(["fetch", *(site.url(n) for n in range(ARTICLES)), "--db", str(db)])
+        try:
+            _when(lambda: _saved(db) >= 2)
+            run.send_signal(signal.SIGTERM)
+            _, stderr = run.communicate(timeout=60)
+        finally:
+            run.kill()
+    finally:
+        site.close()
+    assert run.returncode == 143 and b"Traceback" not in stderr, stderr
+    assert stderr.decode().strip().splitlines()[-1] == "Stopped by SIGTERM: what was already saved is kept."
+    assert 2 <= _saved(db) < ARTICLES
+
+
+def test_the_handlers_are_the_callers_again_after_the_command():
+    """In-process (click's CliRunner in tests, a program that calls the CLI): the signals are as
+    they were after the command; inside, SIGTERM raises Terminated once, and a second one would
+    kill (its default), the way out of a clean-up that hangs."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    with pytest.raises(Terminated) as stopped:
+        with stopping_on_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)           # the handler runs at once, in this (the main) thread
+    assert stopped.value.exit_code == 143 and stopped.value.name == "SIGTERM"
+    assert isinstance(stopped.value, KeyboardInterrupt)       # every Ctrl-C path handles it
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+
+
+def test_a_second_stop_signal_is_left_to_kill():
+    seen = []
+    with pytest.raises(Terminated):
+        with stopping_on_signals():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            finally:
+                seen = [signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)]
+    assert seen == [signal.SIG_DFL, signal.SIG_DFL]
+
+
+def test_readme_lists_every_exit_code():
+    table = (ROOT / "README.md").read_text(encoding="utf-8").split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    listed = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)}
+    named = {value for name, value in vars(exit_codes).items() if name.isupper() and isinstance(value, int)}
+    assert listed == named
+
+
+@pytest.mark.parametrize("stop, code", [(KeyboardInterrupt, 130), (lambda: Terminated(signal.SIGTERM), 143)])
+def test_ctrl_c_while_click_reads_the_arguments_is_the_commands_line_and_code(tmp_path, monkeypatch, stop, code):
+    """Ctrl-C lands while click converts `--max-time` (a few milliseconds in real life: here the
+    conversion raises it): "Interrupted." and 130, as in the command, not click's "Aborted!" and 1."""
+    from click.testing import CliRunner
+
+    from cli import cli
+    from scraper.commands import common
+
+    def interrupted(*args):
+        raise stop()
+    monkeypatch.setattr(common.Duration, "convert", interrupted)
+    result = CliRunner().invoke(cli, ["archive", "--max-time", "5m", "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == code and "Aborted" not in result.output, result.output
+    assert result.stderr.strip() == ("Interrupted." if code == 130 else "Stopped by SIGTERM.")
+    assert not (tmp_path / "a.db").exists()        # nothing was started
