@@ -8,16 +8,18 @@ Elsewhere than glibc this is a no-op.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 
 @functools.lru_cache(maxsize=None)
 def _libc(function: str):
-    """glibc's ``function`` (malloc_trim, mallopt), or None where the C library has none."""
-    name = ctypes.util.find_library("c")
+    """glibc's ``function`` (malloc_trim, mallopt), or None where the C library has none.
+
+    Looked up among the symbols this process already has (dlopen(NULL)), not by
+    ``ctypes.util.find_library("c")``: that runs `ldconfig -p` in a child process (7 ms, and a
+    fork), which every fresh extraction worker did on its first page."""
     try:
-        return getattr(ctypes.CDLL(name), function) if name else None
+        return getattr(ctypes.CDLL(None), function)
     except (OSError, AttributeError):
         return None
 
