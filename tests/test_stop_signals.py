@@ -179,3 +179,131 @@ def test_ctrl_c_while_click_reads_the_arguments_is_the_commands_line_and_code(tm
     assert result.exit_code == code and "Aborted" not in result.output, result.output
     assert result.stderr.strip() == ("Interrupted." if code == 130 else "Stopped by SIGTERM.")
     assert not (tmp_path / "a.db").exists()        # nothing was started
+
+
+class Silent:
+    """A host on 127.0.0.1 whose robots.txt and feed answer and whose articles never do (the
+    handler waits ``hold`` seconds, then closes): a request in flight the run cannot end."""
+
+    def __init__(self, hold: float = 60.0):
+        import threading
+
+        from tests.synthetic import SiteHandler, serve
+
+        self.release = threading.Event()
+        site = self
+
+        class Handler(SiteHandler):
+            def do_GET(self):
+                if self.path == "/rss.xml":
+                    items = "".join(f"<item><link>{site.base}/news/{n}/story</link></item>" for n in range(3))
+                    return self.send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
+                if self.path.startswith("/news/"):
+                    site.release.wait(hold)
+                    return
+                self.send(404, b"no", "text/plain")
+
+        self.server = serve(Handler)
+        self.server.handle_error = lambda *args: None
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+    def sites_toml(self, directory: Path) -> Path:
+        path = directory / "sites.toml"
+        path.write_text(f'[sites.local]\nfeeds = ["{self.base}/rss.xml"]\narticle = "/news/"\ndelay = 0\n',
+                        encoding="utf-8")
+        return path
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_stopped_run_ends_at_once_though_a_server_never_answers(tmp_path):
+    """The fetch threads' requests are cut as the run stops: the process does not wait for the
+    server's read timeout (20 s) at exit, long after its row and lock were closed (the next
+    cron run could start beside it)."""
+    site = Silent()
+    db = tmp_path / "a.db"
+    try:
+        run = _start(["archive", "--config", str(site.sites_toml(tmp_path)), "--db", str(db),
+                      "--extract-workers", "0"])
+        try:
+            with_rows = lambda: _rows(db, "SELECT count(*) FROM queue") >= 3   # noqa: E731
+            _when(with_rows)
+            time.sleep(0.5)                        # the articles' requests are out, unanswered
+            run.send_signal(signal.SIGTERM)
+            began = time.monotonic()
+            _, stderr = run.communicate(timeout=60)
+            took = time.monotonic() - began
+        finally:
+            run.kill()
+    finally:
+        site.close()
+    assert run.returncode == 143 and b"Traceback" not in stderr, stderr
+    assert took < 5, f"the process took {took:.1f} s to end after SIGTERM"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT exit_code FROM runs").fetchone() == (143,)
+        # Cut by the stop, not failed: no try is counted against the articles.
+        assert conn.execute("SELECT sum(tries) FROM queue").fetchone() == (0,)
+
+
+def _rows(db: Path, sql: str) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(sql).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_stop_just_after_the_run_row_is_written_still_closes_it(tmp_path, monkeypatch):
+    """SIGTERM (or Ctrl-C) landing after the row's INSERT committed, before its id came back: the
+    row is found by its pid and start time and closed, not left open as if the run were killed."""
+    from scraper.crawl.run import Reporter, RunOptions, run_archive
+    from scraper.store import runstate
+
+    site = LocalSite()
+    try:
+        config = site.sites_toml(tmp_path)
+        written = runstate.start_run
+
+        def write_then_stop(*args, **kwargs):
+            written(*args, **kwargs)
+            raise Terminated(signal.SIGTERM)
+        monkeypatch.setattr(runstate, "start_run", write_then_stop)
+        with pytest.raises(Terminated):
+            run_archive(tmp_path / "a.db", RunOptions(config=config, max_time=None), Reporter())
+    finally:
+        site.close()
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        ended, code, problems = conn.execute("SELECT ended_at, exit_code, problems FROM runs").fetchone()
+    assert ended is not None and code == 143 and "SIGTERM" in problems
+
+
+def test_sigterm_closes_the_row_of_a_run_shared_among_workers(tmp_path, pg_url):
+    """`archive --workers-at`: stopped while it waits for its jobs (no worker is running here),
+    its row is closed with 143, not left open."""
+    from scraper.store import Archive
+
+    site = LocalSite()
+    try:
+        run = _start(["archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(site.sites_toml(tmp_path))])
+        try:
+            def has_run():
+                try:
+                    with Archive.open(pg_url, create=False) as archive:
+                        return bool(archive.query("SELECT id FROM runs"))
+                except Exception:     # not created yet
+                    return False
+            _when(has_run)
+            time.sleep(1.0)           # its jobs handed out, waiting for a worker
+            run.send_signal(signal.SIGTERM)
+            _, stderr = run.communicate(timeout=60)
+        finally:
+            run.kill()
+    finally:
+        site.close()
+    assert run.returncode == 143 and b"Traceback" not in stderr, stderr
+    with Archive.open(pg_url, create=False) as archive:
+        (row,) = archive.query("SELECT ended_at, exit_code, problems FROM runs")
+    assert row["ended_at"] is not None and row["exit_code"] == 143 and "SIGTERM" in row["problems"]

@@ -36,7 +36,8 @@ from ..clock import Clock, utc_now
 from ..store import listings, runstate, search
 from . import extractors
 from .discover import Discovery, discover_site
-from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, Terminated, UnknownSite
+from ..errors import BadURL, ConfigError, OutOfTime, RobotsDisallowed, ScraperError, UnknownSite
+from ..fetch.deadline import cut_requests
 from ..fetch.http import FetchOptions
 from ..fetch.memory import fix_mmap_threshold, limit_arenas
 from .lock import run_lock
@@ -246,11 +247,20 @@ class _Run:
         self.templates = {site.name: template_for(archive, site.name) for site in sites}
 
     def run(self) -> RunReport:
-        self.run_id = runstate.start_run(self.archive, [s.name for s in self.sites], os.getpid())
+        names, began = [s.name for s in self.sites], self.archive.now()
         try:
+            self.run_id = runstate.start_run(self.archive, names, os.getpid(), at=began)
+            self.reporter.started(self.run_id, names)
             return self._run()
         except BaseException as exc:
-            self._close_stopped(exc)
+            if not self.run_id:
+                # Stopped (Ctrl-C, SIGTERM) after the row was written, before its id came back:
+                # found by what it was written with, so it is closed like any other.
+                self.run_id = runstate.unfinished_run(self.archive, os.getpid(), began) or 0
+                if self.run_id:
+                    self.reporter.started(self.run_id, names)
+            if self.run_id:
+                self._close_stopped(exc)
             raise
 
     def _patience(self) -> float | None:
@@ -264,18 +274,11 @@ class _Run:
         """A run stopped by Ctrl-C, a stop signal or an error still closes its row (an open row
         means killed): exit 130 for Ctrl-C, 143 for SIGTERM (129 SIGHUP), 3 for an error, which is
         the row's last problem."""
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        problems = self.problems if interrupted else [*self.problems, f"stopped: {exc}"]
-        if isinstance(exc, Terminated):
-            problems = [*problems, f"stopped by {exc.name}"]
         with contextlib.suppress(Exception):   # the database itself may be what failed
             self._count_left()
-        with contextlib.suppress(Exception):
-            runstate.finish_run(self.archive, self.run_id, self.counts,
-                                exit_codes.of_interrupt(exc) if interrupted else exit_codes.FAILED, problems)
+        runstate.close_stopped(self.archive, self.run_id, lambda: self.counts, self.problems, exc)
 
     def _run(self) -> RunReport:
-        self.reporter.started(self.run_id, [s.name for s in self.sites])
         self.extraction = extractors.stage(
             self.options.extract_workers, self.options.extract, self.profiles,
             lambda result, outcome: self.events.put(("extracted", result.task, (result, outcome))),
@@ -311,6 +314,7 @@ class _Run:
                 self._answer(event)
         except BaseException:
             self.politeness.close()        # threads waiting for a host's turn give up: the process can end
+            cut_requests()                 # and those waiting on a server that does not answer
             raise
         finally:
             self.fetcher.cancel()          # on an error or Ctrl-C: start nothing more

@@ -7,6 +7,11 @@ deadline of the attempt running in this thread (``Deadline``); when that moment 
 watchdog thread shuts the socket down and the blocked read returns at once. ``Deadline.fired``
 then tells the fetcher that the error it sees is the deadline, not the network.
 
+The same watchdog ends every request at once when the command stops (``cut_requests``: Ctrl-C,
+SIGTERM): the threads fetching for a run would otherwise hold the process, which joins them at
+exit, until a server that does not answer times out (tens of seconds after the run's row and lock
+were closed). A cut attempt says so (``Deadline.cut``) and is not tried again.
+
 Name resolution (getaddrinfo) cannot be interrupted this way: it is bounded by the system
 resolver's own timeouts.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -31,10 +37,16 @@ class _Watchdog:
         self._cond = threading.Condition()
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._cut_at = -math.inf        # attempts begun before this moment are cut (cut_all)
 
     def arm(self, at: float, sock: socket.socket, owner: "Deadline") -> list:
         entry = [at, next(self._order), sock, owner]
         with self._cond:
+            if owner.began <= self._cut_at:     # begun before a cut, connecting after it
+                owner.fired = owner.cut = True
+                _shut(sock)
+                entry[2] = None
+                return entry
             heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="deadline-watchdog", daemon=True)
@@ -60,10 +72,28 @@ class _Watchdog:
                     continue
                 _, _, sock, owner = heapq.heappop(self._heap)
                 owner.fired = True
-            try:
-                sock.shutdown(socket.SHUT_RDWR)   # wakes a read blocked in another thread
-            except OSError:
-                pass                              # already closed: nothing is waiting on it
+            _shut(sock)
+
+    def cut_all(self) -> None:
+        """Every request in flight ends now; one whose attempt began before now and connects
+        later is cut as it connects."""
+        with self._cond:
+            self._cut_at = time.monotonic()
+            cut = []
+            for entry in self._heap:
+                if entry[2] is not None:
+                    entry[3].fired = entry[3].cut = True
+                    cut.append(entry[2])
+                    entry[2] = None
+        for sock in cut:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)   # wakes a read blocked in another thread
+    except OSError:
+        pass                              # already closed: nothing is waiting on it
 
 
 _WATCHDOG = _Watchdog()
@@ -75,7 +105,9 @@ class Deadline:
 
     def __init__(self, at: float):
         self.at = at
+        self.began = time.monotonic()
         self.fired = False
+        self.cut = False        # by cut_requests (the command is stopping), not by the clock
         self._entries: list = []
         self._watched: set[int] = set()
 
@@ -93,6 +125,12 @@ class Deadline:
         for entry in self._entries:
             _WATCHDOG.disarm(entry)
         _active.deadline = self._outer
+
+
+def cut_requests() -> None:
+    """End every request of this process in flight now (the command is stopping: Ctrl-C, SIGTERM,
+    an error): each raises OutOfTime, which is not retried. Requests begun later are not touched."""
+    _WATCHDOG.cut_all()
 
 
 def _watch(sock) -> None:

@@ -29,8 +29,8 @@ import urllib3
 from .. import PROJECT_URL, __version__
 from ..charset import decode_html, looks_binary, sniffs_as_html
 from ..clock import Clock, utc_now
-from ..errors import (BadURL, FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, TooLarge,
-                     TooManyRedirects, UnsupportedURL)
+from ..errors import (BadURL, FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, OutOfTime,
+                     TooLarge, TooManyRedirects, UnsupportedURL)
 from .deadline import Deadline, watched
 from .memory import release_free_memory
 from ..models import FetchAttempt, Page
@@ -121,7 +121,8 @@ class _Fetch:
                 failure = HTTPStatusError(self.url, status, f"{response.reason or ''}{where}".strip(),
                                           retry_after)
             failures += 1
-            if not failure.retryable or failures > self.options.retries:
+            # OutOfTime is "try again on a later run", never now: the command is stopping.
+            if not failure.retryable or isinstance(failure, OutOfTime) or failures > self.options.retries:
                 raise failure
             self._wait(failures, retry_after, failure)
 
@@ -151,6 +152,8 @@ class _Fetch:
                     raise _network_error(self.url, exc, timeout) from None
             # A cut connection looks like an error or like an early end of the body: either way
             # the answer is incomplete.
+            if deadline.cut:
+                raise OutOfTime(self.url, "the command is stopping") from None
             if deadline.fired:
                 raise FetchTimeout(self.url, f"no complete answer within "
                                              f"{self.options.total_timeout:g}s in total") from None

@@ -9,15 +9,17 @@ truth; the queue only remembers what is still to do and why it failed).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
+from .. import exit_codes
 from ..clock import iso_utc
 from ..dates import parse_timestamp
 from ..models import Found
-from ..errors import WriteConflict
+from ..errors import Terminated, WriteConflict
 from .archive import Archive
 
 PENDING, DONE, GAVE_UP = "pending", "done", "gave_up"
@@ -64,6 +66,38 @@ def start_run(archive: Archive, sites: Iterable[str], pid: int, at: datetime | N
     with archive.transaction() as tx:
         return tx.insert("INSERT INTO runs (started_at, sites, pid) VALUES (?, ?, ?)",
                          [iso_utc(at or archive.now()), json.dumps(list(sites)), pid])
+
+
+@contextlib.contextmanager
+def closed_on_stop(archive: Archive, run_id: int, counts: Callable[[], Mapping[str, int]]) -> Iterator[None]:
+    """Run ``run_id``'s row is closed if the block ends by an exception: 130 for Ctrl-C, 128 + the
+    signal for a stop signal (errors.Terminated), 3 for an error, which is its last problem. An
+    open row means a killed run."""
+    try:
+        yield
+    except BaseException as exc:
+        close_stopped(archive, run_id, counts, [], exc)
+        raise
+
+
+def close_stopped(archive: Archive, run_id: int, counts: Callable[[], Mapping[str, int]], problems: list[str],
+                  exc: BaseException) -> None:
+    """Close the row of a run that ``exc`` stopped, with what it did so far; never raises (the
+    database itself may be what failed, and the exception that stopped the run is the one to say)."""
+    if isinstance(exc, KeyboardInterrupt):
+        code = exit_codes.of_interrupt(exc)
+        said = [f"stopped by {exc.name}"] if isinstance(exc, Terminated) else []
+    else:
+        code, said = exit_codes.FAILED, [f"stopped: {exc}"]
+    with contextlib.suppress(Exception):
+        finish_run(archive, run_id, counts(), code, [*problems, *said])
+
+
+def unfinished_run(archive: Archive, pid: int, started: datetime) -> int | None:
+    """The id of the run row this process wrote at ``started`` and has not closed, if any."""
+    rows = archive.query("SELECT id FROM runs WHERE pid = ? AND started_at = ? AND ended_at IS NULL "
+                         "ORDER BY id DESC LIMIT 1", [pid, iso_utc(started)])
+    return rows[0]["id"] if rows else None
 
 
 def finish_run(archive: Archive, run_id: int, counts: Mapping[str, int], exit_code: int,

@@ -128,66 +128,70 @@ def run_archive_on_workers(db: str, workers_at: str, options, reporter, *,
         with Archive.open(db, clock=options.clock) as archive:
             run_id = runstate.start_run(archive, [s.name for s in sites], os.getpid())
             batch = f"run-{run_id}"
-            limit = options.max_time.total_seconds() if options.max_time else 0
-            deadline = time.monotonic() + limit if limit > 0 else None
-            for site in sites:
-                template_for(archive, site.name)    # learned here when due: the workers only read it
-            rechecks = runstate.to_recheck(archive, {s.name: s.domains for s in sites},
-                                           recent=options.recent, after=options.recheck_after)
-            work = {"db": str(db), "batch": batch, "run_id": run_id, "config": read_config(options.config),
-                    "deadline": utc_now().timestamp() + limit if limit > 0 else None, "max_new": options.max_new,
-                    "max_tries": options.max_tries, "user_agent": options.fetch.user_agent}
-            # Discovery under its site's first host; it hands out the site's fetching itself, one
-            # job per host, once it knows which hosts the site's queued URLs are on.
-            plan = [("discover", {"work": work, "site": site.name, "rechecks": [
-                queued_to_json(t) for t in rechecks if t.site == site.name]}, site_lock(site)) for site in sites]
-            problems: list[str] = []
+            # Stopped (Ctrl-C, SIGTERM, an error) while the workers work: the row is closed with
+            # the counts they have sent so far. Jobs already handed out still run on the workers,
+            # and what they save is in the archive.
+            with runstate.closed_on_stop(archive, run_id, lambda: tallies.read(archive, batch)):
+                limit = options.max_time.total_seconds() if options.max_time else 0
+                deadline = time.monotonic() + limit if limit > 0 else None
+                for site in sites:
+                    template_for(archive, site.name)    # learned here when due: the workers only read it
+                rechecks = runstate.to_recheck(archive, {s.name: s.domains for s in sites},
+                                               recent=options.recent, after=options.recheck_after)
+                work = {"db": str(db), "batch": batch, "run_id": run_id, "config": read_config(options.config),
+                        "deadline": utc_now().timestamp() + limit if limit > 0 else None, "max_new": options.max_new,
+                        "max_tries": options.max_tries, "user_agent": options.fetch.user_agent}
+                # Discovery under its site's first host; it hands out the site's fetching itself, one
+                # job per host, once it knows which hosts the site's queued URLs are on.
+                plan = [("discover", {"work": work, "site": site.name, "rechecks": [
+                    queued_to_json(t) for t in rechecks if t.site == site.name]}, site_lock(site)) for site in sites]
+                problems: list[str] = []
 
-            def on_note(note: tallies.Note) -> None:
-                url, _, detail = note.text.partition("\t")
-                if note.kind in ("failed", "gave_up", "skipped"):
-                    reporter.outcome(url, note.kind, detail)
-                elif note.kind == "shrank":
-                    reporter.outcome(url, "updated", detail)
-                else:   # problem, crashed
-                    problems.append(note.text)
-                    reporter.problem(note.text)
+                def on_note(note: tallies.Note) -> None:
+                    url, _, detail = note.text.partition("\t")
+                    if note.kind in ("failed", "gave_up", "skipped"):
+                        reporter.outcome(url, note.kind, detail)
+                    elif note.kind == "shrank":
+                        reporter.outcome(url, "updated", detail)
+                    else:   # problem, crashed
+                        problems.append(note.text)
+                        reporter.problem(note.text)
 
-            async def go():
-                app = _open(workers_at)
-                async with app.open_async():
-                    await engine.ensure_schema(app)
-                    await _hand_out(app, plan)
-                    reporter.planned(len(rechecks))
-                    return await _wait(app, archive, batch, deadline=deadline, on_note=on_note,
-                                      stalled_after=stalled_after)
+                async def go():
+                    app = _open(workers_at)
+                    async with app.open_async():
+                        await engine.ensure_schema(app)
+                        await _hand_out(app, plan)
+                        reporter.planned(len(rechecks))
+                        return await _wait(app, archive, batch, deadline=deadline, on_note=on_note,
+                                          stalled_after=stalled_after)
 
-            waited = asyncio.run(go())
-            counts = tallies.read(archive, batch)
-            if waited.cancelled:
-                message = (f"{waited.cancelled} jobs were not taken by any worker before the run's time limit: "
-                           f"is `scraper worker --workers-at ...` running?")
-                problems.append(message)
-                reporter.problem(message)
-            report_counts = {name: counts.get(name, 0) for name in runstate.COUNTS}
-            # As a local run counts them (crawl/run.py's _count_left): in the queue, as the run ends.
-            report_counts["deferred"] = left = runstate.left_queued(archive, [s.name for s in sites]) \
-                + counts.get("rechecks_left", 0)
-            failed = report_counts["failed"] + report_counts["gave_up"]
-            attempted = counts.get("attempted", 0)
-            if counts.get("listings_read", 0) == 0 and not attempted and problems:
-                code = exit_codes.FAILED
-            elif attempted and failed * 2 > attempted:
-                code = exit_codes.FAILED
-            else:
-                code = exit_codes.SOME_FAILED if failed or problems else exit_codes.OK
-            runstate.finish_run(archive, run_id, report_counts, code, problems)
-            tallies.forget(archive, batch)
-            timed_out = bool(counts.get("unread") or counts.get("left") or waited.cancelled) or (
-                deadline is not None and time.monotonic() >= deadline)
-            if not timed_out:
-                search.refresh(archive)
-            return RunReport(run_id, report_counts, problems, code, left, timed_out)
+                waited = asyncio.run(go())
+                counts = tallies.read(archive, batch)
+                if waited.cancelled:
+                    message = (f"{waited.cancelled} jobs were not taken by any worker before the run's time limit: "
+                               f"is `scraper worker --workers-at ...` running?")
+                    problems.append(message)
+                    reporter.problem(message)
+                report_counts = {name: counts.get(name, 0) for name in runstate.COUNTS}
+                # As a local run counts them (crawl/run.py's _count_left): in the queue, as the run ends.
+                report_counts["deferred"] = left = runstate.left_queued(archive, [s.name for s in sites]) \
+                    + counts.get("rechecks_left", 0)
+                failed = report_counts["failed"] + report_counts["gave_up"]
+                attempted = counts.get("attempted", 0)
+                if counts.get("listings_read", 0) == 0 and not attempted and problems:
+                    code = exit_codes.FAILED
+                elif attempted and failed * 2 > attempted:
+                    code = exit_codes.FAILED
+                else:
+                    code = exit_codes.SOME_FAILED if failed or problems else exit_codes.OK
+                runstate.finish_run(archive, run_id, report_counts, code, problems)
+                tallies.forget(archive, batch)
+                timed_out = bool(counts.get("unread") or counts.get("left") or waited.cancelled) or (
+                    deadline is not None and time.monotonic() >= deadline)
+                if not timed_out:
+                    search.refresh(archive)
+                return RunReport(run_id, report_counts, problems, code, left, timed_out)
 
 
 # -- WARC files ----------------------------------------------------------------------------------
