@@ -34,9 +34,12 @@ def _saved(db: Path) -> int:
         return 0
 
 
-def _start(args: list[str], **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+def _start(args: list[str], started: list | None = None, **kwargs) -> subprocess.Popen:
+    run = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    if started is not None:     # for a ready() that looks at the process
+        started.append(run)
+    return run
 
 
 def _when(ready, within: float = 60.0) -> None:
@@ -44,6 +47,26 @@ def _when(ready, within: float = 60.0) -> None:
     while not ready():
         assert time.monotonic() < deadline, "the run never got there"
         time.sleep(0.05)
+
+
+def _stopped(args: list[str], ready, *, sig: int = signal.SIGTERM, group: bool = False, settle: float = 0.0,
+             **popen) -> tuple[subprocess.Popen, bytes, float]:
+    """Run the command, send ``sig`` once ``ready()`` (and ``settle`` seconds more), to it or
+    (``group``) to its whole process group as `timeout` and a terminal do: the process, its
+    stderr, and the seconds it took to end after the signal."""
+    run = _start(args, **popen)
+    try:
+        _when(ready)
+        time.sleep(settle)
+        if group:
+            os.killpg(run.pid, sig)
+        else:
+            run.send_signal(sig)
+        began = time.monotonic()
+        _, stderr = run.communicate(timeout=60)
+        return run, stderr, time.monotonic() - began
+    finally:
+        run.kill()
 
 
 @pytest.mark.parametrize("to", ["the run", "its process group"])
@@ -54,17 +77,11 @@ def test_sigterm_ends_a_run_as_ctrl_c_does_with_exit_143(tmp_path, to):
         config = site.sites_toml(tmp_path)
         args = ["archive", "--config", str(config), "--db", str(db), "--workers", "1",
                 "--extract-workers", "2", "--log-file", str(log)]
-        run = _start(args)
-        try:
-            # Into the run: a few articles saved, the fork server and its workers up.
-            _when(lambda: _saved(db) >= 2 and len(_session(run.pid)) >= 3)
-            if to == "the run":          # systemd, kill PID
-                run.send_signal(signal.SIGTERM)
-            else:                        # cron's `timeout`: to the whole process group
-                os.killpg(run.pid, signal.SIGTERM)
-            _, stderr = run.communicate(timeout=60)
-        finally:
-            run.kill()
+        # Into the run: a few articles saved, the fork server and its workers up. To the run as
+        # systemd and `kill PID` send it, or to its group as cron's `timeout` does.
+        started: list[subprocess.Popen] = []
+        run, stderr, _ = _stopped(args, lambda: _saved(db) >= 2 and len(_session(started[0].pid)) >= 3,
+                                  group=to != "the run", started=started)
         assert run.returncode == exit_codes.TERMINATED == 143, stderr
         assert b"Traceback" not in stderr and b"Stopped by SIGTERM: what was already saved is kept." in stderr, stderr
         assert _gone(run.pid) == []                     # the fork server and its workers ended with it
@@ -90,16 +107,10 @@ def test_sighup_ends_a_run_with_129_unless_the_user_said_nohup(tmp_path, nohup):
     db = tmp_path / "a.db"
     try:
         config = site.sites_toml(tmp_path)
-        # As nohup does: SIGHUP ignored before the command starts.
-        run = _start(["archive", "--config", str(config), "--db", str(db), "--workers", "1",
-                      "--extract-workers", "1"],
-                     preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
-        try:
-            _when(lambda: _saved(db) >= 1)
-            os.killpg(run.pid, signal.SIGHUP)     # the terminal closed
-            _, stderr = run.communicate(timeout=60)
-        finally:
-            run.kill()
+        # As nohup does: SIGHUP ignored before the command starts; then the terminal closes.
+        run, stderr, _ = _stopped(["archive", "--config", str(config), "--db", str(db), "--workers", "1",
+                                   "--extract-workers", "1"], lambda: _saved(db) >= 1, sig=signal.SIGHUP, group=True,
+                                  preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
     finally:
         site.close()
     assert b"Traceback" not in stderr, stderr
@@ -116,13 +127,8 @@ def test_sigterm_in_fetch_keeps_what_was_saved(tmp_path):
     site = LocalSite(latency=0.3)
     db = tmp_path / "a.db"
     try:
-        run = _start(["fetch", *(site.url(n) for n in range(ARTICLES)), "--db", str(db)])
-        try:
-            _when(lambda: _saved(db) >= 2)
-            run.send_signal(signal.SIGTERM)
-            _, stderr = run.communicate(timeout=60)
-        finally:
-            run.kill()
+        run, stderr, _ = _stopped(["fetch", *(site.url(n) for n in range(ARTICLES)), "--db", str(db)],
+                                  lambda: _saved(db) >= 2)
     finally:
         site.close()
     assert run.returncode == 143 and b"Traceback" not in stderr, stderr
@@ -207,11 +213,7 @@ class Silent:
         self.server.handle_error = lambda *args: None
         self.base = f"http://127.0.0.1:{self.server.server_port}"
 
-    def sites_toml(self, directory: Path) -> Path:
-        path = directory / "sites.toml"
-        path.write_text(f'[sites.local]\nfeeds = ["{self.base}/rss.xml"]\narticle = "/news/"\ndelay = 0\n',
-                        encoding="utf-8")
-        return path
+    sites_toml = LocalSite.sites_toml
 
     def close(self):
         self.release.set()
@@ -226,18 +228,10 @@ def test_a_stopped_run_ends_at_once_though_a_server_never_answers(tmp_path):
     site = Silent()
     db = tmp_path / "a.db"
     try:
-        run = _start(["archive", "--config", str(site.sites_toml(tmp_path)), "--db", str(db),
-                      "--extract-workers", "0"])
-        try:
-            with_rows = lambda: _rows(db, "SELECT count(*) FROM queue") >= 3   # noqa: E731
-            _when(with_rows)
-            time.sleep(0.5)                        # the articles' requests are out, unanswered
-            run.send_signal(signal.SIGTERM)
-            began = time.monotonic()
-            _, stderr = run.communicate(timeout=60)
-            took = time.monotonic() - began
-        finally:
-            run.kill()
+        # Once the articles' requests are out, unanswered.
+        run, stderr, took = _stopped(["archive", "--config", str(site.sites_toml(tmp_path)), "--db", str(db),
+                                      "--extract-workers", "0"],
+                                     lambda: _rows(db, "SELECT count(*) FROM queue") >= 3, settle=0.5)
     finally:
         site.close()
     assert run.returncode == 143 and b"Traceback" not in stderr, stderr
@@ -287,20 +281,15 @@ def test_sigterm_closes_the_row_of_a_run_shared_among_workers(tmp_path, pg_url):
 
     site = LocalSite()
     try:
-        run = _start(["archive", "--db", pg_url, "--workers-at", pg_url, "--config", str(site.sites_toml(tmp_path))])
-        try:
-            def has_run():
-                try:
-                    with Archive.open(pg_url, create=False) as archive:
-                        return bool(archive.query("SELECT id FROM runs"))
-                except Exception:     # not created yet
-                    return False
-            _when(has_run)
-            time.sleep(1.0)           # its jobs handed out, waiting for a worker
-            run.send_signal(signal.SIGTERM)
-            _, stderr = run.communicate(timeout=60)
-        finally:
-            run.kill()
+        def has_run():
+            try:
+                with Archive.open(pg_url, create=False) as archive:
+                    return bool(archive.query("SELECT id FROM runs"))
+            except Exception:     # not created yet
+                return False
+        # Once its jobs are handed out, waiting for a worker.
+        run, stderr, _ = _stopped(["archive", "--db", pg_url, "--workers-at", pg_url,
+                                   "--config", str(site.sites_toml(tmp_path))], has_run, settle=1.0)
     finally:
         site.close()
     assert run.returncode == 143 and b"Traceback" not in stderr, stderr
