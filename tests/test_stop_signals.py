@@ -34,7 +34,18 @@ def _saved(db: Path) -> int:
         return 0
 
 
+def _as_from_a_terminal(ignore_hangup: bool = False):
+    """For the child: SIGTERM and SIGHUP at their defaults, whatever the test runner inherited (a
+    suite started under nohup ignores SIGHUP, and its children would too); SIGHUP ignored with
+    ``ignore_hangup``, as nohup does."""
+    def set_signals():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hangup else signal.SIG_DFL)
+    return set_signals
+
+
 def _start(args: list[str], started: list | None = None, **kwargs) -> subprocess.Popen:
+    kwargs.setdefault("preexec_fn", _as_from_a_terminal())
     run = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, start_new_session=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
     if started is not None:     # for a ready() that looks at the process
@@ -110,7 +121,7 @@ def test_sighup_ends_a_run_with_129_unless_the_user_said_nohup(tmp_path, nohup):
         # As nohup does: SIGHUP ignored before the command starts; then the terminal closes.
         run, stderr, _ = _stopped(["archive", "--config", str(config), "--db", str(db), "--workers", "1",
                                    "--extract-workers", "1"], lambda: _saved(db) >= 1, sig=signal.SIGHUP, group=True,
-                                  preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
+                                  preexec_fn=_as_from_a_terminal(ignore_hangup=nohup))
     finally:
         site.close()
     assert b"Traceback" not in stderr, stderr
