@@ -119,6 +119,10 @@ class Politeness:
             state = self._host(host_of(url))
             state.last_end = max(state.last_end, self._clock())
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         """No more turns: every thread waiting for one, and every later ask, gets OutOfTime. A run
         that stops on an error or Ctrl-C calls it, so no thread is left waiting for a host whose
@@ -213,6 +217,10 @@ class PoliteClient:
 
         ``html=False`` for a feed or sitemap; ``kind="robots"`` for a robots.txt (read up to 500 KiB).
         """
+        if self.politeness.closed:
+            # The run is stopping (cut_requests has ended what was in flight): a robots.txt asked
+            # for outside the host's turns must not begin now and hold the process at exit.
+            raise OutOfTime(url, "the run is stopping")
         if check_robots:
             self.check(url)
         options = self.options
