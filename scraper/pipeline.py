@@ -9,8 +9,9 @@ and only the second touches the archive:
     article_to_row(archive, article, page, attempts)     Article + Page -> row: save, log every attempt
 
 ``record_page`` does both for a page in hand (`scraper fetch`, `import-warc`), ``record_one``
-fetches a target first (`scraper fetch`); the cron run (crawl/run.py) calls the halves from its
-workers and its own thread; `reextract` (use/reextract.py) runs ``page_to_article`` again on the
+fetches a target first (`scraper fetch` of one target): ``admit`` (checks, `skipped`), ``load``
+(any thread), ``record_page``. `scraper fetch` of many targets (crawl/batch.py) and the cron run
+(crawl/run.py) call these steps and the halves from their workers and their own thread; `reextract` (use/reextract.py) runs ``page_to_article`` again on the
 stored page and rewrites the row in place (``rederive``). So a page gives the same record
 whichever way it came in.
 """
@@ -21,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from .errors import BadURL, ExtractionError, FetchError, StoreError, UnsupportedURL
+from .errors import BadURL, ExtractionError, FetchError, ScraperError, StoreError, UnsupportedURL
 from .extract.article import extract_page
 from .extract.templates import SiteTemplate, learn_template
 from .fetch.http import FetchOptions, fetch, load_file
@@ -111,15 +112,31 @@ def record_page(archive: Archive, page: Page, *, profiles: Mapping[str, Profile]
     """A page in hand into its row: the site's template (learned first when due), the listing the
     archive keeps for its URL, extract, save, log ``attempts`` (none for a WARC capture). A page
     without an article is a `failed` outcome."""
-    template = template_for(archive, site_of(page.final_url, profiles))
-    listing = runstate.listing(archive, canonicalize(page.url))
+    template, listing = context_for(archive, page, profiles)
     try:
         article = page_to_article(page, profiles, template, listing)
     except ExtractionError as exc:
+        return record_extracted(archive, page, exc, attempts=attempts, run_id=run_id)
+    return record_extracted(archive, page, article, attempts=attempts, run_id=run_id)
+
+
+def context_for(archive: Archive, page: Page, profiles: Mapping[str, Profile] | None
+                ) -> tuple[SiteTemplate | None, Found | None]:
+    """What ``page_to_article`` needs from the archive for ``page``: its site's template (learned
+    first when due: this writes) and the listing kept for its URL."""
+    return (template_for(archive, site_of(page.final_url, profiles)),
+            runstate.listing(archive, canonicalize(page.url)))
+
+
+def record_extracted(archive: Archive, page: Page, extracted: Article | ScraperError, *,
+                     attempts: Sequence[FetchAttempt] = (), run_id: int | None = None) -> Outcome:
+    """What ``page_to_article`` made of ``page`` into the archive: the article saved, or the error
+    that says why there is none logged (with ``attempts``) as a `failed` outcome."""
+    if isinstance(extracted, ScraperError):
         if attempts:
-            archive.log_attempts(attempts, final=FAILED, error=str(exc), run_id=run_id)
-        return Outcome(page.url, page.final_url, FAILED, error=str(exc))
-    return article_to_row(archive, article, page, attempts=attempts, run_id=run_id)
+            archive.log_attempts(attempts, final=FAILED, error=str(extracted), run_id=run_id)
+        return Outcome(page.url, page.final_url, FAILED, error=str(extracted))
+    return article_to_row(archive, extracted, page, attempts=attempts, run_id=run_id)
 
 
 def is_local(target: str) -> bool:
@@ -128,17 +145,22 @@ def is_local(target: str) -> bool:
     return target.lower().startswith("file:") or "://" not in target
 
 
-def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptions(), *,
-               url: str | None = None, refresh: bool = False, run_id: int | None = None,
-               profiles: Mapping[str, Profile] | None = None,
-               on_page: Callable[[Page], None] | None = None) -> Outcome:
-    """Fetch one URL (or load a saved file) and record it; return what happened (failures are
-    outcomes, not raises). With ``url`` (the address of a saved page) ``target`` must be a file.
+@dataclass(frozen=True)
+class Admitted:
+    """A target that passed ``admit``: to be loaded (fetched, or read from its file)."""
+    target: str              # what the user gave (a URL, with its credentials if any, or a file path)
+    address: str             # the validated address it is archived under (the path for a bare file)
+    url: str | None = None   # --url: the address of a saved page
+    local: bool = False
 
-    Store errors (disk full, database busy) do raise: no later target could be saved either.
-    """
+
+def admit(target: str, archive: Archive, *, url: str | None = None, refresh: bool = False,
+          run_id: int | None = None) -> Admitted | Outcome:
+    """A target checked before anything is loaded: its Outcome when that ends it here (`failed`, a
+    bad URL or a missing file; `skipped`, already archived unless ``refresh``), each logged, else
+    the Admitted target to ``load``."""
     local = is_local(target)
-    given = address = url or target
+    address = url or target
     try:
         if url and not local:
             raise UnsupportedURL(target, "--url gives the address of a saved page: this is no file")
@@ -152,17 +174,44 @@ def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptio
     if not local and not refresh and archive.has(canonicalize(address)):
         archive.log_fetch(address, outcome=SKIPPED, error="already archived", run_id=run_id)
         return Outcome(target, address, SKIPPED, archive.find(canonicalize(address)))
+    return Admitted(target, address, url, local)
 
+
+def load(admitted: Admitted, options: FetchOptions, attempts: list[FetchAttempt]) -> Page:
+    """The admitted target's page, fetched (each HTTP attempt appended to ``attempts``) or read from
+    its file; raise FetchError. No archive here: this runs in any thread."""
+    if admitted.local:
+        return load_file(admitted.target, url=admitted.url)
+    return fetch(admitted.target, options, on_attempt=attempts.append)   # with its credentials, if any
+
+
+def load_failed(archive: Archive, admitted: Admitted, error: FetchError, attempts: Sequence[FetchAttempt],
+                *, run_id: int | None = None) -> Outcome:
+    """A target that could not be loaded, logged: no attempt at all (a bad scheme, a missing file)
+    is still a line in the log."""
+    archive.log_attempts(attempts or [FetchAttempt(admitted.address)], final=FAILED, error=str(error),
+                         run_id=run_id)
+    return Outcome(admitted.target, admitted.address, FAILED, error=str(error))
+
+
+def record_one(target: str, archive: Archive, options: FetchOptions = FetchOptions(), *,
+               url: str | None = None, refresh: bool = False, run_id: int | None = None,
+               profiles: Mapping[str, Profile] | None = None,
+               on_page: Callable[[Page], None] | None = None) -> Outcome:
+    """Fetch one URL (or load a saved file) and record it; return what happened (failures are
+    outcomes, not raises). With ``url`` (the address of a saved page) ``target`` must be a file.
+    (Many targets at once: crawl/batch.py, from the same steps.)
+
+    Store errors (disk full, database busy) do raise: no later target could be saved either.
+    """
+    admitted = admit(target, archive, url=url, refresh=refresh, run_id=run_id)
+    if isinstance(admitted, Outcome):
+        return admitted
     attempts: list[FetchAttempt] = []
     try:
-        if local:
-            page = load_file(target, url=url)
-        else:
-            page = fetch(given, options, on_attempt=attempts.append)   # with its credentials, if any
+        page = load(admitted, options, attempts)
     except FetchError as exc:
-        # No attempt at all (a bad scheme, a missing file) is still a line in the log.
-        archive.log_attempts(attempts or [FetchAttempt(address)], final=FAILED, error=str(exc), run_id=run_id)
-        return Outcome(target, address, FAILED, error=str(exc))
+        return load_failed(archive, admitted, exc, attempts, run_id=run_id)
     outcome = record_page(archive, page, profiles=profiles, run_id=run_id,
                           attempts=attempts or [FetchAttempt.of_page(page)])
     # After the article and its attempt are stored: a WARC that cannot be written (a full disk)
