@@ -93,14 +93,20 @@ def _read_targets(targets, input_file):
               help="Also write every exchange to this WARC file (.warc.gz: gzipped).")
 @click.option("--config", type=click.Path(dir_okay=False),
               help="Sites file with [sites.NAME] tables (default: sites.toml beside the database).")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Hosts fetched at the same time (one request at a time per host).")
+@click.option("--extract-workers", type=click.IntRange(0, 64), default=None,
+              help="Processes extracting pages (default: one per core from 20 URLs; 0 or 1: in this process).")
 @db_option
 @handle_errors
-def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, db_path):
+def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, workers, extract_workers, db_path):
     """Fetch article pages, extract the articles and archive them.
 
-    One line per URL on stderr (saved, updated, unchanged, skipped, failed and why), then a
-    summary. Exit 0 when every URL was archived, 1 when some failed (the others are saved),
-    3 when most failed. A FILE that does not exist is an error, never fetched from --url.
+    One line per URL on stderr (saved, updated, unchanged, skipped, failed and why), in the order
+    given, then a summary. Exit 0 when every URL was archived, 1 when some failed (the others are
+    saved), 3 when most failed. A FILE that does not exist is an error, never fetched from --url.
+    Several URLs: --workers hosts are fetched at the same time, one request at a time per host,
+    and pages are extracted on every core.
 
     Example:
 
@@ -112,6 +118,7 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
 
         scraper fetch --warc crawl.warc.gz https://www.alittihad.ae/news/.../...
     """
+    from scraper.crawl import batch, extractors
     from scraper.fetch.http import DEFAULT_USER_AGENT, FetchOptions
     from scraper.pipeline import FAILED, record_one
     from scraper.profiles import load_profiles
@@ -128,18 +135,29 @@ def fetch(targets, input_file, url, timeout, user_agent, refresh, warc, config, 
     profiles = load_profiles(config_path if config_path.exists() else None)
     counts: dict[str, int] = {}
     bad_urls = 0
-    with (WarcWriter(warc, protect=archive_files(db_path)) if warc else nullcontext()) as writer, \
+
+    def show(outcome):
+        nonlocal bad_urls
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        bad_urls += outcome.bad_url
+        detail = outcome.error if outcome.status == FAILED else (outcome.title or "")
+        click.echo(f"{outcome.status:<12} {outcome.url}  {detail}".rstrip(), err=True)
+        if outcome.shrank:
+            click.echo(f"{'':<12} shrank: {outcome.shrank}; the previous version is kept in revisions "
+                       f"(scraper show URL --history)", err=True)
+
+    processes = batch.extract_workers_for(len(found), extract_workers) if len(found) > 1 else 0
+    # The extraction workers' fork server first, while this process has one thread (forker.py).
+    with extractors.forker_for(processes) as forker, \
+            (WarcWriter(warc, protect=archive_files(db_path)) if warc else nullcontext()) as writer, \
             Archive.open(db_path) as archive:
-        for target in found:
-            outcome = record_one(target, archive, options, url=url, refresh=refresh,
-                                  profiles=profiles, on_page=writer.write_page if writer else None)
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
-            bad_urls += outcome.bad_url
-            detail = outcome.error if outcome.status == FAILED else (outcome.title or "")
-            click.echo(f"{outcome.status:<12} {outcome.url}  {detail}".rstrip(), err=True)
-            if outcome.shrank:
-                click.echo(f"{'':<12} shrank: {outcome.shrank}; the previous version is kept in revisions "
-                           f"(scraper show URL --history)", err=True)
+        on_page = writer.write_page if writer else None
+        if len(found) == 1:
+            show(record_one(found[0], archive, options, url=url, refresh=refresh, profiles=profiles,
+                            on_page=on_page))
+        else:
+            batch.record_many(found, archive, batch.BatchOptions(
+                options, refresh, profiles, workers, processes, on_page), show, forker=forker)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items()), err=True)
     failed = counts.get(FAILED, 0)
     if bad_urls == len(found):
