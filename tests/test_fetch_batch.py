@@ -23,6 +23,8 @@ from cli import cli
 from scraper import exit_codes
 from tests.synthetic import SiteHandler, prose, serve
 from tests.test_extract_workers import _gone, _session
+from tests.test_output_failures import filled_warc, run_with_file_limit
+from tests.test_stop_signals import _saved as saved
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,14 +103,6 @@ def records(db: Path) -> dict[str, tuple]:
     with sqlite3.connect(db) as conn:
         return {row[0]: row[1:] for row in conn.execute(
             "SELECT url, final_url, site, title, published, text, word_count, content_hash, extractor FROM articles")}
-
-
-def saved(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def overlap(a: tuple, b: tuple) -> bool:
@@ -214,3 +208,22 @@ def test_ctrl_c_or_sigterm_mid_batch_keeps_what_was_saved_at_once_and_no_process
     statuses = [status for status, _ in lines(again.stderr)]
     assert statuses.count("skipped") == kept and statuses.count("saved") == len(given) - kept
     assert saved(db) == len(given)
+
+
+def test_a_batch_into_a_full_warc_stops_with_one_line_and_keeps_what_was_stored(hosts, tmp_path):
+    """The WARC is written from the command's thread, after each page is stored: a full disk stops
+    the batch with one line and exit 3, the WARC ends on its last whole record, and every page in
+    it is archived."""
+    served = hosts([0.05, 0.05, 0.05])
+    warc = filled_warc(tmp_path / "f.warc")
+    size = warc.stat().st_size
+    db = tmp_path / "a.db"
+    given = [served.url(h, n) for n in range(10) for h in range(3)]
+    done = run_with_file_limit(["fetch", *given, "--warc", str(warc), "--db", str(db)], size + 20_000)
+    assert done.returncode == exit_codes.FAILED and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: cannot write the WARC file")
+    with open(warc, "rb") as stream:
+        written = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream, check_digests=True)
+                   if r.rec_type == "response"]
+    assert written and set(written) <= set(records(db))
+    assert 1 <= saved(db) < len(given)
