@@ -33,7 +33,7 @@ def page_html(host: int, n: int) -> bytes:
     """An article of host ``host``: its own text, and a block every page of the host shares (which
     the host's learned template strips once it has three articles)."""
     paragraphs = "".join(f"<p>قالت مصادر مطلعة إن {p}</p>" for p in prose(100 * host + n, 4))
-    shared = "".join(f"<p>اقرأ أيضا على موقعنا: أخبار المنطقة والعالم رقم {k} في صفحة واحدة</p>" for k in range(3))
+    shared = "".join(f"<p>{p}</p>" for p in prose(1000 + host, 2))
     return (f'<html lang="ar"><head><meta charset="utf-8"><title>الخبر {n} من الموقع {host}</title></head>'
             f"<body><article><h1>الخبر {n} من الموقع {host}</h1>{paragraphs}"
             f'<div class="more">{shared}</div></article></body></html>').encode()
