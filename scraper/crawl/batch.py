@@ -105,6 +105,7 @@ class _Batch:
         self.held: dict[str, list[_Item]] = {}     # per host, pages waiting for its earlier targets
         self.twins: dict[str, deque[_Item]] = {}   # per URL, the targets naming it again, in order
         self.shown = 0                             # outcomes reported: every item before this one's
+        self.stopping = False                      # the command is stopping: the fetch threads start nothing
         for item in self.items:
             self._place(item)
 
@@ -140,8 +141,11 @@ class _Batch:
             while self.shown < len(self.items):
                 self._answer(*self.events.get())
         except BaseException:
-            # Ctrl-C, a stop signal, a full disk: the requests in flight end now (the process
-            # would wait for their threads), and what they bring is not stored.
+            # Ctrl-C, a stop signal, a full disk: nothing more starts, and the requests in flight
+            # end now (the process would wait for their threads; cut_requests spares those that
+            # begin after it, so nothing may begin), and what they bring is not stored.
+            self.stopping = True
+            self.fetcher.cancel()
             cut_requests()
             raise
         finally:
@@ -153,6 +157,9 @@ class _Batch:
 
     def _load(self, item: _Item) -> _Loaded:
         loaded = _Loaded()
+        if self.stopping:            # handed out as the command stopped
+            loaded.error = ScraperError(f"{item.target}: not fetched, the command is stopping")
+            return loaded
         try:
             loaded.page = load(item.admitted, self.options.fetch, loaded.attempts)
         except FetchError as exc:
