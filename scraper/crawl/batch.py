@@ -105,7 +105,6 @@ class _Batch:
         self.held: dict[str, list[_Item]] = {}     # per host, pages waiting for its earlier targets
         self.twins: dict[str, deque[_Item]] = {}   # per URL, the targets naming it again, in order
         self.shown = 0                             # outcomes reported: every item before this one's
-        self.stopping = False                      # the command is stopping: the fetch threads start nothing
         for item in self.items:
             self._place(item)
 
@@ -130,8 +129,9 @@ class _Batch:
             options.extract_workers, page_to_article, options.profiles,
             lambda item, extracted: self.events.put(("extracted", item, extracted)),
             crashed=lambda exc: self.events.put(("broken", None, exc)), forker=self.forker)
+        self.politeness = Politeness(0.0)          # closed as the command stops: nothing more begins
         self.fetcher = HostScheduler(
-            self._load, Politeness(0.0), lambda item, result: self.events.put(("loaded", item, result)),
+            self._load, self.politeness, lambda item, result: self.events.put(("loaded", item, result)),
             url_of=lambda item: item.admitted.address, workers=options.workers,
             max_open=options.workers + self.stage.workers + PAGES_WAITING)
         try:
@@ -144,7 +144,7 @@ class _Batch:
             # Ctrl-C, a stop signal, a full disk: nothing more starts, and the requests in flight
             # end now (the process would wait for their threads; cut_requests spares those that
             # begin after it, so nothing may begin), and what they bring is not stored.
-            self.stopping = True
+            self.politeness.close()
             self.fetcher.cancel()
             cut_requests()
             raise
@@ -157,7 +157,7 @@ class _Batch:
 
     def _load(self, item: _Item) -> _Loaded:
         loaded = _Loaded()
-        if self.stopping:            # handed out as the command stopped
+        if self.politeness.closed:   # handed out as the command stopped
             loaded.error = ScraperError(f"{item.target}: not fetched, the command is stopping")
             return loaded
         try:
