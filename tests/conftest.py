@@ -3,11 +3,22 @@ from __future__ import annotations
 
 import http.server
 import os
+import signal
 import threading
 from typing import Callable
 
 import pytest
 from hypothesis import settings
+
+# Ctrl-C and SIGTERM are tested by sending them to commands run as child processes, which start
+# with the dispositions this process has. A suite started as a background job of a script (`sh -c
+# '... &'`) has SIGINT ignored, and Python then installs no KeyboardInterrupt handler: each such
+# test would see its command ignore the Ctrl-C. So the children get the defaults a terminal gives.
+# (SIGHUP is left as it is, so a suite under nohup stays so; tests of SIGHUP set it themselves.)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 # CI replays the same examples every run (a landing must not hinge on a lucky draw); developers
 # get fresh ones each run, which is how property tests find new bugs.
