@@ -1,6 +1,6 @@
 """`scraper fetch -i urls.txt` of many corpus pages from several local hosts: before vs after.
 
-    python bench/fetch_batch.py                               # 200 pages, 8 hosts, 100 ms, vs main
+    python bench/fetch_batch.py                               # 200 pages, 8 hosts, 100 ms, vs one by one
     python bench/fetch_batch.py --hosts 4 --repeat 5 --baseline ../old-checkout
     python bench/fetch_batch.py --threshold --pages 5 10 20 40 --latency 0   # where processes pay
 
@@ -12,8 +12,8 @@ its own process in turn (``--repeat`` rounds, rotated), timed from outside: wall
 start to exit, medians shown, with the ratio to the first contestant. It must exit 0 with every
 page saved, else the bench stops.
 
-Contestants: ``baseline`` (``--baseline DIR``; default: branch main exported to a temporary
-folder, the code before the change) and ``this`` (this checkout). With ``--threshold``: this
+Contestants: ``baseline`` (``--baseline DIR``; default: commit BEFORE exported to a temporary
+folder, the last one whose fetch took the URLs one by one) and ``this`` (this checkout). With ``--threshold``: this
 checkout twice, extraction in this process (``--extract-workers 0``) and in one worker process
 per core (``--extract-workers N``), for each ``--pages``: where starting the workers pays.
 """
@@ -48,9 +48,14 @@ def urls(pages: int, hosts: int, port: int, grouped: bool) -> list[str]:
     return [f"http://127.0.0.{n % hosts + 2}:{port}/news/{n}/story" for n in order]
 
 
+# The last commit whose `fetch` took its URLs one by one (the batch landed after it). Not "main":
+# once the change has landed, main is this checkout, and the bench would compare it with itself.
+BEFORE = "9e70566"
+
+
 def baseline_checkout(folder: Path) -> Path:
-    """Branch main, exported (the code before the change)."""
-    subprocess.run(f"git -C {ROOT} archive main | tar -x -C {folder}", shell=True, check=True)
+    """Commit BEFORE, exported (the code before the change)."""
+    subprocess.run(f"git -C {ROOT} archive {BEFORE} | tar -x -C {folder}", shell=True, check=True)
     return folder
 
 
@@ -74,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--grouped", action="store_true", help="URLs host after host, not interleaved")
-    parser.add_argument("--baseline", type=Path, help="checkout to compare with (default: main)")
+    parser.add_argument("--baseline", type=Path, help=f"checkout to compare with (default: commit {BEFORE}, fetch one by one)")
     parser.add_argument("--threshold", action="store_true",
                         help="this checkout, extraction in this process vs in worker processes")
     args = parser.parse_args(argv)
