@@ -307,3 +307,40 @@ def test_sigterm_closes_the_row_of_a_run_shared_among_workers(tmp_path, pg_url):
     with Archive.open(pg_url, create=False) as archive:
         (row,) = archive.query("SELECT ended_at, exit_code, problems FROM runs")
     assert row["ended_at"] is not None and row["exit_code"] == 143 and "SIGTERM" in row["problems"]
+
+
+def test_a_stopped_run_does_not_wait_out_a_retry_after(tmp_path):
+    """A fetch waiting between two attempts (here a 503 with Retry-After: 25, under the run's cap
+    of 30 s) is woken by the stop and tries no more: the process ends at once, not 25 s later."""
+    import threading
+
+    from tests.synthetic import SiteHandler, serve
+
+    throttled = threading.Event()
+
+    class Handler(SiteHandler):
+        def do_GET(self):
+            if self.path == "/rss.xml":
+                items = "".join(f"<item><link>{base}/news/{n}/story</link></item>" for n in range(3))
+                return self.send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
+            if self.path.startswith("/news/"):
+                throttled.set()
+                self.send_response(503)
+                self.send_header("Retry-After", "25")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send(404, b"no", "text/plain")
+
+    server = serve(Handler)
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = tmp_path / "sites.toml"
+    config.write_text(f'[sites.local]\nfeeds = ["{base}/rss.xml"]\narticle = "/news/"\ndelay = 0\n', encoding="utf-8")
+    try:
+        run, stderr, took = _stopped(["archive", "--config", str(config), "--db", str(tmp_path / "a.db"),
+                                      "--extract-workers", "0"], throttled.is_set, settle=0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 143 and b"Traceback" not in stderr, stderr
+    assert took < 5, f"the process took {took:.1f} s to end after SIGTERM"

@@ -12,6 +12,9 @@ SIGTERM): the threads fetching for a run would otherwise hold the process, which
 exit, until a server that does not answer times out (tens of seconds after the run's row and lock
 were closed). A cut attempt says so (``Deadline.cut``) and is not tried again.
 
+A fetch waiting between two attempts (a backoff, a Retry-After) is woken by the cut too and
+stops, and one begun before the cut starts no further attempt (``cut_since``, ``pause_unless_cut``).
+
 Name resolution (getaddrinfo) cannot be interrupted this way: it is bounded by the system
 resolver's own timeouts.
 """
@@ -85,8 +88,23 @@ class _Watchdog:
                     entry[3].fired = entry[3].cut = True
                     cut.append(entry[2])
                     entry[2] = None
+            self._cond.notify_all()          # and the fetches waiting between two attempts
         for sock in cut:
             _shut(sock)
+
+    def cut_since(self, began: float) -> bool:
+        return self._cut_at >= began
+
+    def pause(self, seconds: float, began: float) -> bool:
+        """Wait ``seconds``, or less if a cut comes for a fetch begun at ``began``: True if one did."""
+        end = time.monotonic() + seconds
+        with self._cond:
+            while self._cut_at < began:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
 
 
 def _shut(sock: socket.socket) -> None:
@@ -131,6 +149,16 @@ def cut_requests() -> None:
     """End every request of this process in flight now (the command is stopping: Ctrl-C, SIGTERM,
     an error): each raises OutOfTime, which is not retried. Requests begun later are not touched."""
     _WATCHDOG.cut_all()
+
+
+def cut_since(began: float) -> bool:
+    """Whether cut_requests came after ``began`` (time.monotonic): a fetch begun then must stop."""
+    return _WATCHDOG.cut_since(began)
+
+
+def pause_unless_cut(seconds: float, began: float) -> bool:
+    """Sleep between two attempts of a fetch begun at ``began``; cut short (True) by cut_requests."""
+    return _WATCHDOG.pause(seconds, began)
 
 
 def _watch(sock) -> None:

@@ -31,7 +31,7 @@ from ..charset import decode_html, looks_binary, sniffs_as_html
 from ..clock import Clock, utc_now
 from ..errors import (BadURL, FetchError, FetchTimeout, HTTPStatusError, NetworkError, NotHTML, OutOfTime,
                      TooLarge, TooManyRedirects, UnsupportedURL)
-from .deadline import Deadline, watched
+from .deadline import Deadline, cut_since, pause_unless_cut, watched
 from .memory import release_free_memory
 from ..models import FetchAttempt, Page
 from ..urls import URL, parse_url
@@ -58,12 +58,13 @@ class FetchOptions:
 
 def fetch(url: str, options: FetchOptions = FetchOptions(), *, session: requests.Session | None = None,
           etag: str | None = None, last_modified: str | None = None,
-          sleep: Callable[[float], None] = time.sleep, clock: Clock = utc_now,
+          sleep: Callable[[float], None] | None = None, clock: Clock = utc_now,
           on_attempt: Callable[[FetchAttempt], None] | None = None) -> Page:
     """Fetch one page over http(s); raise a FetchError subclass when it cannot be had.
 
     ``etag``/``last_modified`` (from the archive) make the request conditional: a 304 answer
-    comes back as a Page with status 304 and no body. ``sleep`` is what waits between retries;
+    comes back as a Page with status 304 and no body. ``sleep`` is what waits between retries
+    (by default a wait that ``deadline.cut_requests`` ends: the command is stopping);
     ``clock`` what the Page's ``fetched_at`` reads.
     The whole fetch, retries, waits and every byte of every answer included, ends within
     ``options.total_timeout``: a deadline closes the connection whatever the server does.
@@ -138,6 +139,8 @@ class _Fetch:
 
     def _attempt(self, url: str) -> tuple[requests.Response, bytes | None]:
         """One HTTP request; the body (decompressed) for a 2xx answer, else None and no body read."""
+        if cut_since(self.start):      # the command is stopping: no further attempt
+            raise OutOfTime(self.url, "the command is stopping")
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise FetchTimeout(self.url, f"gave up after {self.options.total_timeout:g}s in total")
@@ -252,7 +255,10 @@ class _Fetch:
             delay = base / 2 + random.uniform(0, base / 2)  # jitter: clients do not retry in step
         if time.monotonic() + delay >= self.deadline:
             raise failure
-        self.sleep(delay)
+        if self.sleep is not None:
+            self.sleep(delay)
+        elif pause_unless_cut(delay, self.start):
+            raise OutOfTime(self.url, "the command is stopping")
 
     def _page(self, response: requests.Response, body: bytes) -> Page:
         html, encoding = decode_html(body, response.headers.get("Content-Type"))
