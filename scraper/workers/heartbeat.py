@@ -13,7 +13,9 @@ a lost machine), which it learns at once because the pipe from the worker closes
 Each line on stdin is the id of a Procrastinate worker of the parent process (engine.serve writes
 one as each registers); every SECONDS the process updates their heartbeats with the function
 Procrastinate's own heartbeat calls. A database that does not answer is tried again at the next
-beat: the worker's own heartbeat on its event loop goes on meanwhile. Run as a script, not as a
+beat: the worker's own heartbeat on its event loop goes on meanwhile. The first beat that fails
+after one that worked is one line on stderr (the worker's log): without it, a worker whose job is
+handed out again while it lives would not say why. Run as a script, not as a
 module of the package, and with psycopg alone, so it costs what a Python and libpq cost
 (the package and Procrastinate would more than double its memory).
 """
@@ -39,6 +41,7 @@ def main(url: str, every: float) -> None:
     conn = None
     pending = b""
     next_beat = time.monotonic()
+    failing = False
     while True:
         ready, _, _ = select.select([sys.stdin.fileno()], [], [], max(0.0, next_beat - time.monotonic()))
         if ready:
@@ -56,7 +59,13 @@ def main(url: str, every: float) -> None:
                 conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(every)))
             for worker_id in ids:
                 conn.execute(UPDATE_HEARTBEAT, [worker_id])
-        except psycopg.Error:
+            failing = False
+        except psycopg.Error as exc:
+            if not failing:
+                failing = True
+                line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                print(f"heartbeat: the database did not take the heartbeat ({line}): tried again every "
+                      f"{every:g} s", file=sys.stderr, flush=True)
             if conn is not None:
                 conn.close()
             conn = None         # tried again at the next beat
