@@ -198,16 +198,18 @@ def test_ctrl_c_while_click_reads_the_arguments_is_the_commands_line_and_code(tm
     assert not (tmp_path / "a.db").exists()        # nothing was started
 
 
-class Silent:
-    """A host on 127.0.0.1 whose robots.txt and feed answer and whose articles never do (the
-    handler waits ``hold`` seconds, then closes): a request in flight the run cannot end."""
+class Stubborn:
+    """A host on 127.0.0.1 whose feed lists 3 articles and whose articles ``answer(handler)``
+    answers: by default never (it waits until the site is closed), a request in flight the run
+    cannot end. ``asked`` is set once an article has been asked for."""
 
-    def __init__(self, hold: float = 60.0):
+    def __init__(self, answer=None):
         import threading
 
         from tests.synthetic import SiteHandler, serve
 
-        self.release = threading.Event()
+        self.release, self.asked = threading.Event(), threading.Event()
+        answer = answer or (lambda handler: self.release.wait(60))
         site = self
 
         class Handler(SiteHandler):
@@ -216,8 +218,8 @@ class Silent:
                     items = "".join(f"<item><link>{site.base}/news/{n}/story</link></item>" for n in range(3))
                     return self.send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
                 if self.path.startswith("/news/"):
-                    site.release.wait(hold)
-                    return
+                    site.asked.set()
+                    return answer(self)
                 self.send(404, b"no", "text/plain")
 
         self.server = serve(Handler)
@@ -236,7 +238,7 @@ def test_a_stopped_run_ends_at_once_though_a_server_never_answers(tmp_path):
     """The fetch threads' requests are cut as the run stops: the process does not wait for the
     server's read timeout (20 s) at exit, long after its row and lock were closed (the next
     cron run could start beside it)."""
-    site = Silent()
+    site = Stubborn()
     db = tmp_path / "a.db"
     try:
         # Once the articles' requests are out, unanswered.
@@ -312,35 +314,40 @@ def test_sigterm_closes_the_row_of_a_run_shared_among_workers(tmp_path, pg_url):
 def test_a_stopped_run_does_not_wait_out_a_retry_after(tmp_path):
     """A fetch waiting between two attempts (here a 503 with Retry-After: 25, under the run's cap
     of 30 s) is woken by the stop and tries no more: the process ends at once, not 25 s later."""
-    import threading
+    def throttled(handler):
+        handler.send_response(503)
+        handler.send_header("Retry-After", "25")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
 
-    from tests.synthetic import SiteHandler, serve
-
-    throttled = threading.Event()
-
-    class Handler(SiteHandler):
-        def do_GET(self):
-            if self.path == "/rss.xml":
-                items = "".join(f"<item><link>{base}/news/{n}/story</link></item>" for n in range(3))
-                return self.send(200, f"<rss><channel>{items}</channel></rss>".encode(), "application/rss+xml")
-            if self.path.startswith("/news/"):
-                throttled.set()
-                self.send_response(503)
-                self.send_header("Retry-After", "25")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send(404, b"no", "text/plain")
-
-    server = serve(Handler)
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = tmp_path / "sites.toml"
-    config.write_text(f'[sites.local]\nfeeds = ["{base}/rss.xml"]\narticle = "/news/"\ndelay = 0\n', encoding="utf-8")
+    site = Stubborn(throttled)
     try:
-        run, stderr, took = _stopped(["archive", "--config", str(config), "--db", str(tmp_path / "a.db"),
-                                      "--extract-workers", "0"], throttled.is_set, settle=0.5)
+        run, stderr, took = _stopped(["archive", "--config", str(site.sites_toml(tmp_path)),
+                                      "--db", str(tmp_path / "a.db"), "--extract-workers", "0"],
+                                     site.asked.is_set, settle=0.5)
     finally:
-        server.shutdown()
-        server.server_close()
+        site.close()
     assert run.returncode == 143 and b"Traceback" not in stderr, stderr
     assert took < 5, f"the process took {took:.1f} s to end after SIGTERM"
+
+
+def test_an_error_writing_the_run_row_is_the_error_the_user_sees(tmp_path, monkeypatch):
+    """An error in start_run (a full disk) wrote no row: nothing is looked up to close, so no
+    second error (the database failing again) can stand in for the first."""
+    from scraper.crawl.run import Reporter, RunOptions, run_archive
+    from scraper.errors import DiskFull, StoreError
+    from scraper.store import runstate
+
+    def full(*args, **kwargs):
+        raise DiskFull("the disk is full")
+
+    def failing_again(*args, **kwargs):
+        raise StoreError("the database failed again")
+    monkeypatch.setattr(runstate, "start_run", full)
+    monkeypatch.setattr(runstate, "unfinished_run", failing_again)
+    site = LocalSite()
+    try:
+        with pytest.raises(DiskFull):
+            run_archive(tmp_path / "a.db", RunOptions(config=site.sites_toml(tmp_path), max_time=None), Reporter())
+    finally:
+        site.close()

@@ -253,13 +253,14 @@ class _Run:
             self.reporter.started(self.run_id, names)
             return self._run()
         except BaseException as exc:
-            if not self.run_id:
+            if not self.run_id and isinstance(exc, KeyboardInterrupt):
                 # Stopped (Ctrl-C, SIGTERM) after the row was written, before its id came back:
-                # found by what it was written with, so it is closed like any other.
-                self.run_id = runstate.unfinished_run(self.archive, os.getpid(), began) or 0
-                if self.run_id:
-                    self.reporter.started(self.run_id, names)
+                # found by what it was written with, so it is closed like any other. (An error
+                # in start_run wrote no row; the lookup must not hide the error that stopped us.)
+                with contextlib.suppress(Exception):
+                    self.run_id = runstate.unfinished_run(self.archive, os.getpid(), began) or 0
             if self.run_id:
+                self.reporter.started(self.run_id, names)    # the log names the run it closes
                 self._close_stopped(exc)
             raise
 
